@@ -1,0 +1,1 @@
+"""The descent protocol: descent.proto, its generated modules, and the Tensor codec."""

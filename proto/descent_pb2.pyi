@@ -1,0 +1,352 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class JobState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    JOB_STATE_UNSPECIFIED: _ClassVar[JobState]
+    PENDING: _ClassVar[JobState]
+    RUNNING: _ClassVar[JobState]
+    SUCCEEDED: _ClassVar[JobState]
+    FAILED: _ClassVar[JobState]
+    CANCELLED: _ClassVar[JobState]
+
+class Formula(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    FORMULA_UNSPECIFIED: _ClassVar[Formula]
+    CENTERED: _ClassVar[Formula]
+    FORWARD: _ClassVar[Formula]
+JOB_STATE_UNSPECIFIED: JobState
+PENDING: JobState
+RUNNING: JobState
+SUCCEEDED: JobState
+FAILED: JobState
+CANCELLED: JobState
+FORMULA_UNSPECIFIED: Formula
+CENTERED: Formula
+FORWARD: Formula
+
+class Tensor(_message.Message):
+    __slots__ = ("dtype", "shape", "data")
+    DTYPE_FIELD_NUMBER: _ClassVar[int]
+    SHAPE_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    dtype: str
+    shape: _containers.RepeatedScalarFieldContainer[int]
+    data: bytes
+    def __init__(self, dtype: _Optional[str] = ..., shape: _Optional[_Iterable[int]] = ..., data: _Optional[bytes] = ...) -> None: ...
+
+class TensorChunk(_message.Message):
+    __slots__ = ("dtype", "shape", "offset", "data", "version")
+    DTYPE_FIELD_NUMBER: _ClassVar[int]
+    SHAPE_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    dtype: str
+    shape: _containers.RepeatedScalarFieldContainer[int]
+    offset: int
+    data: bytes
+    version: int
+    def __init__(self, dtype: _Optional[str] = ..., shape: _Optional[_Iterable[int]] = ..., offset: _Optional[int] = ..., data: _Optional[bytes] = ..., version: _Optional[int] = ...) -> None: ...
+
+class JobSpec(_message.Message):
+    __slots__ = ("dataset", "workers", "batch_size", "steps", "lr", "reg", "seed", "dtype", "init_scale")
+    DATASET_FIELD_NUMBER: _ClassVar[int]
+    WORKERS_FIELD_NUMBER: _ClassVar[int]
+    BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    LR_FIELD_NUMBER: _ClassVar[int]
+    REG_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    DTYPE_FIELD_NUMBER: _ClassVar[int]
+    INIT_SCALE_FIELD_NUMBER: _ClassVar[int]
+    dataset: str
+    workers: int
+    batch_size: int
+    steps: int
+    lr: float
+    reg: float
+    seed: int
+    dtype: str
+    init_scale: float
+    def __init__(self, dataset: _Optional[str] = ..., workers: _Optional[int] = ..., batch_size: _Optional[int] = ..., steps: _Optional[int] = ..., lr: _Optional[float] = ..., reg: _Optional[float] = ..., seed: _Optional[int] = ..., dtype: _Optional[str] = ..., init_scale: _Optional[float] = ...) -> None: ...
+
+class WorkerStats(_message.Message):
+    __slots__ = ("worker_id", "node_id", "steps")
+    WORKER_ID_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    worker_id: str
+    node_id: str
+    steps: int
+    def __init__(self, worker_id: _Optional[str] = ..., node_id: _Optional[str] = ..., steps: _Optional[int] = ...) -> None: ...
+
+class JobStatus(_message.Message):
+    __slots__ = ("job_id", "spec", "state", "message", "steps", "version", "loss", "train_accuracy", "val_accuracy", "test_accuracy", "seconds", "examples_per_second", "per_worker", "created_at", "started_at", "finished_at", "num_classes", "num_features", "num_train", "num_val", "num_test", "loss_history")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    LOSS_FIELD_NUMBER: _ClassVar[int]
+    TRAIN_ACCURACY_FIELD_NUMBER: _ClassVar[int]
+    VAL_ACCURACY_FIELD_NUMBER: _ClassVar[int]
+    TEST_ACCURACY_FIELD_NUMBER: _ClassVar[int]
+    SECONDS_FIELD_NUMBER: _ClassVar[int]
+    EXAMPLES_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
+    PER_WORKER_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    STARTED_AT_FIELD_NUMBER: _ClassVar[int]
+    FINISHED_AT_FIELD_NUMBER: _ClassVar[int]
+    NUM_CLASSES_FIELD_NUMBER: _ClassVar[int]
+    NUM_FEATURES_FIELD_NUMBER: _ClassVar[int]
+    NUM_TRAIN_FIELD_NUMBER: _ClassVar[int]
+    NUM_VAL_FIELD_NUMBER: _ClassVar[int]
+    NUM_TEST_FIELD_NUMBER: _ClassVar[int]
+    LOSS_HISTORY_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    spec: JobSpec
+    state: JobState
+    message: str
+    steps: int
+    version: int
+    loss: float
+    train_accuracy: float
+    val_accuracy: float
+    test_accuracy: float
+    seconds: float
+    examples_per_second: float
+    per_worker: _containers.RepeatedCompositeFieldContainer[WorkerStats]
+    created_at: float
+    started_at: float
+    finished_at: float
+    num_classes: int
+    num_features: int
+    num_train: int
+    num_val: int
+    num_test: int
+    loss_history: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, job_id: _Optional[str] = ..., spec: _Optional[_Union[JobSpec, _Mapping]] = ..., state: _Optional[_Union[JobState, str]] = ..., message: _Optional[str] = ..., steps: _Optional[int] = ..., version: _Optional[int] = ..., loss: _Optional[float] = ..., train_accuracy: _Optional[float] = ..., val_accuracy: _Optional[float] = ..., test_accuracy: _Optional[float] = ..., seconds: _Optional[float] = ..., examples_per_second: _Optional[float] = ..., per_worker: _Optional[_Iterable[_Union[WorkerStats, _Mapping]]] = ..., created_at: _Optional[float] = ..., started_at: _Optional[float] = ..., finished_at: _Optional[float] = ..., num_classes: _Optional[int] = ..., num_features: _Optional[int] = ..., num_train: _Optional[int] = ..., num_val: _Optional[int] = ..., num_test: _Optional[int] = ..., loss_history: _Optional[_Iterable[float]] = ...) -> None: ...
+
+class SubmitJobRequest(_message.Message):
+    __slots__ = ("spec",)
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    spec: JobSpec
+    def __init__(self, spec: _Optional[_Union[JobSpec, _Mapping]] = ...) -> None: ...
+
+class GetJobRequest(_message.Message):
+    __slots__ = ("job_id", "include_history")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_HISTORY_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    include_history: bool
+    def __init__(self, job_id: _Optional[str] = ..., include_history: _Optional[bool] = ...) -> None: ...
+
+class ListJobsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListJobsResponse(_message.Message):
+    __slots__ = ("jobs",)
+    JOBS_FIELD_NUMBER: _ClassVar[int]
+    jobs: _containers.RepeatedCompositeFieldContainer[JobStatus]
+    def __init__(self, jobs: _Optional[_Iterable[_Union[JobStatus, _Mapping]]] = ...) -> None: ...
+
+class CancelJobRequest(_message.Message):
+    __slots__ = ("job_id",)
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    def __init__(self, job_id: _Optional[str] = ...) -> None: ...
+
+class WatchJobRequest(_message.Message):
+    __slots__ = ("job_id", "interval")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    INTERVAL_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    interval: float
+    def __init__(self, job_id: _Optional[str] = ..., interval: _Optional[float] = ...) -> None: ...
+
+class GetWeightsRequest(_message.Message):
+    __slots__ = ("job_id",)
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    def __init__(self, job_id: _Optional[str] = ...) -> None: ...
+
+class GradientCheckRequest(_message.Message):
+    __slots__ = ("dataset", "checks", "h", "formula", "seed", "reg", "batch_size", "init_scale")
+    DATASET_FIELD_NUMBER: _ClassVar[int]
+    CHECKS_FIELD_NUMBER: _ClassVar[int]
+    H_FIELD_NUMBER: _ClassVar[int]
+    FORMULA_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    REG_FIELD_NUMBER: _ClassVar[int]
+    BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    INIT_SCALE_FIELD_NUMBER: _ClassVar[int]
+    dataset: str
+    checks: int
+    h: float
+    formula: Formula
+    seed: int
+    reg: float
+    batch_size: int
+    init_scale: float
+    def __init__(self, dataset: _Optional[str] = ..., checks: _Optional[int] = ..., h: _Optional[float] = ..., formula: _Optional[_Union[Formula, str]] = ..., seed: _Optional[int] = ..., reg: _Optional[float] = ..., batch_size: _Optional[int] = ..., init_scale: _Optional[float] = ...) -> None: ...
+
+class CoordinateCheck(_message.Message):
+    __slots__ = ("c", "d", "analytic", "numeric", "rel_error", "kink", "below_resolution")
+    C_FIELD_NUMBER: _ClassVar[int]
+    D_FIELD_NUMBER: _ClassVar[int]
+    ANALYTIC_FIELD_NUMBER: _ClassVar[int]
+    NUMERIC_FIELD_NUMBER: _ClassVar[int]
+    REL_ERROR_FIELD_NUMBER: _ClassVar[int]
+    KINK_FIELD_NUMBER: _ClassVar[int]
+    BELOW_RESOLUTION_FIELD_NUMBER: _ClassVar[int]
+    c: int
+    d: int
+    analytic: float
+    numeric: float
+    rel_error: float
+    kink: bool
+    below_resolution: bool
+    def __init__(self, c: _Optional[int] = ..., d: _Optional[int] = ..., analytic: _Optional[float] = ..., numeric: _Optional[float] = ..., rel_error: _Optional[float] = ..., kink: _Optional[bool] = ..., below_resolution: _Optional[bool] = ...) -> None: ...
+
+class GradientCheckResponse(_message.Message):
+    __slots__ = ("formula", "h", "checks", "max_rel_error", "max_rel_error_smooth", "passed", "loss", "dataset", "num_examples", "threshold")
+    FORMULA_FIELD_NUMBER: _ClassVar[int]
+    H_FIELD_NUMBER: _ClassVar[int]
+    CHECKS_FIELD_NUMBER: _ClassVar[int]
+    MAX_REL_ERROR_FIELD_NUMBER: _ClassVar[int]
+    MAX_REL_ERROR_SMOOTH_FIELD_NUMBER: _ClassVar[int]
+    PASSED_FIELD_NUMBER: _ClassVar[int]
+    LOSS_FIELD_NUMBER: _ClassVar[int]
+    DATASET_FIELD_NUMBER: _ClassVar[int]
+    NUM_EXAMPLES_FIELD_NUMBER: _ClassVar[int]
+    THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    formula: Formula
+    h: float
+    checks: _containers.RepeatedCompositeFieldContainer[CoordinateCheck]
+    max_rel_error: float
+    max_rel_error_smooth: float
+    passed: bool
+    loss: float
+    dataset: str
+    num_examples: int
+    threshold: float
+    def __init__(self, formula: _Optional[_Union[Formula, str]] = ..., h: _Optional[float] = ..., checks: _Optional[_Iterable[_Union[CoordinateCheck, _Mapping]]] = ..., max_rel_error: _Optional[float] = ..., max_rel_error_smooth: _Optional[float] = ..., passed: _Optional[bool] = ..., loss: _Optional[float] = ..., dataset: _Optional[str] = ..., num_examples: _Optional[int] = ..., threshold: _Optional[float] = ...) -> None: ...
+
+class StepSizeSweepRequest(_message.Message):
+    __slots__ = ("dataset", "seed", "reg", "init_scale")
+    DATASET_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    REG_FIELD_NUMBER: _ClassVar[int]
+    INIT_SCALE_FIELD_NUMBER: _ClassVar[int]
+    dataset: str
+    seed: int
+    reg: float
+    init_scale: float
+    def __init__(self, dataset: _Optional[str] = ..., seed: _Optional[int] = ..., reg: _Optional[float] = ..., init_scale: _Optional[float] = ...) -> None: ...
+
+class SweepRow(_message.Message):
+    __slots__ = ("step_size", "loss")
+    STEP_SIZE_FIELD_NUMBER: _ClassVar[int]
+    LOSS_FIELD_NUMBER: _ClassVar[int]
+    step_size: float
+    loss: float
+    def __init__(self, step_size: _Optional[float] = ..., loss: _Optional[float] = ...) -> None: ...
+
+class StepSizeSweepResponse(_message.Message):
+    __slots__ = ("loss_original", "rows", "best_step_size", "dataset", "num_examples")
+    LOSS_ORIGINAL_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    BEST_STEP_SIZE_FIELD_NUMBER: _ClassVar[int]
+    DATASET_FIELD_NUMBER: _ClassVar[int]
+    NUM_EXAMPLES_FIELD_NUMBER: _ClassVar[int]
+    loss_original: float
+    rows: _containers.RepeatedCompositeFieldContainer[SweepRow]
+    best_step_size: float
+    dataset: str
+    num_examples: int
+    def __init__(self, loss_original: _Optional[float] = ..., rows: _Optional[_Iterable[_Union[SweepRow, _Mapping]]] = ..., best_step_size: _Optional[float] = ..., dataset: _Optional[str] = ..., num_examples: _Optional[int] = ...) -> None: ...
+
+class ClusterInfoRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class NodeInfo(_message.Message):
+    __slots__ = ("node_id", "address", "alive", "cpus", "is_head")
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    ALIVE_FIELD_NUMBER: _ClassVar[int]
+    CPUS_FIELD_NUMBER: _ClassVar[int]
+    IS_HEAD_FIELD_NUMBER: _ClassVar[int]
+    node_id: str
+    address: str
+    alive: bool
+    cpus: float
+    is_head: bool
+    def __init__(self, node_id: _Optional[str] = ..., address: _Optional[str] = ..., alive: _Optional[bool] = ..., cpus: _Optional[float] = ..., is_head: _Optional[bool] = ...) -> None: ...
+
+class ActiveWorker(_message.Message):
+    __slots__ = ("job_id", "worker_id", "node_id")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKER_ID_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    worker_id: str
+    node_id: str
+    def __init__(self, job_id: _Optional[str] = ..., worker_id: _Optional[str] = ..., node_id: _Optional[str] = ...) -> None: ...
+
+class ClusterInfoResponse(_message.Message):
+    __slots__ = ("nodes", "total_cpus", "available_cpus", "workers", "ray_address")
+    NODES_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_CPUS_FIELD_NUMBER: _ClassVar[int]
+    AVAILABLE_CPUS_FIELD_NUMBER: _ClassVar[int]
+    WORKERS_FIELD_NUMBER: _ClassVar[int]
+    RAY_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    nodes: _containers.RepeatedCompositeFieldContainer[NodeInfo]
+    total_cpus: float
+    available_cpus: float
+    workers: _containers.RepeatedCompositeFieldContainer[ActiveWorker]
+    ray_address: str
+    def __init__(self, nodes: _Optional[_Iterable[_Union[NodeInfo, _Mapping]]] = ..., total_cpus: _Optional[float] = ..., available_cpus: _Optional[float] = ..., workers: _Optional[_Iterable[_Union[ActiveWorker, _Mapping]]] = ..., ray_address: _Optional[str] = ...) -> None: ...
+
+class PullRequest(_message.Message):
+    __slots__ = ("job_id", "worker_id")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKER_ID_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    worker_id: str
+    def __init__(self, job_id: _Optional[str] = ..., worker_id: _Optional[str] = ...) -> None: ...
+
+class PushRequest(_message.Message):
+    __slots__ = ("job_id", "worker_id", "node_id", "gradient", "loss", "version")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKER_ID_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    GRADIENT_FIELD_NUMBER: _ClassVar[int]
+    LOSS_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    worker_id: str
+    node_id: str
+    gradient: Tensor
+    loss: float
+    version: int
+    def __init__(self, job_id: _Optional[str] = ..., worker_id: _Optional[str] = ..., node_id: _Optional[str] = ..., gradient: _Optional[_Union[Tensor, _Mapping]] = ..., loss: _Optional[float] = ..., version: _Optional[int] = ...) -> None: ...
+
+class Parameters(_message.Message):
+    __slots__ = ("weights", "version", "stop")
+    WEIGHTS_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    STOP_FIELD_NUMBER: _ClassVar[int]
+    weights: Tensor
+    version: int
+    stop: bool
+    def __init__(self, weights: _Optional[_Union[Tensor, _Mapping]] = ..., version: _Optional[int] = ..., stop: _Optional[bool] = ...) -> None: ...
