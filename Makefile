@@ -1,0 +1,31 @@
+# descent: `make demo` trains on the bundled digits data set; `make test` runs the test suite.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test check-protos protos bench clean
+
+# The venv is rebuilt when pyproject.toml changes.
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+demo: $(BIN)/.installed
+	$(BIN)/descent train --dataset digits --workers 2
+
+test: $(BIN)/.installed
+	$(BIN)/python -m pytest -q
+
+check-protos: $(BIN)/.installed
+	$(BIN)/python -m proto.codegen --check
+
+protos: $(BIN)/.installed
+	$(BIN)/python -m proto.codegen
+
+bench: $(BIN)/.installed
+	$(BIN)/python benchmarks/e2e.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

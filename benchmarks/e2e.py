@@ -1,0 +1,142 @@
+"""End-to-end throughput: one Ray worker training through the real parameter server vs a pure-numpy loop.
+
+Both do the same math on the same CIFAR-shaped synthetic data (50,000 x 3,072,
+10 classes, float32, batch 256): sample a batch, SVM loss + analytic gradient,
+W -= lr * dW. The distributed side is a real job on a real server subprocess
+with local Ray; its rate is the job's own steps / seconds (RUNNING to the end).
+Runs alternate (pure, distributed, pure, ...) and medians are reported.
+
+The Ray worker runs with one BLAS thread (Ray sets OMP_NUM_THREADS=1 for a
+1-CPU actor), so the pure loop is timed with one BLAS thread too (``ratio``);
+the pure loop with the default thread count is reported beside it.
+
+    python benchmarks/e2e.py [--steps 3000] [--repeats 3]
+
+Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import grpc
+import numpy as np
+from threadpoolctl import threadpool_info, threadpool_limits
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from proto import descent_pb2, descent_pb2_grpc  # noqa: E402
+from proto.limits import GRPC_OPTIONS  # noqa: E402
+from worker.data import prepare, sample_batch  # noqa: E402
+from worker.malloc import keep_freed_memory  # noqa: E402
+from worker.svm import svm_loss_grad  # noqa: E402
+
+DATASET = "synthetic:50000,3072,10"
+LR, REG, BATCH, SEED = 1e-3, 1e-3, 256, 0
+
+
+def pure_loop(X: np.ndarray, y: np.ndarray, steps: int) -> float:
+    """Steps per second of plain mini-batch SGD in this process."""
+    rng = np.random.default_rng(SEED)
+    W = (1e-3 * rng.standard_normal((10, X.shape[1]))).astype(np.float32)
+    start = time.perf_counter()
+    for _ in range(steps):
+        Xb, yb = sample_batch(X, y, BATCH, rng)
+        _, dW = svm_loss_grad(W, Xb, yb, REG)
+        W -= LR * dW
+    return steps / (time.perf_counter() - start)
+
+
+class Server:
+    """A real `python -m server` subprocess with local Ray on a free port."""
+
+    def __init__(self, state_dir: str):
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "server", "--port", "0", "--announce", "--state-dir", state_dir, "--num-cpus", "2"],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        line = self.proc.stdout.readline()
+        if "listening on" not in line:
+            raise RuntimeError(f"server did not start: {line!r}")
+        self.address = line.rsplit(" ", 1)[1].strip()
+        self.channel = grpc.insecure_channel(self.address, options=GRPC_OPTIONS)
+        self.stub = descent_pb2_grpc.TrainerStub(self.channel)
+
+    def train(self, steps: int) -> descent_pb2.JobStatus:
+        spec = descent_pb2.JobSpec(dataset=DATASET, workers=1, steps=steps, lr=LR, reg=REG, batch_size=BATCH, seed=SEED)
+        job = self.stub.SubmitJob(descent_pb2.SubmitJobRequest(spec=spec))
+        for status in self.stub.WatchJob(descent_pb2.WatchJobRequest(job_id=job.job_id, interval=1.0)):
+            pass
+        if status.state != descent_pb2.SUCCEEDED:
+            raise RuntimeError(f"job {job.job_id} ended {descent_pb2.JobState.Name(status.state)}: {status.message}")
+        return status
+
+    def close(self) -> None:
+        self.channel.close()
+        self.proc.terminate()
+        self.proc.wait(timeout=60)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+
+    keep_freed_memory()  # the server and the worker do the same: like for like
+    data = prepare(DATASET, seed=SEED, dtype="float32")
+    X, y = data.X_train, data.y_train
+    pure_1, pure_default, distributed = [], [], []
+    with tempfile.TemporaryDirectory() as state_dir:
+        server = Server(state_dir)
+        try:
+            server.train(200)  # warm-up: Ray worker processes, object store
+            for _ in range(args.repeats):
+                with threadpool_limits(limits=1):
+                    pure_1.append(pure_loop(X, y, args.steps))
+                pure_default.append(pure_loop(X, y, args.steps))
+                status = server.train(args.steps)
+                distributed.append(status.steps / status.seconds)
+        finally:
+            server.close()
+
+    pure = statistics.median(pure_1)
+    dist = statistics.median(distributed)
+    print(
+        json.dumps(
+            {
+                "pure_steps_per_s": round(pure, 1),
+                "distributed_steps_per_s": round(dist, 1),
+                "ratio": round(dist / pure, 3),
+                "pure_steps_per_s_default_threads": round(statistics.median(pure_default), 1),
+                "ratio_vs_default_threads": round(dist / statistics.median(pure_default), 3),
+                "runs": {"pure_1_thread": pure_1, "pure_default_threads": pure_default, "distributed": distributed},
+                "steps": args.steps,
+                "repeats": args.repeats,
+                "dataset": DATASET,
+                "batch_size": BATCH,
+                "blas": [
+                    {k: i.get(k) for k in ("internal_api", "version", "architecture", "num_threads")}
+                    for i in threadpool_info()
+                ],
+                "openblas_env": {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")},
+            },
+            indent=1,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

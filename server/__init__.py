@@ -1,0 +1,1 @@
+"""The descent parameter server: job control, parameter store, Ray launcher, gRPC servicers."""

@@ -1,0 +1,78 @@
+"""Assemble and run the server: Ray launcher, registry, runner, both gRPC services and health."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from concurrent import futures
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+from proto import descent_pb2, descent_pb2_grpc
+from proto.limits import GRPC_OPTIONS
+from server.config import ServerConfig, parse_args
+from server.launcher import RayLauncher
+from server.parameter_servicer import ParameterServicer
+from server.registry import JobRegistry
+from server.runner import JobRunner
+from server.trainer_servicer import TrainerServicer
+from worker.malloc import keep_freed_memory
+
+log = logging.getLogger("descent.server")
+
+State = descent_pb2.JobState
+
+
+def _reachable_host(host: str, launcher: RayLauncher) -> str:
+    """The host Ray workers should dial: this node's IP when listening on every interface."""
+    if host in ("0.0.0.0", "::", "[::]", ""):
+        return launcher.node_ip()
+    return host
+
+
+def serve(config: ServerConfig) -> int:
+    """Run until SIGTERM/SIGINT; then cancel running jobs, stop serving, shut Ray down."""
+    keep_freed_memory()
+
+    registry = JobRegistry(config.state_dir)
+    grpc_server = grpc.server(futures.ThreadPoolExecutor(max_workers=config.max_workers), options=GRPC_OPTIONS)
+    port = grpc_server.add_insecure_port(f"{config.host}:{config.port}")
+    if port == 0:
+        log.error("cannot listen on %s:%s", config.host, config.port)
+        return 1
+
+    launcher = RayLauncher(config.ray_address, config.num_cpus)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):  # after ray.init, which installs handlers of its own
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        advertise = config.advertise_address or f"{_reachable_host(config.host, launcher)}:{port}"
+        runner = JobRunner(registry, launcher, advertise)
+        descent_pb2_grpc.add_TrainerServicer_to_server(TrainerServicer(registry, runner, launcher), grpc_server)
+        descent_pb2_grpc.add_ParameterServerServicer_to_server(ParameterServicer(registry), grpc_server)
+        health_servicer = health.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, grpc_server)
+        grpc_server.start()
+        health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+        log.info("serving on %s:%d (workers reach it at %s), state in %s", config.host, port, advertise, config.state_dir)
+        if config.announce:
+            print(f"descent-server listening on {config.host}:{port}", flush=True)
+        stop.wait()
+        log.info("shutting down")
+        health_servicer.enter_graceful_shutdown()
+        for job in registry.live_jobs():
+            if not job.terminal:
+                job.request_cancel("the server shut down")
+        runner.join(timeout=30)
+        grpc_server.stop(grace=2).wait()
+    finally:
+        launcher.shutdown()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
+    return serve(parse_args(argv))

@@ -1,0 +1,63 @@
+"""Server configuration: a frozen dataclass built once at the entry point from flags and DESCENT_* env vars."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def default_state_dir() -> Path:
+    """``$DESCENT_STATE_DIR``, else ``$XDG_STATE_HOME/descent``, else ``~/.local/state/descent``."""
+    if os.environ.get("DESCENT_STATE_DIR"):
+        return Path(os.environ["DESCENT_STATE_DIR"])
+    base = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
+    return Path(base) / "descent"
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Where to listen, where to keep state, which Ray cluster to use."""
+
+    host: str = "127.0.0.1"
+    port: int = 50051
+    state_dir: Path = Path(".")
+    ray_address: str | None = None
+    num_cpus: int | None = None
+    advertise_address: str | None = None
+    announce: bool = False
+    max_workers: int = 32
+
+
+def parse_args(argv: list[str] | None = None) -> ServerConfig:
+    """Build the config from command-line flags, with DESCENT_* env vars as defaults."""
+    env = os.environ
+    parser = argparse.ArgumentParser(prog="python -m server", description="descent parameter server")
+    parser.add_argument("--host", default=env.get("DESCENT_HOST", "127.0.0.1"), help="address to listen on")
+    parser.add_argument("--port", type=int, default=int(env.get("DESCENT_PORT", "50051")), help="0 picks a free port")
+    parser.add_argument("--state-dir", type=Path, default=default_state_dir(), help="where jobs and weights are kept")
+    parser.add_argument(
+        "--ray-address", default=env.get("DESCENT_RAY_ADDRESS") or None, help="join this Ray cluster (default: start local Ray)"
+    )
+    parser.add_argument("--num-cpus", type=int, default=None, help="CPUs of a local Ray cluster (default: all)")
+    parser.add_argument(
+        "--advertise-address",
+        default=env.get("DESCENT_ADVERTISE_ADDRESS") or None,
+        help="HOST:PORT at which Ray workers reach this server (default: this node's IP and the bound port)",
+    )
+    parser.add_argument("--announce", action="store_true", help="print 'descent-server listening on HOST:PORT' when ready")
+    args = parser.parse_args(argv)
+    if not 0 <= args.port <= 65535:
+        parser.error(f"--port must be in [0, 65535], got {args.port}")
+    if args.num_cpus is not None and args.num_cpus < 1:
+        parser.error(f"--num-cpus must be at least 1, got {args.num_cpus}")
+    return ServerConfig(
+        host=args.host,
+        port=args.port,
+        state_dir=args.state_dir.expanduser(),
+        ray_address=args.ray_address,
+        num_cpus=args.num_cpus,
+        advertise_address=args.advertise_address,
+        announce=args.announce,
+    )

@@ -1,0 +1,80 @@
+"""Job specifications: the server's defaults and the validation of what a client asks for.
+
+A ``JobSpec`` message leaves optional fields unset to mean "the default";
+``resolve`` fills them in and rejects bad values with a ValueError that names
+the field, before any state changes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+from proto import descent_pb2
+
+DTYPES = ("float32", "float64")
+
+
+@dataclass(frozen=True)
+class JobConfig:
+    """A fully specified training job."""
+
+    dataset: str = "digits"
+    workers: int = 2
+    batch_size: int = 256
+    steps: int = 1500
+    lr: float = 1e-3
+    reg: float = 1e-3
+    seed: int = 0
+    dtype: str = "float32"
+    init_scale: float = 1e-3
+
+    def to_proto(self) -> descent_pb2.JobSpec:
+        """The spec with every field set."""
+        return descent_pb2.JobSpec(**asdict(self))
+
+
+DEFAULTS = JobConfig()
+
+#: Upper bounds that keep one request from exhausting the server.
+MAX_WORKERS = 1024
+MAX_BATCH = 1 << 20
+MAX_STEPS = 10**9
+
+
+def _field(spec: descent_pb2.JobSpec, name: str):
+    return getattr(spec, name) if spec.HasField(name) else getattr(DEFAULTS, name)
+
+
+def _check_range(name: str, value, low, high, *, low_open: bool = False) -> None:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    if value < low or (low_open and value == low) or value > high:
+        bound = f"({low}, {high}]" if low_open else f"[{low}, {high}]"
+        raise ValueError(f"{name} must be in {bound}, got {value}")
+
+
+def resolve(spec: descent_pb2.JobSpec) -> JobConfig:
+    """Fill defaults into ``spec`` and validate every field; raise ValueError naming the bad one."""
+    config = JobConfig(
+        dataset=spec.dataset or DEFAULTS.dataset,
+        workers=_field(spec, "workers"),
+        batch_size=_field(spec, "batch_size"),
+        steps=_field(spec, "steps"),
+        lr=_field(spec, "lr"),
+        reg=_field(spec, "reg"),
+        seed=_field(spec, "seed"),
+        dtype=_field(spec, "dtype"),
+        init_scale=_field(spec, "init_scale"),
+    )
+    _check_range("workers", config.workers, 1, MAX_WORKERS)
+    _check_range("batch_size", config.batch_size, 1, MAX_BATCH)
+    _check_range("steps", config.steps, 1, MAX_STEPS)
+    _check_range("lr", config.lr, 0.0, 1e6, low_open=True)
+    _check_range("reg", config.reg, 0.0, 1e6)
+    _check_range("init_scale", config.init_scale, 0.0, 1e6)
+    _check_range("seed", config.seed, 0, 2**63 - 1)
+    if config.dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {config.dtype!r}")
+    return config
+

@@ -1,0 +1,138 @@
+"""The Ray launcher: the only module of descent that imports ``ray``.
+
+It connects to a Ray cluster (or starts a local one), places a job's worker
+actors (one CPU each, spread over the nodes), runs gradient checks and sweeps
+as Ray tasks, and reports what the cluster looks like.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import ray
+
+from server.errors import ResourcesExhausted
+from worker.actor import LoopConfig, TrainLoop
+
+
+class _RayTrainLoop(TrainLoop):
+    """TrainLoop that learns the Ray node it was placed on."""
+
+    def __init__(self, config: LoopConfig):
+        node_id = ray.get_runtime_context().get_node_id()
+        super().__init__(dataclasses.replace(config, node_id=node_id))
+
+
+_TrainActor = ray.remote(num_cpus=1, max_restarts=0, max_task_retries=0)(_RayTrainLoop)
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkerOutcome:
+    """How one worker's run ended: its result dict, or the error that ended it."""
+
+    worker_id: str
+    result: dict | None
+    error: str | None
+
+
+class RayLauncher:
+    """A connection to one Ray cluster."""
+
+    def __init__(self, address: str | None = None, num_cpus: int | None = None):
+        kwargs: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.WARNING}
+        if address:
+            kwargs["address"] = address
+        elif num_cpus:
+            kwargs["num_cpus"] = num_cpus
+        self.context = ray.init(**kwargs)
+        self.address = address or self.context.address_info.get("address", "")
+
+    def shutdown(self) -> None:
+        ray.shutdown()
+
+    def node_ip(self) -> str:
+        """This node's address as the other nodes of the cluster reach it."""
+        return ray.util.get_node_ip_address()
+
+    def total_cpus(self) -> float:
+        return float(ray.cluster_resources().get("CPU", 0.0))
+
+    def check_capacity(self, workers: int) -> None:
+        """Raise ResourcesExhausted if the cluster has fewer CPUs than ``workers``."""
+        total = self.total_cpus()
+        if workers > total:
+            raise ResourcesExhausted(
+                f"job asks for {workers} workers but the Ray cluster has {total:g} CPUs "
+                "(one worker takes one CPU); add worker nodes or ask for fewer workers"
+            )
+
+    def put(self, value: Any) -> Any:
+        """Place ``value`` in the object store once; workers read it without copies per step."""
+        return ray.put(value)
+
+    def start_workers(self, configs: Sequence[LoopConfig]) -> list[Any]:
+        """Create one actor per config, spread over the nodes."""
+        return [_TrainActor.options(scheduling_strategy="SPREAD").remote(c) for c in configs]
+
+    def wait_ready(self, actors: Sequence[Any], should_stop: Callable[[], bool], poll: float = 0.5) -> list[str] | None:
+        """Wait until every actor is placed; return their node ids, or None if ``should_stop``."""
+        pending = [a.ready.remote() for a in actors]
+        while True:
+            done, _ = ray.wait(pending, num_returns=len(pending), timeout=poll)
+            if len(done) == len(pending):
+                return ray.get(pending)
+            if should_stop():
+                return None
+
+    def run_workers(self, actors: Sequence[Any], worker_ids: Sequence[str], X_ref: Any, y_ref: Any) -> list[WorkerOutcome]:
+        """Run every actor's training loop to the end; collect results and errors."""
+        futures = {a.run.remote(X_ref, y_ref): wid for a, wid in zip(actors, worker_ids)}
+        outcomes = []
+        remaining = list(futures)
+        while remaining:
+            done, remaining = ray.wait(remaining, num_returns=1)
+            for ref in done:
+                try:
+                    outcomes.append(WorkerOutcome(futures[ref], ray.get(ref), None))
+                except Exception as exc:  # RayActorError (the actor died) or RayTaskError (it raised)
+                    outcomes.append(WorkerOutcome(futures[ref], None, _short_error(exc)))
+        return outcomes
+
+    def kill(self, actors: Sequence[Any]) -> None:
+        for actor in actors:
+            ray.kill(actor, no_restart=True)
+
+    def run_task(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run ``fn(*args, **kwargs)`` as a Ray task on one CPU and return its result."""
+        return ray.get(ray.remote(num_cpus=1, max_retries=0)(fn).remote(*args, **kwargs))
+
+    def cluster(self) -> dict:
+        """Nodes, CPU totals and the address of this cluster."""
+        nodes = []
+        for node in ray.nodes():
+            resources = node.get("Resources", {})
+            nodes.append(
+                {
+                    "node_id": node["NodeID"],
+                    "address": node.get("NodeManagerAddress", ""),
+                    "alive": bool(node.get("Alive")),
+                    "cpus": float(resources.get("CPU", 0.0)),
+                    "is_head": "node:__internal_head__" in resources,
+                }
+            )
+        return {
+            "nodes": nodes,
+            "total_cpus": self.total_cpus(),
+            "available_cpus": float(ray.available_resources().get("CPU", 0.0)),
+            "ray_address": self.address,
+        }
+
+
+def _short_error(exc: BaseException) -> str:
+    """The last line of a Ray error (Ray wraps the worker's traceback around it)."""
+    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
+    return lines[-1] if lines else type(exc).__name__

@@ -1,0 +1,114 @@
+"""The parameter store of one job: W, its version, the lock, and the update rule.
+
+Asynchronous SGD: every pushed gradient is applied as it arrives with the
+vanilla update ``W += -lr * dW``. The store stops accepting updates once
+``target_steps`` have been applied (or it was stopped), so the number of
+updates is exact however many workers push at once.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """W as bytes (C order, native little-endian), its version and whether workers should stop."""
+
+    data: bytes
+    version: int
+    stop: bool
+
+
+class ParameterStore:
+    """W, version and per-worker bookkeeping behind one lock."""
+
+    def __init__(self, weights: np.ndarray, lr: float, target_steps: int):
+        self._w = np.array(weights, copy=True, order="C")
+        self._scratch = np.empty_like(self._w)
+        self._lr = float(lr)
+        self._target = int(target_steps)
+        self._version = 0
+        self._stopped = False
+        self._losses: list[float] = []
+        self._worker_steps: dict[str, int] = {}
+        self._worker_nodes: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._w.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._w.dtype
+
+    def _done(self) -> bool:
+        return self._stopped or self._version >= self._target
+
+    def check_gradient(self, grad: np.ndarray) -> None:
+        """Raise ValueError unless ``grad`` matches W's shape and dtype and is finite."""
+        if grad.shape != self._w.shape:
+            raise ValueError(f"gradient shape {list(grad.shape)} does not match W shape {list(self._w.shape)}")
+        if grad.dtype != self._w.dtype:
+            raise ValueError(f"gradient dtype {grad.dtype} does not match W dtype {self._w.dtype}")
+        if not np.isfinite(grad).all():
+            raise ValueError("gradient contains NaN or Inf")
+
+    def register(self, worker_id: str, node_id: str) -> None:
+        """Make a worker known (with 0 steps) so it is listed even before its first update."""
+        with self._lock:
+            self._worker_steps.setdefault(worker_id, 0)
+            if node_id:
+                self._worker_nodes[worker_id] = node_id
+
+    def pull(self) -> Snapshot:
+        """The current W."""
+        with self._lock:
+            return Snapshot(self._w.tobytes(), self._version, self._done())
+
+    def push(self, grad: np.ndarray, loss: float, worker_id: str, node_id: str) -> Snapshot:
+        """Validate and apply one gradient (unless the job is over); return the new W."""
+        self.check_gradient(grad)
+        if not np.isfinite(loss):
+            raise ValueError(f"batch loss must be finite, got {loss}")
+        if not worker_id:
+            raise ValueError("worker_id is empty")
+        with self._lock:
+            if not self._done():
+                np.multiply(grad, -self._lr, out=self._scratch)
+                self._w += self._scratch
+                self._version += 1
+                self._losses.append(float(loss))
+                self._worker_steps[worker_id] = self._worker_steps.get(worker_id, 0) + 1
+                if node_id:
+                    self._worker_nodes[worker_id] = node_id
+            done = self._done()
+            return Snapshot(b"" if done else self._w.tobytes(), self._version, done)
+
+    def stop(self) -> None:
+        """Accept no more updates; the next push or pull tells workers to stop."""
+        with self._lock:
+            self._stopped = True
+
+    def weights(self) -> tuple[np.ndarray, int]:
+        """A copy of W and its version."""
+        with self._lock:
+            return self._w.copy(), self._version
+
+    def progress(self) -> tuple[int, list[float], dict[str, int], dict[str, str]]:
+        """Version, a copy of the loss history, per-worker steps and nodes."""
+        with self._lock:
+            return self._version, list(self._losses), dict(self._worker_steps), dict(self._worker_nodes)
+
+    def recent_loss(self, fraction: float = 0.1) -> float:
+        """Mean of the last ``fraction`` of pushed batch losses (nan before the first)."""
+        with self._lock:
+            n = len(self._losses)
+            if n == 0:
+                return float("nan")
+            k = max(1, int(np.ceil(n * fraction)))
+            return float(np.mean(self._losses[-k:]))

@@ -1,0 +1,143 @@
+"""The client-facing Trainer service: thin decode → call → encode over registry, runner and launcher."""
+
+from __future__ import annotations
+
+import time
+
+from proto import descent_pb2, descent_pb2_grpc
+from proto.tensor import to_chunks
+from server import analysis
+from server.errors import JobNotActive, grpc_errors, grpc_stream_errors
+from server.job import TERMINAL, Job
+from server.jobspec import resolve
+from server.launcher import RayLauncher
+from server.registry import JobRegistry
+from server.runner import JobRunner
+from worker.data import check_spec
+
+State = descent_pb2.JobState
+FORMULA_ENUM = {"centered": descent_pb2.CENTERED, "forward": descent_pb2.FORWARD}
+
+#: Seconds CancelJob waits for the job to reach a terminal state before answering.
+CANCEL_WAIT = 10.0
+#: Default seconds between WatchJob updates.
+WATCH_INTERVAL = 0.5
+
+
+class TrainerServicer(descent_pb2_grpc.TrainerServicer):
+    """Job control, gradient checks, sweeps and cluster facts for clients."""
+
+    def __init__(self, registry: JobRegistry, runner: JobRunner, launcher: RayLauncher):
+        self._registry = registry
+        self._runner = runner
+        self._launcher = launcher
+
+    @grpc_errors
+    def SubmitJob(self, request, context):
+        config = resolve(request.spec)
+        check_spec(config.dataset)
+        self._launcher.check_capacity(config.workers)
+        job = self._registry.create(config)
+        self._runner.start(job)
+        return job.status()
+
+    @grpc_errors
+    def GetJob(self, request, context):
+        return self._registry.status(request.job_id, request.include_history)
+
+    @grpc_errors
+    def ListJobs(self, request, context):
+        return descent_pb2.ListJobsResponse(jobs=self._registry.list())
+
+    @grpc_errors
+    def CancelJob(self, request, context):
+        job = self._live_or_explain(request.job_id)
+        if job.terminal:
+            raise JobNotActive(f"job {job.job_id} is already {State.Name(job.state)}")
+        job.request_cancel("cancelled by a client")
+        deadline = time.monotonic() + CANCEL_WAIT
+        while not job.terminal and time.monotonic() < deadline:
+            job.wait_for_change(deadline - time.monotonic())
+        return job.status()
+
+    def _live_or_explain(self, job_id: str) -> Job:
+        job = self._registry.live(job_id)
+        if job is None:
+            status = self._registry.status(job_id)  # raises JobNotFound
+            raise JobNotActive(
+                f"job {job_id} is {State.Name(status.state)} and not run by this server; it cannot be changed here"
+            )
+        return job
+
+    @grpc_stream_errors
+    def WatchJob(self, request, context):
+        interval = request.interval if request.interval > 0 else WATCH_INTERVAL
+        job = self._registry.live(request.job_id)
+        if job is None:  # a stored job: its status does not change here
+            yield self._registry.status(request.job_id)
+            return
+        while context.is_active():
+            status = job.status()
+            yield status
+            if status.state in TERMINAL:
+                return
+            job.wait_for_change(interval)
+
+    @grpc_stream_errors
+    def GetWeights(self, request, context):
+        weights, version = self._registry.weights(request.job_id)
+        yield from to_chunks(weights, version)
+
+    @grpc_errors
+    def GradientCheck(self, request, context):
+        cfg = analysis.resolve_gradcheck(request)
+        result, num_examples = analysis.run_gradcheck(self._launcher, cfg)
+        response = descent_pb2.GradientCheckResponse(
+            formula=FORMULA_ENUM[result.formula],
+            h=result.h,
+            max_rel_error=result.max_rel_error,
+            max_rel_error_smooth=result.max_rel_error_smooth,
+            passed=result.passed,
+            loss=result.loss,
+            dataset=cfg.dataset,
+            num_examples=num_examples,
+            threshold=result.threshold,
+        )
+        for check in result.checks:
+            response.checks.add(
+                c=check.c,
+                d=check.d,
+                analytic=check.analytic,
+                numeric=check.numeric,
+                rel_error=check.rel_error,
+                kink=check.kink,
+                below_resolution=check.below_resolution,
+            )
+        return response
+
+    @grpc_errors
+    def StepSizeSweep(self, request, context):
+        cfg = analysis.resolve_sweep(request)
+        result, num_examples = analysis.run_sweep(self._launcher, cfg)
+        return descent_pb2.StepSizeSweepResponse(
+            loss_original=result.loss_original,
+            rows=[descent_pb2.SweepRow(step_size=s, loss=loss) for s, loss in result.rows],
+            best_step_size=result.best_step_size,
+            dataset=cfg.dataset,
+            num_examples=num_examples,
+        )
+
+    @grpc_errors
+    def ClusterInfo(self, request, context):
+        facts = self._launcher.cluster()
+        response = descent_pb2.ClusterInfoResponse(
+            total_cpus=facts["total_cpus"], available_cpus=facts["available_cpus"], ray_address=facts["ray_address"]
+        )
+        for node in facts["nodes"]:
+            response.nodes.add(**node)
+        for job in self._registry.live_jobs():
+            status = job.status()
+            if status.state == State.RUNNING:
+                for w in status.per_worker:
+                    response.workers.add(job_id=job.job_id, worker_id=w.worker_id, node_id=w.node_id)
+        return response

@@ -1,0 +1,56 @@
+"""A real ``python -m server`` subprocess (local Ray, free port) for tests and its clean shutdown."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import grpc
+
+from proto import descent_pb2_grpc
+from proto.limits import GRPC_OPTIONS
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class ServerProcess:
+    """Starts the server, reads its announced address, and stops it (SIGTERM, then SIGKILL)."""
+
+    def __init__(self, state_dir: Path, num_cpus: int = 4, log_path: Path | None = None):
+        self.state_dir = Path(state_dir)
+        self.log_path = log_path or self.state_dir.parent / f"server-{os.getpid()}.log"
+        self._log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "server", "--port", "0", "--announce", "--state-dir", str(state_dir),
+             "--num-cpus", str(num_cpus)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            text=True,
+            start_new_session=True,
+        )
+        line = self.proc.stdout.readline()
+        if "listening on" not in line:
+            self.stop()
+            raise RuntimeError(f"server did not start ({line!r}); log:\n{self.log_path.read_text()[-3000:]}")
+        self.address = line.rsplit(" ", 1)[1].strip()
+        self.channel = grpc.insecure_channel(self.address, options=GRPC_OPTIONS)
+        self.trainer = descent_pb2_grpc.TrainerStub(self.channel)
+        self.params = descent_pb2_grpc.ParameterServerStub(self.channel)
+
+    def stop(self, timeout: float = 60) -> int:
+        """Graceful stop; returns the exit code."""
+        if getattr(self, "channel", None) is not None:
+            self.channel.close()
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self._log.close()
+        return self.proc.returncode

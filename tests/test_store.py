@@ -1,0 +1,91 @@
+"""The parameter store: exact asynchronous updates under concurrency, validation that changes nothing."""
+
+import threading
+
+import numpy as np
+import pytest
+
+from server.store import ParameterStore
+
+
+def test_push_applies_vanilla_update_and_returns_new_w():
+    w0 = np.arange(6, dtype=np.float64).reshape(2, 3)
+    store = ParameterStore(w0, lr=0.5, target_steps=10)
+    grad = np.ones((2, 3))
+    snap = store.push(grad, loss=1.0, worker_id="a", node_id="n1")
+    assert snap.version == 1 and not snap.stop
+    np.testing.assert_array_equal(np.frombuffer(snap.data).reshape(2, 3), w0 - 0.5)
+    np.testing.assert_array_equal(w0, np.arange(6).reshape(2, 3))  # caller's array untouched
+
+
+def test_concurrent_pushes_lose_no_update():
+    threads, pushes = 16, 200
+    store = ParameterStore(np.zeros((10, 65), dtype=np.float64), lr=1.0, target_steps=threads * pushes)
+    grads = [np.full((10, 65), -(i + 1), dtype=np.float64) for i in range(threads)]  # W += (i + 1) per push
+    barrier = threading.Barrier(threads)
+
+    def pusher(i):
+        barrier.wait()
+        for _ in range(pushes):
+            store.push(grads[i], loss=float(i), worker_id=f"w{i}", node_id="n")
+
+    workers = [threading.Thread(target=pusher, args=(i,)) for i in range(threads)]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join()
+    weights, version = store.weights()
+    assert version == threads * pushes
+    expected = pushes * sum(range(1, threads + 1))
+    np.testing.assert_array_equal(weights, np.full((10, 65), expected, dtype=np.float64))
+    _, losses, steps, _ = store.progress()
+    assert steps == {f"w{i}": pushes for i in range(threads)}
+    assert len(losses) == threads * pushes
+
+
+def test_target_reached_means_stop_and_no_more_updates():
+    store = ParameterStore(np.zeros((2, 2), dtype=np.float32), lr=1.0, target_steps=3)
+    grad = np.ones((2, 2), dtype=np.float32)
+    stops = [store.push(grad, 0.0, "w", "n").stop for _ in range(5)]
+    assert stops == [False, False, True, True, True]
+    weights, version = store.weights()
+    assert version == 3
+    np.testing.assert_array_equal(weights, np.full((2, 2), -3.0, dtype=np.float32))
+    _, _, steps, _ = store.progress()
+    assert steps == {"w": 3}
+
+
+def test_stop_halts_updates():
+    store = ParameterStore(np.zeros(3), lr=1.0, target_steps=100)
+    store.stop()
+    snap = store.push(np.ones(3), 0.0, "w", "n")
+    assert snap.stop and snap.version == 0
+    np.testing.assert_array_equal(store.weights()[0], np.zeros(3))
+
+
+@pytest.mark.parametrize(
+    "grad, loss, worker, message",
+    [
+        (np.ones((3, 2)), 0.0, "w", r"gradient shape \[3, 2\] does not match W shape \[2, 3\]"),
+        (np.ones((2, 3), dtype=np.float32), 0.0, "w", "gradient dtype float32 does not match W dtype float64"),
+        (np.array([[1.0, np.nan, 0], [0, 0, 0]]), 0.0, "w", "NaN or Inf"),
+        (np.array([[1.0, np.inf, 0], [0, 0, 0]]), 0.0, "w", "NaN or Inf"),
+        (np.ones((2, 3)), float("nan"), "w", "batch loss must be finite"),
+        (np.ones((2, 3)), 0.0, "", "worker_id is empty"),
+    ],
+)
+def test_bad_push_rejected_without_changing_state(grad, loss, worker, message):
+    store = ParameterStore(np.zeros((2, 3)), lr=1.0, target_steps=10)
+    with pytest.raises(ValueError, match=message):
+        store.push(grad, loss, worker, "n")
+    weights, version = store.weights()
+    assert version == 0
+    np.testing.assert_array_equal(weights, np.zeros((2, 3)))
+    assert store.progress()[1] == []
+
+
+def test_recent_loss_is_mean_of_last_tenth():
+    store = ParameterStore(np.zeros(1), lr=0.0, target_steps=100)
+    for i in range(20):
+        store.push(np.zeros(1), float(i), "w", "n")
+    assert store.recent_loss() == pytest.approx((18 + 19) / 2)
