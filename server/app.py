@@ -38,7 +38,7 @@ def serve(config: ServerConfig) -> int:
     keep_freed_memory()
 
     registry = JobRegistry(config.state_dir)
-    grpc_server = grpc.server(futures.ThreadPoolExecutor(max_workers=config.max_workers), options=GRPC_OPTIONS)
+    grpc_server = grpc.server(futures.ThreadPoolExecutor(max_workers=config.max_threads), options=GRPC_OPTIONS)
     port = grpc_server.add_insecure_port(f"{config.host}:{config.port}")
     if port == 0:
         log.error("cannot listen on %s:%s", config.host, config.port)

@@ -27,7 +27,8 @@ class ServerConfig:
     num_cpus: int | None = None
     advertise_address: str | None = None
     announce: bool = False
-    max_workers: int = 32
+    # Each worker holds one PushStream (one server thread) for its job's length.
+    max_threads: int = 256
 
 
 def parse_args(argv: list[str] | None = None) -> ServerConfig:

@@ -22,9 +22,9 @@ class JobConfig:
     dataset: str = "digits"
     workers: int = 2
     batch_size: int = 256
-    steps: int = 1500
-    lr: float = 1e-3
-    reg: float = 1e-3
+    steps: int = 2000
+    lr: float = 5e-3
+    reg: float = 1e-5
     seed: int = 0
     dtype: str = "float32"
     init_scale: float = 1e-3
@@ -37,7 +37,7 @@ class JobConfig:
 DEFAULTS = JobConfig()
 
 #: Upper bounds that keep one request from exhausting the server.
-MAX_WORKERS = 1024
+MAX_WORKERS = 128
 MAX_BATCH = 1 << 20
 MAX_STEPS = 10**9
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from proto import descent_pb2, descent_pb2_grpc
 from proto.tensor import from_tensor
-from server.errors import JobNotActive, JobNotFound, grpc_errors
+from server.errors import JobNotActive, JobNotFound, grpc_errors, grpc_stream_errors
 from server.registry import JobRegistry
 from server.store import ParameterStore, Snapshot
 
@@ -32,9 +32,24 @@ class ParameterServicer(descent_pb2_grpc.ParameterServerServicer):
         store = self._store(request.job_id)
         return self._encode(store, store.pull())
 
-    @grpc_errors
-    def Push(self, request, context):
+    def _push(self, request) -> descent_pb2.Parameters:
         store = self._store(request.job_id)
         grad = from_tensor(request.gradient)
-        snap = store.push(grad, request.loss, request.worker_id, request.node_id)
-        return self._encode(store, snap)
+        return self._encode(store, store.push(grad, request.loss, request.worker_id, request.node_id))
+
+    @grpc_errors
+    def Push(self, request, context):
+        return self._push(request)
+
+    @grpc_stream_errors
+    def PushStream(self, request_iterator, context):
+        for request in request_iterator:
+            if request.HasField("gradient"):
+                reply = self._push(request)
+            else:
+                store = self._store(request.job_id)
+                store.register(request.worker_id, request.node_id)
+                reply = self._encode(store, store.pull())
+            yield reply
+            if reply.stop:
+                return

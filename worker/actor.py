@@ -1,13 +1,17 @@
 """The training loop a Ray actor runs: pull W, sample a batch, compute the gradient, push, repeat.
 
 This module does not import Ray: ``server.launcher`` wraps ``TrainLoop`` as an
-actor. One gRPC call per step: pushing a gradient returns the new W. While that
-call is in flight the next batch is sampled (it does not depend on W), so the
-sampling cost hides behind the network round trip.
+actor. The loop holds one ``PushStream`` call open for the whole job: each
+request carries a gradient and is answered with the new W (one round trip per
+step, without the fixed cost of a new call per step). While a push is in
+flight the next batch is sampled (it does not depend on W), so the sampling
+cost hides behind the round trip.
 """
 
 from __future__ import annotations
 
+import queue
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import grpc
@@ -19,6 +23,8 @@ from proto.tensor import from_tensor, to_tensor
 from worker.data import sample_batch
 from worker.malloc import keep_freed_memory
 from worker.svm import svm_loss_grad
+
+_END = None
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,11 @@ class LoopConfig:
     seed: int
 
 
+def _requests(outbox: queue.SimpleQueue) -> Iterator[descent_pb2.PushRequest]:
+    while (request := outbox.get()) is not _END:
+        yield request
+
+
 class TrainLoop:
     """One worker of a job; ``run`` returns when the parameter server says stop."""
 
@@ -45,28 +56,33 @@ class TrainLoop:
         return self.config.node_id
 
     def run(self, X: np.ndarray, y: np.ndarray) -> dict:
-        """Train until told to stop; return this worker's step count and node."""
+        """Train until told to stop; return this worker's push count and node."""
         cfg = self.config
         keep_freed_memory()
         rng = np.random.default_rng(cfg.seed)
+        outbox: queue.SimpleQueue = queue.SimpleQueue()
+        pushes = 0
         with grpc.insecure_channel(cfg.server_address, options=GRPC_OPTIONS) as channel:
-            stub = descent_pb2_grpc.ParameterServerStub(channel)
-            params = stub.Pull(descent_pb2.PullRequest(job_id=cfg.job_id, worker_id=cfg.worker_id))
-            steps = 0
-            batch = sample_batch(X, y, cfg.batch_size, rng)
-            while not params.stop:
-                W = from_tensor(params.weights)
-                loss, dW = svm_loss_grad(W, batch[0], batch[1], cfg.reg)
-                request = descent_pb2.PushRequest(
-                    job_id=cfg.job_id,
-                    worker_id=cfg.worker_id,
-                    node_id=cfg.node_id,
-                    gradient=to_tensor(dW),
-                    loss=loss,
-                    version=params.version,
-                )
-                future = stub.Push.future(request)
-                batch = sample_batch(X, y, cfg.batch_size, rng)
-                params = future.result()
-                steps += 1
-        return {"worker_id": cfg.worker_id, "node_id": cfg.node_id, "pushes": steps}
+            replies = descent_pb2_grpc.ParameterServerStub(channel).PushStream(_requests(outbox))
+            try:
+                outbox.put(descent_pb2.PushRequest(job_id=cfg.job_id, worker_id=cfg.worker_id, node_id=cfg.node_id))
+                params = next(replies)
+                Xb, yb = sample_batch(X, y, cfg.batch_size, rng)
+                while not params.stop:
+                    loss, dW = svm_loss_grad(from_tensor(params.weights), Xb, yb, cfg.reg)
+                    outbox.put(
+                        descent_pb2.PushRequest(
+                            job_id=cfg.job_id,
+                            worker_id=cfg.worker_id,
+                            node_id=cfg.node_id,
+                            gradient=to_tensor(dW),
+                            loss=loss,
+                            version=params.version,
+                        )
+                    )
+                    Xb, yb = sample_batch(X, y, cfg.batch_size, rng)
+                    params = next(replies)
+                    pushes += 1
+            finally:
+                outbox.put(_END)
+        return {"worker_id": cfg.worker_id, "node_id": cfg.node_id, "pushes": pushes}
