@@ -1,0 +1,382 @@
+"""The ``descent`` command: train, inspect and check linear SVMs on a descent server.
+
+Every command but ``serve`` talks to the server named by ``--server`` /
+``DESCENT_SERVER``, or else starts an embedded one for its own duration. Output
+goes to stdout (text, or one JSON document with ``--json``); progress bars and
+errors go to stderr. Failures print ``error: <CODE>: <details>`` and exit 1,
+usage errors exit 2, an interrupt exits 130 (a signal N: 128 + N).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import signal
+import sys
+import traceback
+from typing import Any
+
+import click
+
+from client.api import TrainerApi, job_spec
+from client.config import ConnectionConfig, OutputConfig, build_connection, build_output
+from client.errors import CommandError
+from client.launch import server_argv, server_env
+from client.progress import follow
+from client.render import cluster_json, gradcheck_json, job_json, state_name, sweep_json, weights_json
+from client.session import connect
+from client.text import cluster_report, gradcheck_report, job_summary, jobs_table, sweep_report, weights_report
+from client.weights_file import save_atomically
+from proto import descent_pb2
+
+
+
+class WireInt(click.ParamType):
+    """An integer that fits its protocol field (int32 or int64); range checks beyond that are the server's."""
+
+    name = "integer"
+
+    def __init__(self, bits: int) -> None:
+        self.low, self.high = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+
+    def convert(self, value, param, ctx):
+        number = click.INT.convert(value, param, ctx)
+        if not self.low <= number <= self.high:
+            self.fail(f"{number} does not fit in the protocol's {self.high.bit_length() + 1}-bit field", param, ctx)
+        return number
+
+
+INT32 = WireInt(32)
+INT64 = WireInt(64)
+DATASET_HELP = "digits | mnist:DIR | cifar10:DIR | npz:FILE | synthetic:N,D,C (DIR/FILE on the server)  [server default: digits]"
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP arrived: unwind like Ctrl-C so the embedded server is stopped."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated(signum)
+
+
+def _note(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def _print_json(obj: Any) -> None:
+    click.echo(json.dumps(obj, indent=2, allow_nan=False))
+
+
+def reports_errors(command):
+    """Run a command body, turning failures into ``error: CODE: details`` + exit 1 and interrupts into 130."""
+
+    @functools.wraps(command)
+    def run(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except CommandError as error:
+            _note(f"error: {error.code}: {error.details}")
+            sys.exit(1)
+        except KeyboardInterrupt as interrupt:
+            _note("interrupted")
+            sys.exit(128 + interrupt.signum if isinstance(interrupt, Terminated) else 130)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as error:  # a bug: say so in one line, the traceback only on request
+            if os.environ.get("DESCENT_DEBUG"):
+                traceback.print_exc()
+            _note(f"error: INTERNAL: {type(error).__name__}: {error}")
+            sys.exit(1)
+
+    return run
+
+
+def connection_options(command):
+    """Add --server, --state-dir, --connect-timeout and --json to a command."""
+    command = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")(command)
+    command = click.option(
+        "--connect-timeout",
+        type=click.FloatRange(min=0, min_open=True),
+        default=5.0,
+        show_default=True,
+        envvar="DESCENT_CONNECT_TIMEOUT",
+        show_envvar=True,
+        help="Seconds to wait for the server to answer.",
+    )(command)
+    command = click.option(
+        "--state-dir",
+        type=click.Path(file_okay=False),
+        help="State directory of the embedded server (not with --server).",
+    )(command)
+    command = click.option(
+        "--server",
+        metavar="HOST:PORT",
+        envvar="DESCENT_SERVER",
+        show_envvar=True,
+        help="A running descent server. Without it the command starts a local one (Ray) for its duration.",
+    )(command)
+    return command
+
+
+def _configs(server: str | None, state_dir: str | None, connect_timeout: float, as_json: bool) -> tuple[ConnectionConfig, OutputConfig]:
+    try:
+        connection = build_connection(server, state_dir, connect_timeout, os.environ)
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+    return connection, build_output(as_json, sys.stderr.isatty())
+
+
+def _connect(connection: ConnectionConfig):
+    if connection.embedded and sys.stderr.isatty():
+        _note("starting a local server (Ray) …")
+    return connect(connection, _note)
+
+
+def _report_job(job: dict[str, Any], output: OutputConfig) -> None:
+    if output.json:
+        _print_json(job)
+    else:
+        click.echo(job_summary(job))
+
+
+def _fail_unless_succeeded(status: descent_pb2.JobStatus) -> None:
+    if status.state != descent_pb2.SUCCEEDED:
+        state = state_name(status.state)
+        raise CommandError(state, status.message or f"job {status.job_id} ended {state}")
+
+
+@click.group()
+def cli() -> None:
+    """Distributed mini-batch training of multiclass linear SVMs (CS231n optimization notes).
+
+    Without --server (or DESCENT_SERVER) each command starts a local server with
+    Ray for its own duration; `descent serve` runs a long-lived one.
+    """
+
+
+@cli.command()
+@click.option("--dataset", metavar="SPEC", help=DATASET_HELP)
+@click.option("--workers", type=INT32, help="Ray worker actors.  [server default: 2]")
+@click.option("--batch-size", type=INT32, help="Examples per mini-batch.  [server default: 256]")
+@click.option("--steps", type=INT64, help="Updates to apply, summed over all workers.  [server default]")
+@click.option("--lr", type=float, help="Step size (learning rate).  [server default]")
+@click.option("--reg", type=float, help="L2 regularization strength.  [server default]")
+@click.option("--seed", type=INT64, help="Seed for W and batch sampling.  [server default]")
+@click.option("--dtype", type=click.Choice(["float32", "float64"]), help="Training dtype.  [server default]")
+@click.option("--init-scale", type=float, help="Initial W = init_scale * randn.  [server default]")
+@click.option("--detach", is_flag=True, help="Print the job id and return (needs --server).")
+@connection_options
+@reports_errors
+def train(dataset, workers, batch_size, steps, lr, reg, seed, dtype, init_scale, detach, server, state_dir, connect_timeout, as_json):
+    """Train a linear SVM and follow it to the end.
+
+    Options left unset are not sent: the server applies its defaults. Ctrl-C
+    cancels the job. Exits 1 if the job ends FAILED or CANCELLED.
+    """
+    connection, output = _configs(server, state_dir, connect_timeout, as_json)
+    if detach and connection.embedded:
+        raise click.UsageError(
+            "--detach needs --server (or DESCENT_SERVER): an embedded server stops when the command returns"
+        )
+    spec = job_spec(
+        dataset, workers=workers, batch_size=batch_size, steps=steps, lr=lr, reg=reg, seed=seed, dtype=dtype, init_scale=init_scale
+    )
+    with _connect(connection) as api:
+        submitted = api.submit(spec)
+        if detach:
+            if output.json:
+                _print_json(job_json(submitted))
+            else:
+                click.echo(submitted.job_id)
+            return
+        final = _follow_or_cancel(api, submitted, output)
+    _report_job(job_json(final), output)
+    _fail_unless_succeeded(final)
+
+
+def _follow_or_cancel(api: TrainerApi, submitted: descent_pb2.JobStatus, output: OutputConfig) -> descent_pb2.JobStatus:
+    """Follow the submitted job; on Ctrl-C cancel it on the server, then re-raise."""
+    try:
+        return follow(api, submitted.job_id, show_bar=output.progress, first=submitted)
+    except KeyboardInterrupt:
+        try:
+            api.cancel(submitted.job_id, timeout=10)
+            _note(f"cancelled job {submitted.job_id}")
+        except CommandError as error:
+            _note(f"error: {error.code}: could not cancel job {submitted.job_id}: {error.details}")
+        except KeyboardInterrupt:
+            pass
+        raise
+
+
+@cli.command()
+@click.argument("job_id", metavar="JOB")
+@connection_options
+@reports_errors
+def status(job_id, server, state_dir, connect_timeout, as_json):
+    """Show the status of job JOB."""
+    connection, output = _configs(server, state_dir, connect_timeout, as_json)
+    with _connect(connection) as api:
+        job = job_json(api.get(job_id))
+    _report_job(job, output)
+
+
+@cli.command()
+@click.argument("job_id", metavar="JOB")
+@connection_options
+@reports_errors
+def watch(job_id, server, state_dir, connect_timeout, as_json):
+    """Follow job JOB to its end (Ctrl-C stops watching; the job goes on).
+
+    Exits 1 if the job ends FAILED or CANCELLED.
+    """
+    connection, output = _configs(server, state_dir, connect_timeout, as_json)
+    with _connect(connection) as api:
+        final = follow(api, job_id, show_bar=output.progress)
+    _report_job(job_json(final), output)
+    _fail_unless_succeeded(final)
+
+
+@cli.command()
+@click.argument("job_id", metavar="JOB")
+@connection_options
+@reports_errors
+def cancel(job_id, server, state_dir, connect_timeout, as_json):
+    """Cancel job JOB and show its status."""
+    connection, output = _configs(server, state_dir, connect_timeout, as_json)
+    with _connect(connection) as api:
+        job = job_json(api.cancel(job_id))
+    _report_job(job, output)
+
+
+@cli.command()
+@connection_options
+@reports_errors
+def jobs(server, state_dir, connect_timeout, as_json):
+    """List the server's jobs."""
+    connection, output = _configs(server, state_dir, connect_timeout, as_json)
+    with _connect(connection) as api:
+        listed = [job_json(status) for status in api.list()]
+    if output.json:
+        _print_json(listed)
+    else:
+        click.echo(jobs_table(listed))
+
+
+@cli.command()
+@click.argument("job_id", metavar="JOB")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False), help="Where to write W (.npy).")
+@connection_options
+@reports_errors
+def weights(job_id, out_path, server, state_dir, connect_timeout, as_json):
+    """Download the current W of job JOB into a .npy file (written atomically)."""
+    connection, output = _configs(server, state_dir, connect_timeout, as_json)
+    with _connect(connection) as api:
+        array, version = api.weights(job_id)
+    save_atomically(out_path, array)
+    saved = weights_json(job_id, out_path, array, version)
+    if output.json:
+        _print_json(saved)
+    else:
+        click.echo(weights_report(saved))
+
+
+@cli.command()
+@click.option("--dataset", metavar="SPEC", help=DATASET_HELP)
+@click.option("--checks", type=INT32, help="Coordinates of W to check.  [server default: 20]")
+@click.option("--h", "h", type=float, help="Finite-difference step.  [server default: 1e-5]")
+@click.option("--formula", type=click.Choice(["centered", "forward"]), help="Difference formula.  [server default: centered]")
+@click.option("--seed", type=INT64, help="Seed for W, the examples and the coordinates.  [server default]")
+@click.option("--reg", type=float, help="L2 regularization strength.  [server default]")
+@click.option("--batch-size", type=INT32, help="Examples in the loss.  [server default: 256]")
+@click.option("--init-scale", type=float, help="W = init_scale * randn.  [server default]")
+@connection_options
+@reports_errors
+def gradcheck(dataset, checks, h, formula, seed, reg, batch_size, init_scale, server, state_dir, connect_timeout, as_json):
+    """Compare the analytic SVM gradient with the numerical one (float64).
+
+    Exits 0 when the check passes, 1 when it does not (the report is printed either way).
+    """
+    connection, output = _configs(server, state_dir, connect_timeout, as_json)
+    with _connect(connection) as api:
+        response = api.gradcheck(
+            dataset, checks=checks, h=h, formula=formula, seed=seed, reg=reg, batch_size=batch_size, init_scale=init_scale
+        )
+    check = gradcheck_json(response)
+    if output.json:
+        _print_json(check)
+    else:
+        click.echo(gradcheck_report(check))
+    if not check["passed"]:
+        raise CommandError(
+            "GRADCHECK_FAILED",
+            f"max relative error over smooth coordinates {check['max_rel_error_smooth']} "
+            f"is not below the threshold {check['threshold']}",
+        )
+
+
+@cli.command()
+@click.option("--dataset", metavar="SPEC", help=DATASET_HELP)
+@click.option("--seed", type=INT64, help="Seed for W and the examples.  [server default]")
+@click.option("--reg", type=float, help="L2 regularization strength.  [server default]")
+@click.option("--init-scale", type=float, help="W = init_scale * randn.  [server default: 0.001]")
+@connection_options
+@reports_errors
+def sweep(dataset, seed, reg, init_scale, server, state_dir, connect_timeout, as_json):
+    """Loss after one full-gradient step of each step size, from the same W (as in the notes)."""
+    connection, output = _configs(server, state_dir, connect_timeout, as_json)
+    with _connect(connection) as api:
+        result = sweep_json(api.sweep(dataset, seed=seed, reg=reg, init_scale=init_scale))
+    if output.json:
+        _print_json(result)
+    else:
+        click.echo(sweep_report(result))
+
+
+@cli.command()
+@connection_options
+@reports_errors
+def cluster(server, state_dir, connect_timeout, as_json):
+    """Show the Ray cluster: nodes, CPUs and the active workers of each job."""
+    connection, output = _configs(server, state_dir, connect_timeout, as_json)
+    with _connect(connection) as api:
+        info = cluster_json(api.cluster())
+    if output.json:
+        _print_json(info)
+    else:
+        click.echo(cluster_report(info))
+
+
+@cli.command()
+@click.option("--host", default="0.0.0.0", show_default=True, help="Interface to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=50051, show_default=True, help="Port (0 picks a free one).")
+@click.option("--state-dir", type=click.Path(file_okay=False), help="Where the server keeps job state.  [server default]")
+@click.option("--ray-address", help="Join this Ray cluster instead of starting a local one.")
+@click.option("--num-cpus", type=click.IntRange(min=1), help="CPUs of a locally started Ray.")
+@reports_errors
+def serve(host, port, state_dir, ray_address, num_cpus):
+    """Run a long-lived server (replaces this process with `python -m server`)."""
+    argv = server_argv(host, port, state_dir=state_dir, ray_address=ray_address, num_cpus=num_cpus)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execve(sys.executable, argv, server_env(os.environ))
+    except OSError as error:
+        raise CommandError("UNAVAILABLE", f"cannot run the server ({' '.join(argv)}): {error}") from None
+
+
+def main() -> None:
+    """Entry point of the ``descent`` console script."""
+    signal.signal(signal.SIGTERM, _raise_terminated)
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, _raise_terminated)
+    cli(prog_name="descent")
+
+
+if __name__ == "__main__":
+    main()

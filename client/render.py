@@ -1,0 +1,149 @@
+"""Protocol messages → the JSON objects printed by ``--json`` (the CLI's output contract).
+
+Keys are fixed here and only here; the human-readable text (``client.text``)
+is rendered from these same dicts. Unset optional fields become ``null``, enums
+become their names, and non-finite floats (a diverged loss) become ``null`` so
+the output is strict JSON.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from proto import descent_pb2
+
+#: Formula enum → name; unspecified means centered.
+FORMULA_NAMES = {
+    descent_pb2.FORMULA_UNSPECIFIED: "centered",
+    descent_pb2.CENTERED: "centered",
+    descent_pb2.FORWARD: "forward",
+}
+
+
+def _num(value: float) -> float | None:
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _optional(message, field: str):
+    """The field's value if set (proto3 ``optional`` presence), else None."""
+    if not message.HasField(field):
+        return None
+    value = getattr(message, field)
+    return _num(value) if isinstance(value, float) else value
+
+
+def _time(value: float) -> float | None:
+    return float(value) if value > 0 else None
+
+
+def state_name(state: int) -> str:
+    """``JobState`` value → its name (``"SUCCEEDED"``)."""
+    return descent_pb2.JobState.Name(state)
+
+
+def job_json(status: descent_pb2.JobStatus) -> dict[str, Any]:
+    """One job as the ``train``/``status``/``jobs`` JSON object."""
+    spec = status.spec
+    obj: dict[str, Any] = {
+        "job_id": status.job_id,
+        "state": state_name(status.state),
+        "dataset": spec.dataset,
+        "workers": _optional(spec, "workers"),
+        "batch_size": _optional(spec, "batch_size"),
+        "steps": status.steps,
+        "lr": _optional(spec, "lr"),
+        "reg": _optional(spec, "reg"),
+        "loss": _num(status.loss),
+        "train_accuracy": _optional(status, "train_accuracy"),
+        "val_accuracy": _optional(status, "val_accuracy"),
+        "test_accuracy": _optional(status, "test_accuracy"),
+        "seconds": _num(status.seconds),
+        "examples_per_second": _num(status.examples_per_second),
+        "per_worker": [
+            {"worker_id": w.worker_id, "node_id": w.node_id, "steps": w.steps} for w in status.per_worker
+        ],
+        # beyond the contract
+        "total_steps": _optional(spec, "steps"),
+        "seed": _optional(spec, "seed"),
+        "dtype": _optional(spec, "dtype"),
+        "init_scale": _optional(spec, "init_scale"),
+        "message": status.message,
+        "version": status.version,
+        "created_at": _time(status.created_at),
+        "started_at": _time(status.started_at),
+        "finished_at": _time(status.finished_at),
+        "num_classes": status.num_classes,
+        "num_features": status.num_features,
+        "num_train": status.num_train,
+        "num_val": status.num_val,
+        "num_test": status.num_test,
+    }
+    if status.loss_history:
+        obj["loss_history"] = [_num(x) for x in status.loss_history]
+    return obj
+
+
+def gradcheck_json(response: descent_pb2.GradientCheckResponse) -> dict[str, Any]:
+    """A gradient check as the ``gradcheck --json`` object."""
+    return {
+        "formula": FORMULA_NAMES.get(response.formula, descent_pb2.Formula.Name(response.formula).lower()),
+        "h": response.h,
+        "checks": [
+            {
+                "index": [c.c, c.d],
+                "analytic": _num(c.analytic),
+                "numeric": _num(c.numeric),
+                "rel_error": _num(c.rel_error),
+                "kink": c.kink,
+                "below_resolution": c.below_resolution,
+            }
+            for c in response.checks
+        ],
+        "max_rel_error": _num(response.max_rel_error),
+        "max_rel_error_smooth": _num(response.max_rel_error_smooth),
+        "passed": response.passed,
+        "loss": _num(response.loss),
+        "threshold": response.threshold,
+        "dataset": response.dataset,
+        "num_examples": response.num_examples,
+    }
+
+
+def sweep_json(response: descent_pb2.StepSizeSweepResponse) -> dict[str, Any]:
+    """A step-size sweep as the ``sweep --json`` object."""
+    return {
+        "loss_original": _num(response.loss_original),
+        "rows": [{"step_size": row.step_size, "loss": _num(row.loss)} for row in response.rows],
+        "best_step_size": response.best_step_size,
+        "dataset": response.dataset,
+        "num_examples": response.num_examples,
+    }
+
+
+def cluster_json(response: descent_pb2.ClusterInfoResponse) -> dict[str, Any]:
+    """Cluster information as the ``cluster --json`` object."""
+    return {
+        "nodes": [
+            {"node_id": n.node_id, "address": n.address, "alive": n.alive, "cpus": n.cpus, "is_head": n.is_head}
+            for n in response.nodes
+        ],
+        "total_cpus": response.total_cpus,
+        "available_cpus": response.available_cpus,
+        "workers": [{"job_id": w.job_id, "worker_id": w.worker_id, "node_id": w.node_id} for w in response.workers],
+        "ray_address": response.ray_address,
+    }
+
+
+def weights_json(job_id: str, path: str, weights: np.ndarray, version: int) -> dict[str, Any]:
+    """A saved W as the ``weights --json`` object."""
+    return {
+        "job_id": job_id,
+        "path": path,
+        "shape": list(weights.shape),
+        "dtype": weights.dtype.name,
+        "version": version,
+    }

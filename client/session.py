@@ -1,0 +1,44 @@
+"""Connect a command to its server: the one configured, or an embedded one started for it."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator
+
+from client.api import TrainerApi, open_api
+from client.config import ConnectionConfig
+from client.embedded import EmbeddedConfig, EmbeddedServer
+from client.launch import server_argv, server_env
+
+
+def embedded_config(config: ConnectionConfig) -> EmbeddedConfig:
+    """The embedded server for ``config``: loopback, a free port, announcing its address."""
+    command = server_argv("127.0.0.1", 0, state_dir=config.state_dir, announce=True)
+    return EmbeddedConfig(
+        command=tuple(command),
+        env=server_env(os.environ),
+        start_timeout=config.start_timeout,
+        stop_timeout=config.stop_timeout,
+    )
+
+
+@contextlib.contextmanager
+def connect(config: ConnectionConfig, notify: Callable[[str], None]) -> Iterator[TrainerApi]:
+    """Yield a ready ``TrainerApi``; with no server configured, run an embedded one meanwhile.
+
+    ``notify`` receives one-line notes meant for stderr (a kept server log, say).
+    The channel is closed before the embedded server is stopped.
+    """
+    if config.server is not None:
+        with open_api(config.server, config.connect_timeout) as api:
+            yield api
+        return
+    server = EmbeddedServer(embedded_config(config))
+    try:
+        with server as address:
+            with open_api(address, config.connect_timeout) as api:
+                yield api
+    finally:
+        if server.address is not None and server.log_dir is not None and server.returncode not in (None, 0):
+            notify(f"note: the local server exited with code {server.returncode}; its logs are in {server.log_dir}")

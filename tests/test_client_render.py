@@ -1,0 +1,185 @@
+"""The --json contract: hand-built protocol messages → exactly the documented keys and values."""
+
+from __future__ import annotations
+
+import json
+import math
+
+from client.render import cluster_json, gradcheck_json, job_json, sweep_json
+from client.text import cluster_report, gradcheck_report, job_summary, jobs_table, sweep_report
+from proto import descent_pb2
+
+JOB_KEYS = {
+    "job_id", "state", "dataset", "workers", "batch_size", "steps", "lr", "reg", "loss",
+    "train_accuracy", "val_accuracy", "test_accuracy", "seconds", "examples_per_second", "per_worker",
+}
+
+
+def _status(**overrides) -> descent_pb2.JobStatus:
+    spec = descent_pb2.JobSpec(dataset="digits", workers=2, batch_size=256, steps=300, lr=0.01, reg=1e-4, seed=3, dtype="float32")
+    status = descent_pb2.JobStatus(
+        job_id="job-1",
+        spec=spec,
+        state=descent_pb2.SUCCEEDED,
+        steps=300,
+        version=300,
+        loss=0.125,
+        train_accuracy=0.97,
+        test_accuracy=0.955,
+        seconds=2.5,
+        examples_per_second=30720.0,
+        per_worker=[
+            descent_pb2.WorkerStats(worker_id="w0", node_id="n1", steps=160),
+            descent_pb2.WorkerStats(worker_id="w1", node_id="n1", steps=140),
+        ],
+        created_at=1700000000.0,
+        num_classes=10,
+        num_features=65,
+    )
+    for name, value in overrides.items():
+        setattr(status, name, value)
+    return status
+
+
+def test_job_json_has_the_contract_keys_and_values():
+    job = job_json(_status())
+    assert JOB_KEYS <= set(job)
+    assert {k: job[k] for k in JOB_KEYS} == {
+        "job_id": "job-1",
+        "state": "SUCCEEDED",
+        "dataset": "digits",
+        "workers": 2,
+        "batch_size": 256,
+        "steps": 300,
+        "lr": 0.01,
+        "reg": 1e-4,
+        "loss": 0.125,
+        "train_accuracy": 0.97,
+        "val_accuracy": None,  # unset optional → null, not 0.0
+        "test_accuracy": 0.955,
+        "seconds": 2.5,
+        "examples_per_second": 30720.0,
+        "per_worker": [
+            {"worker_id": "w0", "node_id": "n1", "steps": 160},
+            {"worker_id": "w1", "node_id": "n1", "steps": 140},
+        ],
+    }
+    assert job["seed"] == 3 and job["dtype"] == "float32" and job["total_steps"] == 300
+    assert job["started_at"] is None  # zero timestamps mean "not yet"
+    json.dumps(job, allow_nan=False)
+
+
+def test_job_json_unset_spec_fields_and_zero_accuracy():
+    status = descent_pb2.JobStatus(job_id="j", state=descent_pb2.PENDING, spec=descent_pb2.JobSpec(dataset="digits"))
+    status.test_accuracy = 0.0  # set to zero is not the same as unset
+    job = job_json(status)
+    assert job["state"] == "PENDING"
+    assert job["workers"] is None and job["lr"] is None and job["total_steps"] is None
+    assert job["test_accuracy"] == 0.0 and job["train_accuracy"] is None
+    assert job["per_worker"] == []
+
+
+def test_non_finite_loss_becomes_null_so_the_output_is_strict_json():
+    job = job_json(_status(loss=math.nan, state=descent_pb2.FAILED, message="diverged"))
+    assert job["loss"] is None and job["state"] == "FAILED" and job["message"] == "diverged"
+    json.dumps(job, allow_nan=False)
+
+
+def _gradcheck(passed: bool = True) -> descent_pb2.GradientCheckResponse:
+    return descent_pb2.GradientCheckResponse(
+        formula=descent_pb2.FORWARD,
+        h=1e-5,
+        checks=[
+            descent_pb2.CoordinateCheck(c=3, d=17, analytic=0.25, numeric=0.2500001, rel_error=2e-7),
+            descent_pb2.CoordinateCheck(c=0, d=64, analytic=-0.5, numeric=-0.4, rel_error=0.11, kink=True),
+            descent_pb2.CoordinateCheck(c=9, d=0, analytic=0.0, numeric=1e-12, rel_error=1.0, below_resolution=True),
+        ],
+        max_rel_error=1.0,
+        max_rel_error_smooth=2e-7,
+        passed=passed,
+        loss=8.99,
+        dataset="digits",
+        num_examples=256,
+        threshold=1e-4,
+    )
+
+
+def test_gradcheck_json_contract():
+    assert gradcheck_json(_gradcheck()) == {
+        "formula": "forward",
+        "h": 1e-5,
+        "checks": [
+            {"index": [3, 17], "analytic": 0.25, "numeric": 0.2500001, "rel_error": 2e-7, "kink": False, "below_resolution": False},
+            {"index": [0, 64], "analytic": -0.5, "numeric": -0.4, "rel_error": 0.11, "kink": True, "below_resolution": False},
+            {"index": [9, 0], "analytic": 0.0, "numeric": 1e-12, "rel_error": 1.0, "kink": False, "below_resolution": True},
+        ],
+        "max_rel_error": 1.0,
+        "max_rel_error_smooth": 2e-7,
+        "passed": True,
+        "loss": 8.99,
+        "threshold": 1e-4,
+        "dataset": "digits",
+        "num_examples": 256,
+    }
+
+
+def test_unspecified_formula_is_centered():
+    assert gradcheck_json(descent_pb2.GradientCheckResponse())["formula"] == "centered"
+
+
+def test_gradcheck_report_shows_flags_and_verdict():
+    text = gradcheck_report(gradcheck_json(_gradcheck()))
+    assert "2.0e-07" in text and "kink" in text and "below-res" in text
+    assert text.splitlines()[-1].startswith("PASSED")
+    assert gradcheck_report(gradcheck_json(_gradcheck(passed=False))).splitlines()[-1].startswith("FAILED")
+
+
+def _sweep() -> descent_pb2.StepSizeSweepResponse:
+    rows = [descent_pb2.SweepRow(step_size=10.0**e, loss=9.0 - (e + 10) * 0.1) for e in range(-10, 0)]
+    return descent_pb2.StepSizeSweepResponse(loss_original=8.99, rows=rows, best_step_size=0.1, dataset="digits", num_examples=1797)
+
+
+def test_sweep_json_contract():
+    result = sweep_json(_sweep())
+    assert set(result) >= {"loss_original", "rows", "best_step_size"}
+    assert result["loss_original"] == 8.99
+    assert result["best_step_size"] == 0.1
+    assert result["rows"][0] == {"step_size": 1e-10, "loss": 9.0}
+    assert len(result["rows"]) == 10
+
+
+def test_sweep_report_reads_like_the_notes():
+    lines = sweep_report(sweep_json(_sweep())).splitlines()
+    assert lines[0] == "original loss: 8.990000"
+    assert lines[1] == "for step size 1e-10 new loss: 9.000000"
+    assert lines[-1] == "for step size 1e-01 new loss: 8.100000  <- best"
+    assert sum("<- best" in line for line in lines) == 1
+
+
+def test_cluster_json_contract():
+    response = descent_pb2.ClusterInfoResponse(
+        nodes=[descent_pb2.NodeInfo(node_id="n1", address="10.0.0.2", alive=True, cpus=2.0, is_head=True)],
+        total_cpus=2.0,
+        available_cpus=0.0,
+        workers=[descent_pb2.ActiveWorker(job_id="job-1", worker_id="w0", node_id="n1")],
+        ray_address="10.0.0.2:6379",
+    )
+    info = cluster_json(response)
+    assert info == {
+        "nodes": [{"node_id": "n1", "address": "10.0.0.2", "alive": True, "cpus": 2.0, "is_head": True}],
+        "total_cpus": 2.0,
+        "available_cpus": 0.0,
+        "workers": [{"job_id": "job-1", "worker_id": "w0", "node_id": "n1"}],
+        "ray_address": "10.0.0.2:6379",
+    }
+    assert "10.0.0.2:6379" in cluster_report(info)
+
+
+def test_human_job_text():
+    job = job_json(_status())
+    summary = job_summary(job)
+    assert "SUCCEEDED" in summary and "300/300" in summary and "0.9550" in summary and "w1 on node n1" in summary
+    table = jobs_table([job]).splitlines()
+    assert table[0].split()[:3] == ["JOB", "STATE", "DATASET"]
+    assert table[1].split()[:3] == ["job-1", "SUCCEEDED", "digits"]
+    assert jobs_table([]) == "no jobs"
