@@ -1,0 +1,192 @@
+"""The compose end-to-end test: a real Docker engine, the project's image, a real scaled cluster.
+
+    python tests/e2e/compose/run.py          (.ci/run calls it after `make test`)
+
+Brings the cluster up with `docker compose up` (one worker by default), trains
+through the published port with the host's `descent` CLI, scales to 3 worker
+nodes and checks a 3-worker job used 3 distinct Ray nodes, runs a gradient
+check, trains on MNIST through the ./data bind mount, runs the client inside
+the compose network, scales to 4 and checks the new node is used by the next
+job, kills a worker container in the middle of a job and checks the job ends
+(finishing on the remaining workers), then tears everything down — also on
+failure — and stops the engine it started. Exits non-zero on any failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(ROOT))
+
+from tests.e2e.compose.engine import DockerEngine, log, run  # noqa: E402
+
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Cluster:
+    """`docker compose` for one project name, and the host CLI pointed at its published port."""
+
+    def __init__(self, engine: DockerEngine):
+        self.port = free_port()
+        self.project = f"descent-e2e-{os.getpid()}"
+        self.env = dict(engine.env, DESCENT_PORT=str(self.port), DESCENT_DATA=str(SHARED_DATA))
+        self.env.pop("DESCENT_SERVER", None)
+        self.up_once = False
+
+    def compose(self, *args: str, timeout: float = 900, check: bool = True) -> subprocess.CompletedProcess:
+        return run(["docker", "compose", "-p", self.project, *args], env=self.env, timeout=timeout, check=check, cwd=ROOT)
+
+    def up(self, workers: int | None) -> None:
+        scale = [] if workers is None else ["--scale", f"worker={workers}"]
+        log(f"docker compose up -d {' '.join(scale)}")
+        self.up_once = True
+        self.compose("up", "-d", *scale, "--wait", "--wait-timeout", "300")
+        self.wait_for_cpus(workers or 1)
+
+    def descent(self, *args: str, timeout: float = 300) -> dict | list:
+        result = run([sys.executable, "-m", "client.cli", *args, "--server", f"localhost:{self.port}", "--json"],
+                     env=self.env, timeout=timeout, cwd=ROOT)
+        return json.loads(result.stdout)
+
+    def wait_for_cpus(self, cpus: int, timeout: float = 120) -> dict:
+        """Worker nodes take a few seconds to register with the head after their container starts."""
+        deadline = time.monotonic() + timeout
+        while True:
+            info = self.descent("cluster")
+            if info["total_cpus"] >= cpus:
+                return info
+            if time.monotonic() > deadline:
+                raise AssertionError(f"cluster has {info['total_cpus']} CPUs after {timeout} s, expected {cpus}")
+            time.sleep(2)
+
+    def worker_containers(self) -> list[str]:
+        out = self.compose("ps", "-q", "worker").stdout.split()
+        return [c for c in out if c]
+
+    def down(self) -> None:
+        if self.up_once:
+            logs = self.compose("logs", "--no-color", "--tail", "30", check=False, timeout=120)
+            (ROOT / ".compose-e2e.log").write_text(logs.stdout + logs.stderr)
+            log("docker compose down -v")
+            self.compose("down", "-v", "--remove-orphans", "--timeout", "20", check=False, timeout=300)
+
+
+def check(condition: bool, message: str) -> None:
+    if not condition:
+        raise AssertionError(message)
+
+
+def train(cluster: Cluster, workers: int, *extra: str) -> dict:
+    job = cluster.descent("train", "--workers", str(workers), *extra)
+    nodes = [w["node_id"] for w in job["per_worker"]]
+    log(f"job {job['job_id']}: {job['state']}, {job['steps']} steps, test accuracy {job['test_accuracy']}, "
+        f"{workers} workers on {len(set(nodes))} distinct nodes: {', '.join(n[:12] for n in nodes)}")
+    check(job["state"] == "SUCCEEDED", f"job ended {job['state']}: {job.get('message')}")
+    check(sum(w["steps"] for w in job["per_worker"]) == job["steps"], "per-worker steps do not add up")
+    return job
+
+
+def scenario(engine: DockerEngine) -> None:
+    cluster = Cluster(engine)
+    try:
+        cluster.compose("config", "--quiet")
+        log("docker compose config: valid")
+        log("building the project's image (Dockerfile FROM python:3.11-slim)")
+        cluster.compose("build", timeout=1800)
+
+        cluster.up(None)  # no --scale: one worker node
+        info = cluster.descent("cluster")
+        log(f"default cluster: {len(info['nodes'])} nodes, {info['total_cpus']} CPUs")
+        check(info["total_cpus"] == 1, "a plain `docker compose up` should give one worker CPU")
+        train(cluster, 1, "--steps", "300")
+
+        cluster.up(3)
+        job3 = train(cluster, 3)
+        nodes3 = {w["node_id"] for w in job3["per_worker"]}
+        check(len(nodes3) == 3, f"3 workers ran on {len(nodes3)} distinct Ray nodes")
+        check(job3["test_accuracy"] >= 0.95, f"digits test accuracy {job3['test_accuracy']}")
+        alive = {n["node_id"] for n in cluster.descent("cluster")["nodes"] if n["alive"] and n["cpus"] > 0}
+        check(nodes3 <= alive, "a worker ran on a node that is not a live worker node")
+
+        grad = cluster.descent("gradcheck", "--dataset", "digits")
+        log(f"gradcheck: passed={grad['passed']}, max_rel_error_smooth={grad['max_rel_error_smooth']:.2e}")
+        check(grad["passed"] and grad["max_rel_error_smooth"] < 1e-7, "gradient check failed on the cluster")
+
+        mnist = train(cluster, 3, "--dataset", "mnist:/data/mnist")
+        check(mnist["test_accuracy"] >= 0.89, f"MNIST test accuracy {mnist['test_accuracy']}")
+
+        inside = cluster.compose("run", "--rm", "--no-deps", "client",
+                                 "descent", "train", "--dataset", "digits", "--workers", "2", "--steps", "300", "--json")
+        inside_job = json.loads(inside.stdout)
+        log(f"client inside the compose network: job {inside_job['job_id']} {inside_job['state']}")
+        check(inside_job["state"] == "SUCCEEDED", "the in-network client's job failed")
+
+        cluster.up(4)
+        job4 = train(cluster, 4)
+        nodes4 = {w["node_id"] for w in job4["per_worker"]}
+        check(len(nodes4) == 4, f"4 workers ran on {len(nodes4)} distinct Ray nodes")
+        new = nodes4 - nodes3
+        log(f"after scaling: {len(nodes4)} distinct nodes, new node(s) used: {', '.join(n[:12] for n in new)}")
+        check(len(new) >= 1, "the node added by --scale was not used by the next job")
+
+        killed_job(cluster)
+    finally:
+        cluster.down()
+
+
+def killed_job(cluster: Cluster) -> None:
+    """`docker kill` a worker container mid-job: the job must end, not hang."""
+    job = cluster.descent("train", "--dataset", "digits", "--workers", "4", "--steps", "60000", "--detach")
+    deadline = time.monotonic() + 120
+    while (status := cluster.descent("status", job["job_id"]))["steps"] < 1000:
+        check(status["state"] in ("PENDING", "RUNNING"), f"job ended early: {status['state']} {status['message']}")
+        check(time.monotonic() < deadline, "job did not start")
+        time.sleep(1)
+    victim = cluster.worker_containers()[0]
+    log(f"job {job['job_id']} at {status['steps']} steps: docker kill {victim[:12]}")
+    run(["docker", "kill", victim], env=cluster.env)
+    final = cluster.descent("watch", job["job_id"], timeout=600)
+    log(f"after the kill: job {final['state']} at {final['steps']} steps; message: {final['message']}")
+    check(final["state"] in ("SUCCEEDED", "FAILED"), f"job ended {final['state']}")
+    if final["state"] == "SUCCEEDED":
+        check(final["steps"] == 60000, "a job that succeeded must have all its steps")
+        check("failed" in final["message"], "the lost worker should be named in the job's message")
+    else:
+        check(bool(final["message"]), "a failed job must say why")
+
+
+def main() -> int:
+    started = time.monotonic()
+    engine = DockerEngine()
+    try:
+        engine.start()
+        engine.ensure_base_image()
+        scenario(engine)
+    except Exception as error:  # print the reason in one place; exit non-zero
+        log(f"FAILED: {type(error).__name__}: {error}")
+        log_file = ROOT / ".compose-e2e.log"
+        if log_file.exists():
+            print(log_file.read_text()[-6000:], flush=True)
+        return 1
+    finally:
+        engine.stop()
+        log(f"took {time.monotonic() - started:.0f} s")
+    log("PASSED")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
