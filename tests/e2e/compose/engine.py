@@ -44,6 +44,18 @@ def run(argv: list[str], env: dict | None = None, timeout: float = 600, check: b
     return result
 
 
+def debian_mirror() -> list[str]:
+    """The Debian archive this machine's apt uses, as debootstrap's mirror argument (none: its default)."""
+    for sources in (Path("/etc/apt/sources.list.d/debian.sources"), Path("/etc/apt/sources.list")):
+        if sources.exists():
+            for line in sources.read_text().splitlines():
+                words = line.split()
+                urls = words[1:2] if words[:1] in (["URIs:"], ["deb"]) else []
+                if urls and urls[0].rstrip("/").endswith("/debian"):
+                    return urls
+    return []
+
+
 class DockerEngine:
     """Finds or starts a Docker engine; provides the environment for docker and docker compose."""
 
@@ -127,7 +139,7 @@ class DockerEngine:
         rootfs = Path(tempfile.mkdtemp(prefix="descent-rootfs-"))
         try:
             run(["debootstrap", "--variant=minbase", "--include=python3,python3-pip,python-is-python3,ca-certificates",
-                 "bookworm", str(rootfs), "http://deb.debian.org/debian"], timeout=900)
+                 "bookworm", str(rootfs), *debian_mirror()], timeout=900)
             for marker in rootfs.glob("usr/lib/python3*/EXTERNALLY-MANAGED"):
                 marker.unlink()  # python:3.11-slim lets pip install system-wide; so must the stand-in
             shutil.copyfile(HOST_CA, rootfs / "etc/ssl/certs/ca-certificates.crt")
@@ -137,7 +149,7 @@ class DockerEngine:
             run(["docker", "import",
                  "--change", "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                  "--change", "ENV LANG=C.UTF-8",
-                 "--change", f"ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt",
+                 "--change", "ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt",
                  "--change", 'CMD ["python3"]', "-", BASE_IMAGE], env=self.env, stdin=tar.stdout, timeout=600)
             tar.wait()
         finally:
