@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -19,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 class ServerProcess:
     """Starts the server, reads its announced address, and stops it (SIGTERM, then SIGKILL)."""
 
-    def __init__(self, state_dir: Path, num_cpus: int = 4, log_path: Path | None = None):
+    def __init__(self, state_dir: Path, num_cpus: int = 4, log_path: Path | None = None, start_timeout: float = 180):
         self.state_dir = Path(state_dir)
         self.log_path = log_path or self.state_dir.parent / f"server-{os.getpid()}.log"
         self._log = open(self.log_path, "w")
@@ -32,7 +33,8 @@ class ServerProcess:
             text=True,
             start_new_session=True,
         )
-        line = self.proc.stdout.readline()
+        ready, _, _ = select.select([self.proc.stdout], [], [], start_timeout)
+        line = self.proc.stdout.readline() if ready else ""
         if "listening on" not in line:
             self.stop()
             raise RuntimeError(f"server did not start ({line!r}); log:\n{self.log_path.read_text()[-3000:]}")
