@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from proto import descent_pb2
@@ -38,8 +39,10 @@ class DataShape:
 class Job:
     """A training job held in memory by the server that runs it."""
 
-    def __init__(self, job_id: str, config: JobConfig):
+    def __init__(self, job_id: str, config: JobConfig, on_terminal: Callable[[Job], None] | None = None):
+        """``on_terminal`` persists the job: it runs when a terminal state is set, before anyone can see it."""
         self.job_id = job_id
+        self._on_terminal = on_terminal
         self.config = config
         self.state = State.PENDING
         self.message = ""
@@ -49,9 +52,14 @@ class Job:
         self.store: ParameterStore | None = None
         self.data_shape: DataShape | None = None
         self.accuracy: dict[str, float] = {}
+        # Numerical-gradient jobs: a server.numerical.GradientCost (mean seconds per step).
+        self.gradient_cost = None
+        # Jobs with check_gradient: the first-batch check's CheckSummary message.
+        self.first_batch_check: descent_pb2.CheckSummary | None = None
         self.cancel_requested = threading.Event()
         self.cancel_reason = ""
-        self.changed = threading.Condition()
+        # Reentrant: on_terminal reads status() while the transition holds the lock.
+        self.changed = threading.Condition(threading.RLock())
 
     @property
     def terminal(self) -> bool:
@@ -70,6 +78,8 @@ class Job:
                 self.started_at = now
             if new_state in TERMINAL:
                 self.finished_at = now
+                if self._on_terminal is not None:
+                    self._on_terminal(self)
             self.changed.notify_all()
             return True
 
@@ -88,6 +98,10 @@ class Job:
 
     def status(self, include_history: bool = False) -> descent_pb2.JobStatus:
         """The job's status message, computed from the live store when there is one."""
+        with self.changed:  # a terminal state is visible only once it has been persisted
+            return self._status(include_history)
+
+    def _status(self, include_history: bool) -> descent_pb2.JobStatus:
         status = descent_pb2.JobStatus(
             job_id=self.job_id,
             spec=self.config.to_proto(),
@@ -104,11 +118,15 @@ class Job:
             status.num_train, status.num_val, status.num_test = shape.num_train, shape.num_val, shape.num_test
         for split, value in self.accuracy.items():
             setattr(status, f"{split}_accuracy", value)
+        if self.first_batch_check is not None:
+            status.first_batch_check.CopyFrom(self.first_batch_check)
+        if self.gradient_cost is not None:
+            status.gradient_seconds_per_step, status.analytic_seconds_per_step = self.gradient_cost.means()
         if self.store is None:
             return status
-        version, losses, steps, nodes = self.store.progress()
+        version, loss, steps, nodes = self.store.progress()
         status.steps = status.version = version
-        status.loss = self.store.recent_loss()
+        status.loss = loss
         for worker_id in sorted(steps):
             status.per_worker.add(worker_id=worker_id, node_id=nodes.get(worker_id, ""), steps=steps[worker_id])
         if self.started_at:
@@ -117,5 +135,5 @@ class Job:
             if status.seconds > 0:
                 status.examples_per_second = version * self.config.batch_size / status.seconds
         if include_history:
-            status.loss_history.extend(losses)
+            status.loss_history.extend(self.store.loss_history()[1])
         return status

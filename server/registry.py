@@ -50,7 +50,7 @@ class JobRegistry:
 
     def create(self, config: JobConfig) -> Job:
         """Register a new PENDING job and write it to disk."""
-        job = Job(f"job-{uuid.uuid4().hex[:12]}", config)
+        job = Job(f"job-{uuid.uuid4().hex[:12]}", config, on_terminal=self.save)
         with self._lock:
             self._jobs[job.job_id] = job
         self.save(job)

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from server.losses import LossHistory
+
 
 @dataclass(frozen=True)
 class Snapshot:
@@ -33,7 +35,7 @@ class ParameterStore:
         self._target = int(target_steps)
         self._version = 0
         self._stopped = False
-        self._losses: list[float] = []
+        self._losses = LossHistory(target_steps)
         self._worker_steps: dict[str, int] = {}
         self._worker_nodes: dict[str, str] = {}
         self._lock = threading.Lock()
@@ -82,7 +84,7 @@ class ParameterStore:
                 np.multiply(grad, -self._lr, out=self._scratch)
                 self._w += self._scratch
                 self._version += 1
-                self._losses.append(float(loss))
+                self._losses.add(float(loss))
                 self._worker_steps[worker_id] = self._worker_steps.get(worker_id, 0) + 1
                 if node_id:
                     self._worker_nodes[worker_id] = node_id
@@ -99,16 +101,12 @@ class ParameterStore:
         with self._lock:
             return self._w.copy(), self._version
 
-    def progress(self) -> tuple[int, list[float], dict[str, int], dict[str, str]]:
-        """Version, a copy of the loss history, per-worker steps and nodes."""
+    def progress(self) -> tuple[int, float, dict[str, int], dict[str, str]]:
+        """Version, mean of the last 10% of pushed batch losses (nan before the first), per-worker steps and nodes."""
         with self._lock:
-            return self._version, list(self._losses), dict(self._worker_steps), dict(self._worker_nodes)
+            return self._version, self._losses.recent_mean(0.1), dict(self._worker_steps), dict(self._worker_nodes)
 
-    def recent_loss(self, fraction: float = 0.1) -> float:
-        """Mean of the last ``fraction`` of pushed batch losses (nan before the first)."""
+    def loss_history(self) -> tuple[int, list[float]]:
+        """Updates per history point and the mean batch loss of each point (see LossHistory)."""
         with self._lock:
-            n = len(self._losses)
-            if n == 0:
-                return float("nan")
-            k = max(1, int(np.ceil(n * fraction)))
-            return float(np.mean(self._losses[-k:]))
+            return self._losses.block, self._losses.means()

@@ -5,6 +5,7 @@ import threading
 import numpy as np
 import pytest
 
+from server.losses import MAX_BLOCKS, LossHistory
 from server.store import ParameterStore
 
 
@@ -38,9 +39,10 @@ def test_concurrent_pushes_lose_no_update():
     assert version == threads * pushes
     expected = pushes * sum(range(1, threads + 1))
     np.testing.assert_array_equal(weights, np.full((10, 65), expected, dtype=np.float64))
-    _, losses, steps, _ = store.progress()
+    _, _, steps, _ = store.progress()
     assert steps == {f"w{i}": pushes for i in range(threads)}
-    assert len(losses) == threads * pushes
+    block, losses = store.loss_history()
+    assert block == 1 and sorted(losses) == sorted(float(i) for i in range(threads) for _ in range(pushes))
 
 
 def test_target_reached_means_stop_and_no_more_updates():
@@ -81,11 +83,34 @@ def test_bad_push_rejected_without_changing_state(grad, loss, worker, message):
     weights, version = store.weights()
     assert version == 0
     np.testing.assert_array_equal(weights, np.zeros((2, 3)))
-    assert store.progress()[1] == []
+    assert store.loss_history() == (1, [])
 
 
 def test_recent_loss_is_mean_of_last_tenth():
     store = ParameterStore(np.zeros(1), lr=0.0, target_steps=100)
+    assert np.isnan(store.progress()[1])
     for i in range(20):
         store.push(np.zeros(1), float(i), "w", "n")
-    assert store.recent_loss() == pytest.approx((18 + 19) / 2)
+    assert store.progress()[1] == pytest.approx((18 + 19) / 2)
+
+
+def test_long_jobs_keep_bounded_block_sums():
+    history = LossHistory(target_steps=10 * MAX_BLOCKS)
+    assert history.block == 10
+    for i in range(105):
+        history.add(float(i))
+    means = history.means()
+    assert len(means) == 11
+    assert means[0] == pytest.approx(4.5) and means[-1] == pytest.approx(102.0)
+    # the last 10% (11 losses: 94..104) start inside block 9 (90..99): the mean covers 90..104
+    assert history.recent_mean(0.1) == pytest.approx(np.mean(np.arange(90, 105)))
+
+
+def test_short_jobs_keep_every_loss_exactly():
+    history = LossHistory(target_steps=1000)
+    losses = np.random.default_rng(0).random(537)
+    for loss in losses:
+        history.add(loss)
+    assert history.block == 1
+    np.testing.assert_allclose(history.means(), losses)
+    assert history.recent_mean(0.1) == pytest.approx(losses[-54:].mean())
