@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test check-protos protos bench clean
+.PHONY: demo test check-protos protos bench bench-gradcheck clean
 
 # The venv is rebuilt when pyproject.toml changes.
 $(BIN)/.installed: pyproject.toml
@@ -26,6 +26,9 @@ protos: $(BIN)/.installed
 
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/e2e.py
+
+bench-gradcheck: $(BIN)/.installed
+	$(BIN)/python benchmarks/gradcheck.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

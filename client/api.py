@@ -32,6 +32,8 @@ CLOSE_SECONDS = 5.0
 
 #: CLI formula names → protocol enum.
 FORMULAS = {"centered": descent_pb2.CENTERED, "forward": descent_pb2.FORWARD}
+#: CLI numerical-gradient method names → protocol enum.
+METHODS = {"incremental": descent_pb2.INCREMENTAL, "brute": descent_pb2.BRUTE}
 
 T = TypeVar("T")
 
@@ -69,6 +71,9 @@ def job_spec(
     seed: int | None = None,
     dtype: str | None = None,
     init_scale: float | None = None,
+    gradient: str | None = None,
+    check_gradient: bool | None = None,
+    numerical_method: str | None = None,
 ) -> descent_pb2.JobSpec:
     """Build a JobSpec that carries only the fields given (the server defaults the rest)."""
     return _with_optional(
@@ -82,7 +87,45 @@ def job_spec(
         seed=seed,
         dtype=dtype,
         init_scale=init_scale,
+        gradient=gradient,
+        check_gradient=check_gradient,
+        numerical_method=numerical_method,
     )
+
+
+def gradcheck_request(
+    dataset: str | None = None,
+    *,
+    checks: int | None = None,
+    h: float | list[float] | None = None,
+    formula: str | None = None,
+    seed: int | None = None,
+    reg: float | None = None,
+    batch_size: int | None = None,
+    init_scale: float | None = None,
+    full: bool = False,
+    method: str | None = None,
+    job_id: str | None = None,
+) -> descent_pb2.GradientCheckRequest:
+    """A GradientCheckRequest with the fields given; ``h`` may be a list (error vs h)."""
+    hs = [h] if isinstance(h, (int, float)) else list(h or [])
+    request = _with_optional(
+        descent_pb2.GradientCheckRequest(),
+        dataset=dataset,
+        checks=checks,
+        h=hs[0] if len(hs) == 1 else None,
+        formula=FORMULAS[formula] if formula is not None else None,
+        seed=seed,
+        reg=reg,
+        batch_size=batch_size,
+        init_scale=init_scale,
+        full=full or None,
+        method=METHODS[method] if method is not None else None,
+        job_id=job_id,
+    )
+    if len(hs) > 1:
+        request.h_values.extend(hs)
+    return request
 
 
 def _in_thread(work: Callable[[], T], timeout: float | None = None) -> T:
@@ -197,31 +240,16 @@ class TrainerApi:
             except ValueError as error:
                 raise ApiError("DATA_LOSS", f"malformed weight stream for job {job_id}: {error}") from None
 
-    def gradcheck(
-        self,
-        dataset: str | None = None,
-        *,
-        checks: int | None = None,
-        h: float | None = None,
-        formula: str | None = None,
-        seed: int | None = None,
-        reg: float | None = None,
-        batch_size: int | None = None,
-        init_scale: float | None = None,
-    ) -> descent_pb2.GradientCheckResponse:
-        """Compare analytic and numerical gradients at a random W (``formula``: centered/forward)."""
-        request = _with_optional(
-            descent_pb2.GradientCheckRequest(),
-            dataset=dataset,
-            checks=checks,
-            h=h,
-            formula=FORMULAS[formula] if formula is not None else None,
-            seed=seed,
-            reg=reg,
-            batch_size=batch_size,
-            init_scale=init_scale,
-        )
+    def gradcheck(self, request: descent_pb2.GradientCheckRequest) -> descent_pb2.GradientCheckResponse:
+        """Compare analytic and numerical gradients (see ``gradcheck_request``); one answer at the end."""
         return self._unary(self._stub.GradientCheck, request)
+
+    def gradcheck_stream(self, request: descent_pb2.GradientCheckRequest) -> Iterator[descent_pb2.GradientCheckProgress]:
+        """The same check with progress: messages until the last one, which carries the result.
+
+        Closing the iterator early (or Ctrl-C) cancels the call, and the server cancels its tasks.
+        """
+        yield from self._stream(self._stub.GradientCheckStream, request)
 
     def sweep(
         self,
@@ -230,10 +258,24 @@ class TrainerApi:
         seed: int | None = None,
         reg: float | None = None,
         init_scale: float | None = None,
+        step_min: float | None = None,
+        step_max: float | None = None,
+        points: int | None = None,
+        job_id: str | None = None,
+        batch_size: int | None = None,
     ) -> descent_pb2.StepSizeSweepResponse:
-        """Loss after one gradient step of each step size from the same W."""
+        """Loss after one gradient step of each step size from the same W (a random one, or a job's)."""
         request = _with_optional(
-            descent_pb2.StepSizeSweepRequest(), dataset=dataset, seed=seed, reg=reg, init_scale=init_scale
+            descent_pb2.StepSizeSweepRequest(),
+            dataset=dataset,
+            seed=seed,
+            reg=reg,
+            init_scale=init_scale,
+            step_min=step_min,
+            step_max=step_max,
+            points=points,
+            job_id=job_id,
+            batch_size=batch_size,
         )
         return self._unary(self._stub.StepSizeSweep, request)
 

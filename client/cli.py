@@ -19,15 +19,16 @@ from typing import Any
 
 import click
 
-from client.api import TrainerApi, job_spec
+from client.api import TrainerApi, gradcheck_request, job_spec
 from client.config import ConnectionConfig, OutputConfig, build_connection, build_output
 from client.errors import CommandError
 from client.launch import server_argv, server_env
-from client.progress import follow
+from client.plot import save_sweep_plot
+from client.progress import follow, follow_check
 from client.render import cluster_json, gradcheck_json, job_json, state_name, sweep_json, weights_json
 from client.session import connect
 from client.text import cluster_report, gradcheck_report, job_summary, jobs_table, sweep_report, weights_report
-from client.weights_file import save_atomically
+from client.atomic_file import save_array
 from proto import descent_pb2
 
 
@@ -49,6 +50,26 @@ class WireInt(click.ParamType):
 
 INT32 = WireInt(32)
 INT64 = WireInt(64)
+
+
+class FloatList(click.ParamType):
+    """One float or several separated by commas: ``1e-5`` or ``1e-3,1e-5,1e-7``."""
+
+    name = "float[,float...]"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, list):
+            return value
+        try:
+            numbers = [float(part) for part in str(value).split(",") if part.strip()]
+        except ValueError:
+            self.fail(f"{value!r} is not a comma-separated list of numbers", param, ctx)
+        if not numbers:
+            self.fail("give at least one number", param, ctx)
+        return numbers
+
+
+FLOATS = FloatList()
 DATASET_HELP = "digits | mnist:DIR | cifar10:DIR | npz:FILE | synthetic:N,D,C (DIR/FILE on the server)  [server default: digits]"
 
 
@@ -169,14 +190,33 @@ def cli() -> None:
 @click.option("--seed", type=INT64, help="Seed for W and batch sampling.  [server default]")
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), help="Training dtype.  [server default]")
 @click.option("--init-scale", type=float, help="Initial W = init_scale * randn.  [server default]")
+@click.option(
+    "--gradient",
+    type=click.Choice(["analytic", "numerical"]),
+    help="numerical: each step computes the full numerical gradient over the cluster (slow, for the record).  "
+    "[server default: analytic]",
+)
+@click.option(
+    "--numerical-method",
+    type=click.Choice(["incremental", "brute"]),
+    help="How --gradient numerical evaluates f(W ± h e).  [server default: incremental]",
+)
+@click.option("--check-gradient", is_flag=True, help="Check the gradient on the first batch first; refuse to train if it fails.")
 @click.option("--detach", is_flag=True, help="Print the job id and return (needs --server).")
 @connection_options
 @reports_errors
-def train(dataset, workers, batch_size, steps, lr, reg, seed, dtype, init_scale, detach, server, state_dir, connect_timeout, as_json):
+def train(
+    dataset, workers, batch_size, steps, lr, reg, seed, dtype, init_scale, gradient, numerical_method, check_gradient,
+    detach, server, state_dir, connect_timeout, as_json,
+):
     """Train a linear SVM and follow it to the end.
 
     Options left unset are not sent: the server applies its defaults. Ctrl-C
     cancels the job. Exits 1 if the job ends FAILED or CANCELLED.
+
+    With --gradient numerical (one worker = one chunk of W's coordinates per
+    step; --workers N splits each step over N Ray tasks) the job reports the
+    numerical gradient's cost per step next to the analytic one's.
     """
     connection, output = _configs(server, state_dir, connect_timeout, as_json)
     if detach and connection.embedded:
@@ -184,7 +224,8 @@ def train(dataset, workers, batch_size, steps, lr, reg, seed, dtype, init_scale,
             "--detach needs --server (or DESCENT_SERVER): an embedded server stops when the command returns"
         )
     spec = job_spec(
-        dataset, workers=workers, batch_size=batch_size, steps=steps, lr=lr, reg=reg, seed=seed, dtype=dtype, init_scale=init_scale
+        dataset, workers=workers, batch_size=batch_size, steps=steps, lr=lr, reg=reg, seed=seed, dtype=dtype,
+        init_scale=init_scale, gradient=gradient, numerical_method=numerical_method, check_gradient=check_gradient or None,
     )
     with _connect(connection) as api:
         submitted = api.submit(spec)
@@ -278,7 +319,7 @@ def weights(job_id, out_path, server, state_dir, connect_timeout, as_json):
     connection, output = _configs(server, state_dir, connect_timeout, as_json)
     with _connect(connection) as api:
         array, version = api.weights(job_id)
-    save_atomically(out_path, array)
+    save_array(out_path, array)
     saved = weights_json(job_id, out_path, array, version)
     if output.json:
         _print_json(saved)
@@ -288,25 +329,47 @@ def weights(job_id, out_path, server, state_dir, connect_timeout, as_json):
 
 @cli.command()
 @click.option("--dataset", metavar="SPEC", help=DATASET_HELP)
-@click.option("--checks", type=INT32, help="Coordinates of W to check.  [server default: 20]")
-@click.option("--h", "h", type=float, help="Finite-difference step.  [server default: 1e-5]")
+@click.option("--job", "job_id", metavar="JOB", help="Check at this job's current (or final) W, on its data set.")
+@click.option("--checks", type=INT32, help="Random coordinates of W to check.  [server default: 20]")
+@click.option("--full", is_flag=True, help="Check every coordinate of W, in chunks over the cluster.")
+@click.option(
+    "--h",
+    "h",
+    type=FLOATS,
+    help="Finite-difference step; several (1e-3,1e-5,1e-7) print the error vs h, forward and centered side by side.  "
+    "[server default: 1e-5]",
+)
 @click.option("--formula", type=click.Choice(["centered", "forward"]), help="Difference formula.  [server default: centered]")
+@click.option(
+    "--method",
+    type=click.Choice(["incremental", "brute"]),
+    help="incremental: update only the scores that move, O(N) per coordinate; brute: evaluate the whole loss again.  "
+    "[server default: incremental]",
+)
 @click.option("--seed", type=INT64, help="Seed for W, the examples and the coordinates.  [server default]")
-@click.option("--reg", type=float, help="L2 regularization strength.  [server default]")
+@click.option("--reg", type=float, help="L2 regularization strength.  [server default; the job's with --job]")
 @click.option("--batch-size", type=INT32, help="Examples in the loss.  [server default: 256]")
 @click.option("--init-scale", type=float, help="W = init_scale * randn.  [server default]")
 @connection_options
 @reports_errors
-def gradcheck(dataset, checks, h, formula, seed, reg, batch_size, init_scale, server, state_dir, connect_timeout, as_json):
+def gradcheck(
+    dataset, job_id, checks, full, h, formula, method, seed, reg, batch_size, init_scale, server, state_dir,
+    connect_timeout, as_json,
+):
     """Compare the analytic SVM gradient with the numerical one (float64).
 
-    Exits 0 when the check passes, 1 when it does not (the report is printed either way).
+    Reports per coordinate the relative error and whether ±h crossed a kink of
+    the hinge or the gradient is below the finite difference's resolution, then
+    a verdict on the notes' scale with its reasons. Exits 0 when the check
+    passes, 1 when it does not (the report is printed either way).
     """
     connection, output = _configs(server, state_dir, connect_timeout, as_json)
+    request = gradcheck_request(
+        dataset, checks=checks, h=h, formula=formula, seed=seed, reg=reg, batch_size=batch_size,
+        init_scale=init_scale, full=full, method=method, job_id=job_id,
+    )
     with _connect(connection) as api:
-        response = api.gradcheck(
-            dataset, checks=checks, h=h, formula=formula, seed=seed, reg=reg, batch_size=batch_size, init_scale=init_scale
-        )
+        response = follow_check(api, request, show_bar=output.progress)
     check = gradcheck_json(response)
     if output.json:
         _print_json(check)
@@ -316,22 +379,45 @@ def gradcheck(dataset, checks, h, formula, seed, reg, batch_size, init_scale, se
         raise CommandError(
             "GRADCHECK_FAILED",
             f"max relative error over smooth coordinates {check['max_rel_error_smooth']} "
-            f"is not below the threshold {check['threshold']}",
+            f"is not below the threshold {check['threshold']} ({check.get('verdict') or 'failed'})",
         )
 
 
 @cli.command()
 @click.option("--dataset", metavar="SPEC", help=DATASET_HELP)
+@click.option("--job", "job_id", metavar="JOB", help="Sweep from this job's current (or final) W, on its data set.")
+@click.option("--from", "step_min", type=float, help="Smallest step size of a log-spaced range.  [1e-10]")
+@click.option("--to", "step_max", type=float, help="Largest step size of the range.  [1e3]")
+@click.option("--points", type=INT32, help="Step sizes in the range, log-spaced.  [one per decade]")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Write loss vs step size to this PNG file.")
 @click.option("--seed", type=INT64, help="Seed for W and the examples.  [server default]")
-@click.option("--reg", type=float, help="L2 regularization strength.  [server default]")
+@click.option("--reg", type=float, help="L2 regularization strength.  [server default; the job's with --job]")
 @click.option("--init-scale", type=float, help="W = init_scale * randn.  [server default: 0.001]")
+@click.option("--batch-size", type=INT32, help="Examples in the loss, drawn from the training split.  [all of it]")
 @connection_options
 @reports_errors
-def sweep(dataset, seed, reg, init_scale, server, state_dir, connect_timeout, as_json):
-    """Loss after one full-gradient step of each step size, from the same W (as in the notes)."""
+def sweep(
+    dataset, job_id, step_min, step_max, points, plot_path, seed, reg, init_scale, batch_size, server, state_dir,
+    connect_timeout, as_json,
+):
+    """Loss after one full-gradient step of each step size, from the same W (as in the notes).
+
+    Without --from/--to/--points: 1e-10, 1e-9, ... until the loss rises above
+    the original. With any of them: that log-spaced range, every point
+    evaluated (in parallel Ray tasks). The best step size is named.
+    """
     connection, output = _configs(server, state_dir, connect_timeout, as_json)
+    if plot_path and not os.path.isdir(os.path.dirname(os.path.abspath(plot_path))):
+        raise click.BadParameter(f"the directory of {plot_path} does not exist", param_hint="--plot")
     with _connect(connection) as api:
-        result = sweep_json(api.sweep(dataset, seed=seed, reg=reg, init_scale=init_scale))
+        response = api.sweep(
+            dataset, seed=seed, reg=reg, init_scale=init_scale, step_min=step_min, step_max=step_max, points=points,
+            job_id=job_id, batch_size=batch_size,
+        )
+    result = sweep_json(response)
+    if plot_path:
+        save_sweep_plot(result, plot_path)
+        result["plot"] = plot_path
     if output.json:
         _print_json(result)
     else:

@@ -1,7 +1,8 @@
-"""Follow a job to its end over the WatchJob stream, drawing a tqdm bar on stderr.
+"""Progress bars on stderr (tqdm): a job followed over WatchJob, a gradient check over its stream.
 
-The bar counts applied steps out of the requested total and shows the loss and
-examples/s; it is disabled for ``--json`` and when stderr is not a terminal.
+The job bar counts applied steps out of the requested total and shows the loss
+and examples/s; the check bar counts coordinates evaluated by the cluster. Both
+are disabled for ``--json`` and when stderr is not a terminal.
 """
 
 from __future__ import annotations
@@ -70,5 +71,28 @@ def follow(api: TrainerApi, job_id: str, *, show_bar: bool, first: descent_pb2.J
             if is_terminal(status):
                 return status
         raise ApiError("UNAVAILABLE", f"the server keeps ending the watch of job {job_id} before it finishes")
+    finally:
+        bar.close()
+
+
+def follow_check(
+    api: TrainerApi, request: descent_pb2.GradientCheckRequest, *, show_bar: bool
+) -> descent_pb2.GradientCheckResponse:
+    """Run a gradient check over GradientCheckStream with a bar of coordinates; return its result.
+
+    A KeyboardInterrupt propagates with the stream cancelled (the server then cancels its tasks).
+    """
+    bar = tqdm(total=None, unit="coord", unit_scale=True, file=sys.stderr, disable=not show_bar,
+               dynamic_ncols=True, leave=False, desc="gradient check")
+    try:
+        with contextlib.closing(api.gradcheck_stream(request)) as stream:
+            for message in stream:
+                if message.total and bar.total != message.total:
+                    bar.total = message.total
+                if message.done > bar.n:
+                    bar.update(message.done - bar.n)
+                if message.HasField("result"):
+                    return message.result
+        raise ApiError("UNAVAILABLE", "the gradient check stream ended without a result")
     finally:
         bar.close()

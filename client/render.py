@@ -21,6 +21,12 @@ FORMULA_NAMES = {
     descent_pb2.CENTERED: "centered",
     descent_pb2.FORWARD: "forward",
 }
+#: Numerical-gradient method enum → name; unspecified means incremental.
+METHOD_NAMES = {
+    descent_pb2.NUMGRAD_METHOD_UNSPECIFIED: "incremental",
+    descent_pb2.INCREMENTAL: "incremental",
+    descent_pb2.BRUTE: "brute",
+}
 
 
 def _num(value: float) -> float | None:
@@ -81,14 +87,43 @@ def job_json(status: descent_pb2.JobStatus) -> dict[str, Any]:
         "num_train": status.num_train,
         "num_val": status.num_val,
         "num_test": status.num_test,
+        "gradient": _optional(spec, "gradient"),
+        "numerical_method": _optional(spec, "numerical_method"),
+        "check_gradient": _optional(spec, "check_gradient"),
+        "gradient_seconds_per_step": _num(status.gradient_seconds_per_step) or None,
+        "analytic_seconds_per_step": _num(status.analytic_seconds_per_step) or None,
+        "first_batch_check": summary_json(status.first_batch_check) if status.HasField("first_batch_check") else None,
     }
     if status.loss_history:
         obj["loss_history"] = [_num(x) for x in status.loss_history]
     return obj
 
 
+def summary_json(summary: descent_pb2.CheckSummary) -> dict[str, Any]:
+    """The figures of one check (one h, one formula): counts, errors, level."""
+    return {
+        "h": summary.h,
+        "formula": FORMULA_NAMES.get(summary.formula, "centered"),
+        "num_checked": summary.num_checked,
+        "num_smooth": summary.num_smooth,
+        "num_kink": summary.num_kink,
+        "num_below_resolution": summary.num_below_resolution,
+        "max_rel_error": _num(summary.max_rel_error),
+        "max_rel_error_smooth": _num(summary.max_rel_error_smooth),
+        "mean_rel_error_smooth": _num(summary.mean_rel_error_smooth),
+        "max_rel_error_kink": _num(summary.max_rel_error_kink),
+        "max_abs_error_smooth": _num(summary.max_abs_error_smooth),
+        "threshold": summary.threshold,
+        "resolution": _num(summary.resolution),
+        "passed": summary.passed,
+        "level": summary.level,
+        "forward_error_expected": summary.forward_error_expected,
+    }
+
+
 def gradcheck_json(response: descent_pb2.GradientCheckResponse) -> dict[str, Any]:
     """A gradient check as the ``gradcheck --json`` object."""
+    summary = response.summary
     return {
         "formula": FORMULA_NAMES.get(response.formula, descent_pb2.Formula.Name(response.formula).lower()),
         "h": response.h,
@@ -110,6 +145,28 @@ def gradcheck_json(response: descent_pb2.GradientCheckResponse) -> dict[str, Any
         "threshold": response.threshold,
         "dataset": response.dataset,
         "num_examples": response.num_examples,
+        # beyond the foundation's contract
+        "method": METHOD_NAMES.get(response.method, "incremental"),
+        "full": response.full,
+        "job_id": response.job_id or None,
+        "num_coordinates": response.num_coordinates,
+        "num_checked": len(response.checks),
+        "num_smooth": summary.num_smooth,
+        "num_kink": summary.num_kink,
+        "num_below_resolution": summary.num_below_resolution,
+        "mean_rel_error_smooth": _num(summary.mean_rel_error_smooth),
+        "max_rel_error_kink": _num(summary.max_rel_error_kink),
+        "max_abs_error_smooth": _num(summary.max_abs_error_smooth),
+        "resolution": _num(summary.resolution),
+        "verdict": response.verdict or None,
+        "forward_error_expected": summary.forward_error_expected,
+        "notes": list(response.notes),
+        "by_h": [
+            {"h": row.h, "centered": summary_json(row.centered), "forward": summary_json(row.forward)}
+            for row in response.by_h
+        ],
+        "seconds": _num(response.seconds),
+        "tasks": response.tasks,
     }
 
 
@@ -118,9 +175,13 @@ def sweep_json(response: descent_pb2.StepSizeSweepResponse) -> dict[str, Any]:
     return {
         "loss_original": _num(response.loss_original),
         "rows": [{"step_size": row.step_size, "loss": _num(row.loss)} for row in response.rows],
-        "best_step_size": response.best_step_size,
+        "best_step_size": _num(response.best_step_size),
         "dataset": response.dataset,
         "num_examples": response.num_examples,
+        "job_id": response.job_id or None,
+        "open_ended": response.open_ended,
+        "seconds": _num(response.seconds),
+        "tasks": response.tasks,
     }
 
 

@@ -21,6 +21,12 @@ class Formula(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     FORMULA_UNSPECIFIED: _ClassVar[Formula]
     CENTERED: _ClassVar[Formula]
     FORWARD: _ClassVar[Formula]
+
+class NumgradMethod(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    NUMGRAD_METHOD_UNSPECIFIED: _ClassVar[NumgradMethod]
+    INCREMENTAL: _ClassVar[NumgradMethod]
+    BRUTE: _ClassVar[NumgradMethod]
 JOB_STATE_UNSPECIFIED: JobState
 PENDING: JobState
 RUNNING: JobState
@@ -30,6 +36,9 @@ CANCELLED: JobState
 FORMULA_UNSPECIFIED: Formula
 CENTERED: Formula
 FORWARD: Formula
+NUMGRAD_METHOD_UNSPECIFIED: NumgradMethod
+INCREMENTAL: NumgradMethod
+BRUTE: NumgradMethod
 
 class Tensor(_message.Message):
     __slots__ = ("dtype", "shape", "data")
@@ -56,7 +65,7 @@ class TensorChunk(_message.Message):
     def __init__(self, dtype: _Optional[str] = ..., shape: _Optional[_Iterable[int]] = ..., offset: _Optional[int] = ..., data: _Optional[bytes] = ..., version: _Optional[int] = ...) -> None: ...
 
 class JobSpec(_message.Message):
-    __slots__ = ("dataset", "workers", "batch_size", "steps", "lr", "reg", "seed", "dtype", "init_scale")
+    __slots__ = ("dataset", "workers", "batch_size", "steps", "lr", "reg", "seed", "dtype", "init_scale", "gradient", "check_gradient", "numerical_method")
     DATASET_FIELD_NUMBER: _ClassVar[int]
     WORKERS_FIELD_NUMBER: _ClassVar[int]
     BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
@@ -66,6 +75,9 @@ class JobSpec(_message.Message):
     SEED_FIELD_NUMBER: _ClassVar[int]
     DTYPE_FIELD_NUMBER: _ClassVar[int]
     INIT_SCALE_FIELD_NUMBER: _ClassVar[int]
+    GRADIENT_FIELD_NUMBER: _ClassVar[int]
+    CHECK_GRADIENT_FIELD_NUMBER: _ClassVar[int]
+    NUMERICAL_METHOD_FIELD_NUMBER: _ClassVar[int]
     dataset: str
     workers: int
     batch_size: int
@@ -75,7 +87,10 @@ class JobSpec(_message.Message):
     seed: int
     dtype: str
     init_scale: float
-    def __init__(self, dataset: _Optional[str] = ..., workers: _Optional[int] = ..., batch_size: _Optional[int] = ..., steps: _Optional[int] = ..., lr: _Optional[float] = ..., reg: _Optional[float] = ..., seed: _Optional[int] = ..., dtype: _Optional[str] = ..., init_scale: _Optional[float] = ...) -> None: ...
+    gradient: str
+    check_gradient: bool
+    numerical_method: str
+    def __init__(self, dataset: _Optional[str] = ..., workers: _Optional[int] = ..., batch_size: _Optional[int] = ..., steps: _Optional[int] = ..., lr: _Optional[float] = ..., reg: _Optional[float] = ..., seed: _Optional[int] = ..., dtype: _Optional[str] = ..., init_scale: _Optional[float] = ..., gradient: _Optional[str] = ..., check_gradient: _Optional[bool] = ..., numerical_method: _Optional[str] = ...) -> None: ...
 
 class WorkerStats(_message.Message):
     __slots__ = ("worker_id", "node_id", "steps")
@@ -88,7 +103,7 @@ class WorkerStats(_message.Message):
     def __init__(self, worker_id: _Optional[str] = ..., node_id: _Optional[str] = ..., steps: _Optional[int] = ...) -> None: ...
 
 class JobStatus(_message.Message):
-    __slots__ = ("job_id", "spec", "state", "message", "steps", "version", "loss", "train_accuracy", "val_accuracy", "test_accuracy", "seconds", "examples_per_second", "per_worker", "created_at", "started_at", "finished_at", "num_classes", "num_features", "num_train", "num_val", "num_test", "loss_history")
+    __slots__ = ("job_id", "spec", "state", "message", "steps", "version", "loss", "train_accuracy", "val_accuracy", "test_accuracy", "seconds", "examples_per_second", "per_worker", "created_at", "started_at", "finished_at", "num_classes", "num_features", "num_train", "num_val", "num_test", "loss_history", "gradient_seconds_per_step", "analytic_seconds_per_step", "first_batch_check")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -111,6 +126,9 @@ class JobStatus(_message.Message):
     NUM_VAL_FIELD_NUMBER: _ClassVar[int]
     NUM_TEST_FIELD_NUMBER: _ClassVar[int]
     LOSS_HISTORY_FIELD_NUMBER: _ClassVar[int]
+    GRADIENT_SECONDS_PER_STEP_FIELD_NUMBER: _ClassVar[int]
+    ANALYTIC_SECONDS_PER_STEP_FIELD_NUMBER: _ClassVar[int]
+    FIRST_BATCH_CHECK_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     spec: JobSpec
     state: JobState
@@ -133,7 +151,10 @@ class JobStatus(_message.Message):
     num_val: int
     num_test: int
     loss_history: _containers.RepeatedScalarFieldContainer[float]
-    def __init__(self, job_id: _Optional[str] = ..., spec: _Optional[_Union[JobSpec, _Mapping]] = ..., state: _Optional[_Union[JobState, str]] = ..., message: _Optional[str] = ..., steps: _Optional[int] = ..., version: _Optional[int] = ..., loss: _Optional[float] = ..., train_accuracy: _Optional[float] = ..., val_accuracy: _Optional[float] = ..., test_accuracy: _Optional[float] = ..., seconds: _Optional[float] = ..., examples_per_second: _Optional[float] = ..., per_worker: _Optional[_Iterable[_Union[WorkerStats, _Mapping]]] = ..., created_at: _Optional[float] = ..., started_at: _Optional[float] = ..., finished_at: _Optional[float] = ..., num_classes: _Optional[int] = ..., num_features: _Optional[int] = ..., num_train: _Optional[int] = ..., num_val: _Optional[int] = ..., num_test: _Optional[int] = ..., loss_history: _Optional[_Iterable[float]] = ...) -> None: ...
+    gradient_seconds_per_step: float
+    analytic_seconds_per_step: float
+    first_batch_check: CheckSummary
+    def __init__(self, job_id: _Optional[str] = ..., spec: _Optional[_Union[JobSpec, _Mapping]] = ..., state: _Optional[_Union[JobState, str]] = ..., message: _Optional[str] = ..., steps: _Optional[int] = ..., version: _Optional[int] = ..., loss: _Optional[float] = ..., train_accuracy: _Optional[float] = ..., val_accuracy: _Optional[float] = ..., test_accuracy: _Optional[float] = ..., seconds: _Optional[float] = ..., examples_per_second: _Optional[float] = ..., per_worker: _Optional[_Iterable[_Union[WorkerStats, _Mapping]]] = ..., created_at: _Optional[float] = ..., started_at: _Optional[float] = ..., finished_at: _Optional[float] = ..., num_classes: _Optional[int] = ..., num_features: _Optional[int] = ..., num_train: _Optional[int] = ..., num_val: _Optional[int] = ..., num_test: _Optional[int] = ..., loss_history: _Optional[_Iterable[float]] = ..., gradient_seconds_per_step: _Optional[float] = ..., analytic_seconds_per_step: _Optional[float] = ..., first_batch_check: _Optional[_Union[CheckSummary, _Mapping]] = ...) -> None: ...
 
 class SubmitJobRequest(_message.Message):
     __slots__ = ("spec",)
@@ -180,7 +201,7 @@ class GetWeightsRequest(_message.Message):
     def __init__(self, job_id: _Optional[str] = ...) -> None: ...
 
 class GradientCheckRequest(_message.Message):
-    __slots__ = ("dataset", "checks", "h", "formula", "seed", "reg", "batch_size", "init_scale")
+    __slots__ = ("dataset", "checks", "h", "formula", "seed", "reg", "batch_size", "init_scale", "h_values", "full", "method", "job_id")
     DATASET_FIELD_NUMBER: _ClassVar[int]
     CHECKS_FIELD_NUMBER: _ClassVar[int]
     H_FIELD_NUMBER: _ClassVar[int]
@@ -189,6 +210,10 @@ class GradientCheckRequest(_message.Message):
     REG_FIELD_NUMBER: _ClassVar[int]
     BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
     INIT_SCALE_FIELD_NUMBER: _ClassVar[int]
+    H_VALUES_FIELD_NUMBER: _ClassVar[int]
+    FULL_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
     dataset: str
     checks: int
     h: float
@@ -197,7 +222,11 @@ class GradientCheckRequest(_message.Message):
     reg: float
     batch_size: int
     init_scale: float
-    def __init__(self, dataset: _Optional[str] = ..., checks: _Optional[int] = ..., h: _Optional[float] = ..., formula: _Optional[_Union[Formula, str]] = ..., seed: _Optional[int] = ..., reg: _Optional[float] = ..., batch_size: _Optional[int] = ..., init_scale: _Optional[float] = ...) -> None: ...
+    h_values: _containers.RepeatedScalarFieldContainer[float]
+    full: bool
+    method: NumgradMethod
+    job_id: str
+    def __init__(self, dataset: _Optional[str] = ..., checks: _Optional[int] = ..., h: _Optional[float] = ..., formula: _Optional[_Union[Formula, str]] = ..., seed: _Optional[int] = ..., reg: _Optional[float] = ..., batch_size: _Optional[int] = ..., init_scale: _Optional[float] = ..., h_values: _Optional[_Iterable[float]] = ..., full: _Optional[bool] = ..., method: _Optional[_Union[NumgradMethod, str]] = ..., job_id: _Optional[str] = ...) -> None: ...
 
 class CoordinateCheck(_message.Message):
     __slots__ = ("c", "d", "analytic", "numeric", "rel_error", "kink", "below_resolution")
@@ -218,7 +247,7 @@ class CoordinateCheck(_message.Message):
     def __init__(self, c: _Optional[int] = ..., d: _Optional[int] = ..., analytic: _Optional[float] = ..., numeric: _Optional[float] = ..., rel_error: _Optional[float] = ..., kink: _Optional[bool] = ..., below_resolution: _Optional[bool] = ...) -> None: ...
 
 class GradientCheckResponse(_message.Message):
-    __slots__ = ("formula", "h", "checks", "max_rel_error", "max_rel_error_smooth", "passed", "loss", "dataset", "num_examples", "threshold")
+    __slots__ = ("formula", "h", "checks", "max_rel_error", "max_rel_error_smooth", "passed", "loss", "dataset", "num_examples", "threshold", "method", "full", "job_id", "summary", "verdict", "notes", "by_h", "num_coordinates", "seconds", "tasks")
     FORMULA_FIELD_NUMBER: _ClassVar[int]
     H_FIELD_NUMBER: _ClassVar[int]
     CHECKS_FIELD_NUMBER: _ClassVar[int]
@@ -229,6 +258,16 @@ class GradientCheckResponse(_message.Message):
     DATASET_FIELD_NUMBER: _ClassVar[int]
     NUM_EXAMPLES_FIELD_NUMBER: _ClassVar[int]
     THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    FULL_FIELD_NUMBER: _ClassVar[int]
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    VERDICT_FIELD_NUMBER: _ClassVar[int]
+    NOTES_FIELD_NUMBER: _ClassVar[int]
+    BY_H_FIELD_NUMBER: _ClassVar[int]
+    NUM_COORDINATES_FIELD_NUMBER: _ClassVar[int]
+    SECONDS_FIELD_NUMBER: _ClassVar[int]
+    TASKS_FIELD_NUMBER: _ClassVar[int]
     formula: Formula
     h: float
     checks: _containers.RepeatedCompositeFieldContainer[CoordinateCheck]
@@ -239,19 +278,95 @@ class GradientCheckResponse(_message.Message):
     dataset: str
     num_examples: int
     threshold: float
-    def __init__(self, formula: _Optional[_Union[Formula, str]] = ..., h: _Optional[float] = ..., checks: _Optional[_Iterable[_Union[CoordinateCheck, _Mapping]]] = ..., max_rel_error: _Optional[float] = ..., max_rel_error_smooth: _Optional[float] = ..., passed: _Optional[bool] = ..., loss: _Optional[float] = ..., dataset: _Optional[str] = ..., num_examples: _Optional[int] = ..., threshold: _Optional[float] = ...) -> None: ...
+    method: NumgradMethod
+    full: bool
+    job_id: str
+    summary: CheckSummary
+    verdict: str
+    notes: _containers.RepeatedScalarFieldContainer[str]
+    by_h: _containers.RepeatedCompositeFieldContainer[ErrorVsH]
+    num_coordinates: int
+    seconds: float
+    tasks: int
+    def __init__(self, formula: _Optional[_Union[Formula, str]] = ..., h: _Optional[float] = ..., checks: _Optional[_Iterable[_Union[CoordinateCheck, _Mapping]]] = ..., max_rel_error: _Optional[float] = ..., max_rel_error_smooth: _Optional[float] = ..., passed: _Optional[bool] = ..., loss: _Optional[float] = ..., dataset: _Optional[str] = ..., num_examples: _Optional[int] = ..., threshold: _Optional[float] = ..., method: _Optional[_Union[NumgradMethod, str]] = ..., full: _Optional[bool] = ..., job_id: _Optional[str] = ..., summary: _Optional[_Union[CheckSummary, _Mapping]] = ..., verdict: _Optional[str] = ..., notes: _Optional[_Iterable[str]] = ..., by_h: _Optional[_Iterable[_Union[ErrorVsH, _Mapping]]] = ..., num_coordinates: _Optional[int] = ..., seconds: _Optional[float] = ..., tasks: _Optional[int] = ...) -> None: ...
+
+class CheckSummary(_message.Message):
+    __slots__ = ("h", "formula", "num_checked", "num_smooth", "num_kink", "num_below_resolution", "max_rel_error", "max_rel_error_smooth", "mean_rel_error_smooth", "max_rel_error_kink", "max_abs_error_smooth", "threshold", "resolution", "passed", "level", "forward_error_expected")
+    H_FIELD_NUMBER: _ClassVar[int]
+    FORMULA_FIELD_NUMBER: _ClassVar[int]
+    NUM_CHECKED_FIELD_NUMBER: _ClassVar[int]
+    NUM_SMOOTH_FIELD_NUMBER: _ClassVar[int]
+    NUM_KINK_FIELD_NUMBER: _ClassVar[int]
+    NUM_BELOW_RESOLUTION_FIELD_NUMBER: _ClassVar[int]
+    MAX_REL_ERROR_FIELD_NUMBER: _ClassVar[int]
+    MAX_REL_ERROR_SMOOTH_FIELD_NUMBER: _ClassVar[int]
+    MEAN_REL_ERROR_SMOOTH_FIELD_NUMBER: _ClassVar[int]
+    MAX_REL_ERROR_KINK_FIELD_NUMBER: _ClassVar[int]
+    MAX_ABS_ERROR_SMOOTH_FIELD_NUMBER: _ClassVar[int]
+    THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    RESOLUTION_FIELD_NUMBER: _ClassVar[int]
+    PASSED_FIELD_NUMBER: _ClassVar[int]
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
+    FORWARD_ERROR_EXPECTED_FIELD_NUMBER: _ClassVar[int]
+    h: float
+    formula: Formula
+    num_checked: int
+    num_smooth: int
+    num_kink: int
+    num_below_resolution: int
+    max_rel_error: float
+    max_rel_error_smooth: float
+    mean_rel_error_smooth: float
+    max_rel_error_kink: float
+    max_abs_error_smooth: float
+    threshold: float
+    resolution: float
+    passed: bool
+    level: str
+    forward_error_expected: bool
+    def __init__(self, h: _Optional[float] = ..., formula: _Optional[_Union[Formula, str]] = ..., num_checked: _Optional[int] = ..., num_smooth: _Optional[int] = ..., num_kink: _Optional[int] = ..., num_below_resolution: _Optional[int] = ..., max_rel_error: _Optional[float] = ..., max_rel_error_smooth: _Optional[float] = ..., mean_rel_error_smooth: _Optional[float] = ..., max_rel_error_kink: _Optional[float] = ..., max_abs_error_smooth: _Optional[float] = ..., threshold: _Optional[float] = ..., resolution: _Optional[float] = ..., passed: _Optional[bool] = ..., level: _Optional[str] = ..., forward_error_expected: _Optional[bool] = ...) -> None: ...
+
+class ErrorVsH(_message.Message):
+    __slots__ = ("h", "centered", "forward")
+    H_FIELD_NUMBER: _ClassVar[int]
+    CENTERED_FIELD_NUMBER: _ClassVar[int]
+    FORWARD_FIELD_NUMBER: _ClassVar[int]
+    h: float
+    centered: CheckSummary
+    forward: CheckSummary
+    def __init__(self, h: _Optional[float] = ..., centered: _Optional[_Union[CheckSummary, _Mapping]] = ..., forward: _Optional[_Union[CheckSummary, _Mapping]] = ...) -> None: ...
+
+class GradientCheckProgress(_message.Message):
+    __slots__ = ("done", "total", "result")
+    DONE_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    done: int
+    total: int
+    result: GradientCheckResponse
+    def __init__(self, done: _Optional[int] = ..., total: _Optional[int] = ..., result: _Optional[_Union[GradientCheckResponse, _Mapping]] = ...) -> None: ...
 
 class StepSizeSweepRequest(_message.Message):
-    __slots__ = ("dataset", "seed", "reg", "init_scale")
+    __slots__ = ("dataset", "seed", "reg", "init_scale", "step_min", "step_max", "points", "job_id", "batch_size")
     DATASET_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
     REG_FIELD_NUMBER: _ClassVar[int]
     INIT_SCALE_FIELD_NUMBER: _ClassVar[int]
+    STEP_MIN_FIELD_NUMBER: _ClassVar[int]
+    STEP_MAX_FIELD_NUMBER: _ClassVar[int]
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
     dataset: str
     seed: int
     reg: float
     init_scale: float
-    def __init__(self, dataset: _Optional[str] = ..., seed: _Optional[int] = ..., reg: _Optional[float] = ..., init_scale: _Optional[float] = ...) -> None: ...
+    step_min: float
+    step_max: float
+    points: int
+    job_id: str
+    batch_size: int
+    def __init__(self, dataset: _Optional[str] = ..., seed: _Optional[int] = ..., reg: _Optional[float] = ..., init_scale: _Optional[float] = ..., step_min: _Optional[float] = ..., step_max: _Optional[float] = ..., points: _Optional[int] = ..., job_id: _Optional[str] = ..., batch_size: _Optional[int] = ...) -> None: ...
 
 class SweepRow(_message.Message):
     __slots__ = ("step_size", "loss")
@@ -262,18 +377,26 @@ class SweepRow(_message.Message):
     def __init__(self, step_size: _Optional[float] = ..., loss: _Optional[float] = ...) -> None: ...
 
 class StepSizeSweepResponse(_message.Message):
-    __slots__ = ("loss_original", "rows", "best_step_size", "dataset", "num_examples")
+    __slots__ = ("loss_original", "rows", "best_step_size", "dataset", "num_examples", "job_id", "open_ended", "seconds", "tasks")
     LOSS_ORIGINAL_FIELD_NUMBER: _ClassVar[int]
     ROWS_FIELD_NUMBER: _ClassVar[int]
     BEST_STEP_SIZE_FIELD_NUMBER: _ClassVar[int]
     DATASET_FIELD_NUMBER: _ClassVar[int]
     NUM_EXAMPLES_FIELD_NUMBER: _ClassVar[int]
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    OPEN_ENDED_FIELD_NUMBER: _ClassVar[int]
+    SECONDS_FIELD_NUMBER: _ClassVar[int]
+    TASKS_FIELD_NUMBER: _ClassVar[int]
     loss_original: float
     rows: _containers.RepeatedCompositeFieldContainer[SweepRow]
     best_step_size: float
     dataset: str
     num_examples: int
-    def __init__(self, loss_original: _Optional[float] = ..., rows: _Optional[_Iterable[_Union[SweepRow, _Mapping]]] = ..., best_step_size: _Optional[float] = ..., dataset: _Optional[str] = ..., num_examples: _Optional[int] = ...) -> None: ...
+    job_id: str
+    open_ended: bool
+    seconds: float
+    tasks: int
+    def __init__(self, loss_original: _Optional[float] = ..., rows: _Optional[_Iterable[_Union[SweepRow, _Mapping]]] = ..., best_step_size: _Optional[float] = ..., dataset: _Optional[str] = ..., num_examples: _Optional[int] = ..., job_id: _Optional[str] = ..., open_ended: _Optional[bool] = ..., seconds: _Optional[float] = ..., tasks: _Optional[int] = ...) -> None: ...
 
 class ClusterInfoRequest(_message.Message):
     __slots__ = ()

@@ -69,6 +69,11 @@ class TrainerStub:
                 request_serializer=proto_dot_descent__pb2.GradientCheckRequest.SerializeToString,
                 response_deserializer=proto_dot_descent__pb2.GradientCheckResponse.FromString,
                 _registered_method=True)
+        self.GradientCheckStream = channel.unary_stream(
+                '/descent.v1.Trainer/GradientCheckStream',
+                request_serializer=proto_dot_descent__pb2.GradientCheckRequest.SerializeToString,
+                response_deserializer=proto_dot_descent__pb2.GradientCheckProgress.FromString,
+                _registered_method=True)
         self.StepSizeSweep = channel.unary_unary(
                 '/descent.v1.Trainer/StepSizeSweep',
                 request_serializer=proto_dot_descent__pb2.StepSizeSweepRequest.SerializeToString,
@@ -128,6 +133,14 @@ class TrainerServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GradientCheckStream(self, request, context):
+        """The same check, with progress messages while the chunks run; the last
+        message carries the result. Cancelling the call cancels the Ray tasks.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def StepSizeSweep(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -177,6 +190,11 @@ def add_TrainerServicer_to_server(servicer, server):
                     servicer.GradientCheck,
                     request_deserializer=proto_dot_descent__pb2.GradientCheckRequest.FromString,
                     response_serializer=proto_dot_descent__pb2.GradientCheckResponse.SerializeToString,
+            ),
+            'GradientCheckStream': grpc.unary_stream_rpc_method_handler(
+                    servicer.GradientCheckStream,
+                    request_deserializer=proto_dot_descent__pb2.GradientCheckRequest.FromString,
+                    response_serializer=proto_dot_descent__pb2.GradientCheckProgress.SerializeToString,
             ),
             'StepSizeSweep': grpc.unary_unary_rpc_method_handler(
                     servicer.StepSizeSweep,
@@ -378,6 +396,33 @@ class Trainer:
             '/descent.v1.Trainer/GradientCheck',
             proto_dot_descent__pb2.GradientCheckRequest.SerializeToString,
             proto_dot_descent__pb2.GradientCheckResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GradientCheckStream(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/descent.v1.Trainer/GradientCheckStream',
+            proto_dot_descent__pb2.GradientCheckRequest.SerializeToString,
+            proto_dot_descent__pb2.GradientCheckProgress.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,8 +1,22 @@
-"""Gradient checks and step-size sweeps requested by clients: validate, load data, run as a Ray task."""
+"""Gradient checks and step-size sweeps requested by clients: validate, load data, run as Ray tasks.
+
+A check's numerical gradient is split into chunks of coordinates, one Ray task per
+chunk (``worker.fdiff.loss_changes``), as many at once as the cluster has CPUs; the
+chunks' results are put back in coordinate order and compared with the analytic
+gradient (``worker.checks.assemble``). ``run_gradcheck`` is a generator: it yields
+Progress as chunks finish and the GradcheckOutcome last, so the streaming RPC reports
+progress and the unary one keeps only the last item. A sweep computes the gradient
+once (one task), then evaluates its step sizes in parallel tasks.
+
+Both look at a fresh random W on a data set, or at a job's current (or final) W on the
+job's data set and training split (``job_id``), with the job's reg unless one is given.
+"""
 
 from __future__ import annotations
 
 import math
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,36 +24,108 @@ import numpy as np
 from proto import descent_pb2
 from server.jobspec import DEFAULTS
 from server.launcher import RayLauncher
-from worker.checks import svm_gradient_check
-from worker.data import check_spec, prepare
-from worker.numgrad import GradCheckResult
-from worker.sweep import SweepResult, step_size_sweep
+from server.registry import JobRegistry
+from worker.checks import CheckReport, assemble, needs_minus, setup
+from worker.data import check_spec, prepare, sample_batch
+from worker.fdiff import loss_changes
+from worker.sweep import DECADES, SweepResult, finish, step_sizes, sweep_direction, sweep_losses
 
 FORMULAS = {descent_pb2.FORMULA_UNSPECIFIED: "centered", descent_pb2.CENTERED: "centered", descent_pb2.FORWARD: "forward"}
+METHODS = {
+    descent_pb2.NUMGRAD_METHOD_UNSPECIFIED: "incremental",
+    descent_pb2.INCREMENTAL: "incremental",
+    descent_pb2.BRUTE: "brute",
+}
+
+#: At most this many h values in one request, and coordinates in one full check.
+MAX_H_VALUES = 16
+MAX_FULL_COORDINATES = 1 << 21
+#: Chunks per CPU of the cluster (load balance, and progress steps), and the smallest
+#: chunk worth a task: ~20 ms of work for incremental, ~10 ms for brute at CIFAR scale.
+TASKS_PER_CPU = 8
+MIN_TASK_COORDINATES = {"incremental": 2048, "brute": 8}
+#: Sweep defaults once any of step_min / step_max / points is given.
+SWEEP_MIN, SWEEP_MAX = 1e-10, 1e3
 
 
 @dataclass(frozen=True)
 class GradcheckConfig:
-    """A gradient check: where, how many coordinates, which formula and step h."""
+    """A gradient check: where, how many coordinates, which formula, method and step(s) h."""
 
     dataset: str = DEFAULTS.dataset
     checks: int = 20
-    h: float = 1e-5
+    hs: tuple[float, ...] = (1e-5,)
     formula: str = "centered"
     seed: int = DEFAULTS.seed
-    reg: float = DEFAULTS.reg
+    reg: float | None = None  # None: the server's default, or the job's
     batch_size: int = DEFAULTS.batch_size
     init_scale: float = DEFAULTS.init_scale
+    full: bool = False
+    method: str = "incremental"
+    job_id: str = ""
 
 
 @dataclass(frozen=True)
 class SweepConfig:
-    """A step-size sweep at a random W = init_scale * randn (the notes use 0.001)."""
+    """A step-size sweep at a random W = init_scale * randn (the notes use 0.001) or a job's W."""
 
     dataset: str = DEFAULTS.dataset
     seed: int = DEFAULTS.seed
-    reg: float = DEFAULTS.reg
+    reg: float | None = None
     init_scale: float = 1e-3
+    step_min: float | None = None  # all three None: open-ended decades
+    step_max: float | None = None
+    points: int | None = None
+    job_id: str = ""
+    batch_size: int | None = None  # None: the whole training split
+
+    @property
+    def open_ended(self) -> bool:
+        return self.points is None
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Coordinates evaluated so far, of ``total``."""
+
+    done: int
+    total: int
+
+
+@dataclass(frozen=True)
+class GradcheckOutcome:
+    """A finished check and where it ran."""
+
+    report: CheckReport
+    dataset: str
+    num_examples: int
+    job_id: str
+    full: bool
+    seconds: float
+    tasks: int
+
+
+@dataclass(frozen=True)
+class SweepOutcome:
+    """A finished sweep and where it ran."""
+
+    result: SweepResult
+    dataset: str
+    num_examples: int
+    job_id: str
+    open_ended: bool
+    seconds: float
+    tasks: int
+
+
+@dataclass(frozen=True, eq=False)
+class _Target:
+    """What a check or sweep looks at: a data set (split with data_seed), W (None: random) and reg."""
+
+    dataset: str
+    data_seed: int
+    W: np.ndarray | None
+    reg: float
 
 
 def _get(request, name: str, default):
@@ -56,70 +142,165 @@ def _non_negative(name: str, value: float) -> None:
         raise ValueError(f"{name} must be a non-negative finite number, got {value}")
 
 
+def _check_source(dataset: str, job_id: str) -> None:
+    """A job's W or a data set, not both; a data set must exist (a job's is checked when loaded)."""
+    if job_id and dataset:
+        raise ValueError(f"give a data set or a job, not both (dataset {dataset!r}, job {job_id!r}): a job brings its own")
+    if not job_id:
+        check_spec(dataset or DEFAULTS.dataset)
+
+
+def _hs(request: descent_pb2.GradientCheckRequest) -> tuple[float, ...]:
+    if request.h_values:
+        hs = tuple(request.h_values)
+        if request.HasField("h") and request.h != hs[0]:
+            raise ValueError(f"h ({request.h:g}) and h_values (first {hs[0]:g}) disagree: give one of them")
+    else:
+        hs = (_get(request, "h", 1e-5),)
+    if len(hs) > MAX_H_VALUES:
+        raise ValueError(f"at most {MAX_H_VALUES} h values, got {len(hs)}")
+    for h in hs:
+        _positive("h", h)
+    return hs
+
+
 def resolve_gradcheck(request: descent_pb2.GradientCheckRequest) -> GradcheckConfig:
     """Defaults filled in, every field validated (ValueError names the bad one), data set path checked."""
     d = GradcheckConfig()
     if request.formula not in FORMULAS:
         raise ValueError(f"unknown formula {request.formula}")
+    if request.method not in METHODS:
+        raise ValueError(f"unknown numerical gradient method {request.method}")
     cfg = GradcheckConfig(
-        dataset=request.dataset or d.dataset,
+        dataset=request.dataset or ("" if request.job_id else d.dataset),
         checks=_get(request, "checks", d.checks),
-        h=_get(request, "h", d.h),
+        hs=_hs(request),
         formula=FORMULAS[request.formula],
         seed=_get(request, "seed", d.seed),
-        reg=_get(request, "reg", d.reg),
+        reg=_get(request, "reg", None),
         batch_size=_get(request, "batch_size", d.batch_size),
         init_scale=_get(request, "init_scale", d.init_scale),
+        full=request.full,
+        method=METHODS[request.method],
+        job_id=request.job_id,
     )
     _positive("checks", cfg.checks)
-    _positive("h", cfg.h)
     _positive("batch_size", cfg.batch_size)
-    _non_negative("reg", cfg.reg)
+    if cfg.reg is not None:
+        _non_negative("reg", cfg.reg)
     _non_negative("init_scale", cfg.init_scale)
     _non_negative("seed", cfg.seed)
-    check_spec(cfg.dataset)
+    _check_source(request.dataset, request.job_id)
     return cfg
 
 
 def resolve_sweep(request: descent_pb2.StepSizeSweepRequest) -> SweepConfig:
     """Defaults filled in, every field validated, data set path checked."""
-    d = SweepConfig()
+    ranged = any(request.HasField(name) for name in ("step_min", "step_max", "points"))
+    step_min = _get(request, "step_min", SWEEP_MIN) if ranged else None
+    step_max = _get(request, "step_max", SWEEP_MAX) if ranged else None
+    points = None
+    if ranged:
+        _positive("step_min", step_min)
+        _positive("step_max", step_max)
+        decades = math.log10(step_max / step_min) if step_max > step_min else 1.0
+        points = _get(request, "points", max(2, round(decades) + 1))
+        step_sizes(step_min, step_max, points)  # raises ValueError on a bad range
     cfg = SweepConfig(
-        dataset=request.dataset or d.dataset,
-        seed=_get(request, "seed", d.seed),
-        reg=_get(request, "reg", d.reg),
-        init_scale=_get(request, "init_scale", d.init_scale),
+        dataset=request.dataset or ("" if request.job_id else SweepConfig.dataset),
+        seed=_get(request, "seed", SweepConfig.seed),
+        reg=_get(request, "reg", None),
+        init_scale=_get(request, "init_scale", SweepConfig.init_scale),
+        step_min=step_min,
+        step_max=step_max,
+        points=points,
+        job_id=request.job_id,
+        batch_size=_get(request, "batch_size", None),
     )
-    _non_negative("reg", cfg.reg)
+    if cfg.reg is not None:
+        _non_negative("reg", cfg.reg)
     _non_negative("init_scale", cfg.init_scale)
     _non_negative("seed", cfg.seed)
-    check_spec(cfg.dataset)
+    if cfg.batch_size is not None:
+        _positive("batch_size", cfg.batch_size)
+    _check_source(request.dataset, request.job_id)
     return cfg
 
 
-def run_gradcheck(launcher: RayLauncher, cfg: GradcheckConfig) -> tuple[GradCheckResult, int]:
-    """The check's result and the number of examples in its batch."""
-    data = prepare(cfg.dataset, seed=cfg.seed, dtype="float64")
-    result = launcher.run_task(
-        svm_gradient_check,
-        data.X_train,
-        data.y_train,
-        data.num_classes,
-        reg=cfg.reg,
-        checks=cfg.checks,
-        h=cfg.h,
-        formula=cfg.formula,
-        seed=cfg.seed,
-        init_scale=cfg.init_scale,
-        batch_size=cfg.batch_size,
+def _target(registry: JobRegistry, job_id: str, dataset: str, seed: int, reg: float | None) -> _Target:
+    if not job_id:
+        return _Target(dataset=dataset, data_seed=seed, W=None, reg=DEFAULTS.reg if reg is None else reg)
+    status = registry.status(job_id)  # JobNotFound
+    weights, _ = registry.weights(job_id)  # JobNotActive when it has none yet
+    spec = status.spec
+    return _Target(dataset=spec.dataset, data_seed=spec.seed, W=weights, reg=spec.reg if reg is None else reg)
+
+
+def plan_tasks(coordinates: int, method: str, cpus: float) -> int:
+    """How many chunk tasks: TASKS_PER_CPU per CPU, none smaller than MIN_TASK_COORDINATES."""
+    worth = math.ceil(coordinates / MIN_TASK_COORDINATES[method])
+    return max(1, min(worth, TASKS_PER_CPU * max(1, int(cpus))))
+
+
+def run_gradcheck(
+    launcher: RayLauncher,
+    registry: JobRegistry,
+    cfg: GradcheckConfig,
+    should_stop: Callable[[], bool] | None = None,
+) -> Iterator[Progress | GradcheckOutcome]:
+    """Yield Progress while the chunk tasks run, then the GradcheckOutcome."""
+    target = _target(registry, cfg.job_id, cfg.dataset, cfg.seed, cfg.reg)
+    data = prepare(target.dataset, seed=target.data_seed, dtype="float64")
+    problem = setup(
+        data.X_train, data.y_train, data.num_classes, reg=target.reg, seed=cfg.seed, init_scale=cfg.init_scale,
+        batch_size=cfg.batch_size, checks=cfg.checks, full=cfg.full, W=target.W,
     )
-    return result, min(cfg.batch_size, len(data.y_train))
+    total = len(problem.flat)
+    if total > MAX_FULL_COORDINATES:
+        raise ValueError(f"a full check of {total:,} coordinates is too large (at most {MAX_FULL_COORDINATES:,}); use checks")
+    tasks = plan_tasks(total, cfg.method, launcher.total_cpus())
+    parts = np.array_split(problem.flat, tasks)
+    offsets = np.concatenate([[0], np.cumsum([len(p) for p in parts])])
+    changes = np.empty((len(cfg.hs), 2, total))
+    yield Progress(0, total)
+    start, done = time.perf_counter(), 0
+    results = launcher.imap_tasks(
+        loss_changes, (problem.W, problem.X, problem.y, problem.reg), parts, should_stop=should_stop,
+        hs=list(cfg.hs), method=cfg.method, minus=needs_minus(cfg.hs, cfg.formula),
+    )
+    for i, part in results:
+        changes[:, :, offsets[i] : offsets[i + 1]] = part
+        done += len(parts[i])
+        yield Progress(done, total)
+    seconds = time.perf_counter() - start
+    report = assemble(problem, changes, cfg.hs, cfg.formula, cfg.method)
+    yield GradcheckOutcome(
+        report=report, dataset=target.dataset, num_examples=len(problem.y), job_id=cfg.job_id, full=cfg.full,
+        seconds=seconds, tasks=tasks,
+    )
 
 
-def run_sweep(launcher: RayLauncher, cfg: SweepConfig) -> tuple[SweepResult, int]:
-    """The sweep over the full training split (float64) and its number of examples."""
-    data = prepare(cfg.dataset, seed=cfg.seed, dtype="float64")
+def run_sweep(launcher: RayLauncher, registry: JobRegistry, cfg: SweepConfig) -> SweepOutcome:
+    """The sweep (float64): the gradient in one task, the step sizes in parallel tasks."""
+    target = _target(registry, cfg.job_id, cfg.dataset, cfg.seed, cfg.reg)
+    data = prepare(target.dataset, seed=target.data_seed, dtype="float64")
     rng = np.random.default_rng(cfg.seed)
-    W = cfg.init_scale * rng.standard_normal((data.num_classes, data.X_train.shape[1]))
-    result = launcher.run_task(step_size_sweep, W, data.X_train, data.y_train, cfg.reg)
-    return result, len(data.y_train)
+    fresh = cfg.init_scale * rng.standard_normal((data.num_classes, data.X_train.shape[1]))
+    W = fresh if target.W is None else np.asarray(target.W, dtype=np.float64)
+    X, y = data.X_train, data.y_train
+    if cfg.batch_size is not None:
+        X, y = sample_batch(X, y, min(cfg.batch_size, len(y)), rng)
+    sizes = np.array(DECADES) if cfg.open_ended else step_sizes(cfg.step_min, cfg.step_max, cfg.points)
+    start = time.perf_counter()
+    X_ref, y_ref = launcher.put(X), launcher.put(y)
+    loss_original, dW = launcher.run_task(sweep_direction, W, X_ref, y_ref, target.reg)
+    tasks = min(len(sizes), max(1, int(launcher.total_cpus())))
+    parts = np.array_split(np.arange(len(sizes)), tasks)
+    losses = np.empty(len(sizes))
+    for i, part in launcher.imap_tasks(sweep_losses, (W, dW, X_ref, y_ref, target.reg), [sizes[p] for p in parts]):
+        losses[parts[i]] = part
+    result = finish(loss_original, sizes, losses, cfg.open_ended)
+    return SweepOutcome(
+        result=result, dataset=target.dataset, num_examples=len(y), job_id=cfg.job_id, open_ended=cfg.open_ended,
+        seconds=time.perf_counter() - start, tasks=tasks + 1,
+    )

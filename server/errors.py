@@ -28,12 +28,17 @@ class ResourcesExhausted(RuntimeError):
     """The cluster cannot host what was asked for (e.g. more workers than CPUs)."""
 
 
+class Cancelled(RuntimeError):
+    """The work was stopped before it finished (the client went away, or a job was cancelled)."""
+
+
 # Order matters: the first matching class wins (subclasses before their bases).
 _STATUS_TABLE: list[tuple[type[BaseException], grpc.StatusCode]] = [
     (JobNotFound, grpc.StatusCode.NOT_FOUND),
     (FileNotFoundError, grpc.StatusCode.NOT_FOUND),
     (JobNotActive, grpc.StatusCode.FAILED_PRECONDITION),
     (ResourcesExhausted, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (Cancelled, grpc.StatusCode.CANCELLED),
     (ValueError, grpc.StatusCode.INVALID_ARGUMENT),
     (TypeError, grpc.StatusCode.INVALID_ARGUMENT),
 ]

@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass
 from proto import descent_pb2
 
 DTYPES = ("float32", "float64")
+GRADIENTS = ("analytic", "numerical")
+NUMERICAL_METHODS = ("incremental", "brute")
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,9 @@ class JobConfig:
     seed: int = 0
     dtype: str = "float32"
     init_scale: float = 1e-3
+    gradient: str = "analytic"
+    check_gradient: bool = False
+    numerical_method: str = "incremental"
 
     def to_proto(self) -> descent_pb2.JobSpec:
         """The spec with every field set."""
@@ -66,6 +71,9 @@ def resolve(spec: descent_pb2.JobSpec) -> JobConfig:
         seed=_field(spec, "seed"),
         dtype=_field(spec, "dtype"),
         init_scale=_field(spec, "init_scale"),
+        gradient=_field(spec, "gradient"),
+        check_gradient=_field(spec, "check_gradient"),
+        numerical_method=_field(spec, "numerical_method"),
     )
     _check_range("workers", config.workers, 1, MAX_WORKERS)
     _check_range("batch_size", config.batch_size, 1, MAX_BATCH)
@@ -76,5 +84,9 @@ def resolve(spec: descent_pb2.JobSpec) -> JobConfig:
     _check_range("seed", config.seed, 0, 2**63 - 1)
     if config.dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {config.dtype!r}")
+    if config.gradient not in GRADIENTS:
+        raise ValueError(f"gradient must be one of {', '.join(GRADIENTS)}, got {config.gradient!r}")
+    if config.numerical_method not in NUMERICAL_METHODS:
+        raise ValueError(f"numerical_method must be one of {', '.join(NUMERICAL_METHODS)}, got {config.numerical_method!r}")
     return config
 

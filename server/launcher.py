@@ -2,20 +2,20 @@
 
 It connects to a Ray cluster (or starts a local one), places a job's worker
 actors (one CPU each, spread over the nodes), runs gradient checks and sweeps
-as Ray tasks, and reports what the cluster looks like.
+as Ray tasks — one task, or many in parallel with their results streamed back as
+they finish (``imap_tasks``) — and reports what the cluster looks like.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import ray
 
-from server.errors import ResourcesExhausted
+from server.errors import Cancelled, ResourcesExhausted
 from worker.actor import LoopConfig, TrainLoop
 
 
@@ -48,8 +48,9 @@ class RayLauncher:
             kwargs["address"] = address
         elif num_cpus:
             kwargs["num_cpus"] = num_cpus
-        self.context = ray.init(**kwargs)
+        self.context = _init(kwargs, attempts=1 if address else 2)
         self.address = address or self.context.address_info.get("address", "")
+        self._remote_tasks: dict[Callable[..., Any], Any] = {}
 
     def shutdown(self) -> None:
         ray.shutdown()
@@ -110,6 +111,42 @@ class RayLauncher:
         """Run ``fn(*args, **kwargs)`` as a Ray task on one CPU and return its result."""
         return ray.get(ray.remote(num_cpus=1, max_retries=0)(fn).remote(*args, **kwargs))
 
+    def imap_tasks(
+        self,
+        fn: Callable[..., Any],
+        shared: Sequence[Any],
+        items: Sequence[Any],
+        *,
+        should_stop: Callable[[], bool] | None = None,
+        poll: float = 0.5,
+        **kwargs: Any,
+    ) -> Iterator[tuple[int, Any]]:
+        """Run ``fn(*shared, item, **kwargs)`` for every item as parallel Ray tasks; yield ``(index, result)``.
+
+        One task per item, one CPU each, wherever the cluster has a free CPU; results
+        are yielded as tasks finish (not in order: the index says which). The
+        ``shared`` values go to the object store once (values from ``put`` are passed
+        as they are) and every task reads the same copy. If ``should_stop()`` turns true (checked at least every ``poll``
+        seconds) Cancelled is raised; then, as when the consumer stops early or a task
+        fails, the unfinished tasks are cancelled.
+        """
+        remote = self._remote_tasks.get(fn)
+        if remote is None:
+            remote = self._remote_tasks[fn] = ray.remote(num_cpus=1, max_retries=0)(fn)
+        refs = [value if isinstance(value, ray.ObjectRef) else ray.put(value) for value in shared]
+        index = {remote.remote(*refs, item, **kwargs): i for i, item in enumerate(items)}
+        pending = list(index)
+        try:
+            while pending:
+                done, pending = ray.wait(pending, num_returns=1, timeout=poll)
+                for ref in done:
+                    yield index[ref], ray.get(ref)
+                if pending and should_stop is not None and should_stop():
+                    raise Cancelled(f"stopped with {len(pending)} of {len(index)} tasks unfinished")
+        finally:
+            for ref in pending:
+                ray.cancel(ref)
+
     def cluster(self) -> dict:
         """Nodes, CPU totals and the address of this cluster."""
         nodes = []
@@ -130,6 +167,19 @@ class RayLauncher:
             "available_cpus": float(ray.available_resources().get("CPU", 0.0)),
             "ray_address": self.address,
         }
+
+
+def _init(kwargs: dict[str, Any], attempts: int) -> Any:
+    """``ray.init``; a local cluster gets a second try, since its raylet can miss Ray's fixed
+    30 s registration deadline on a loaded 2-core machine ("The current node timed out during startup")."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return ray.init(**kwargs)
+        except Exception as exc:
+            if attempt == attempts:
+                raise
+            logging.getLogger(__name__).warning("starting local Ray failed (%s); trying again", exc)
+            ray.shutdown()
 
 
 def _short_error(exc: BaseException) -> str:

@@ -4,22 +4,32 @@ Load and preprocess the data set, put the training split into Ray's object
 store once, initialise W, place the worker actors, let them train against the
 parameter store until it says stop, then evaluate W on train/val/test and
 persist everything.
+
+With ``check_gradient`` the job first checks its gradient on the first batch and
+ends FAILED without training if the check fails (server.guard). With
+``gradient = "numerical"`` no actors are placed: this thread runs the steps,
+each one's full numerical gradient computed in parallel Ray tasks
+(server.numerical).
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import numpy as np
 
 from proto import descent_pb2
 from server.job import DataShape, Job
+from server.guard import first_batch_check, refusal
 from server.launcher import RayLauncher
+from server.messages import check_summary
+from server.numerical import train_numerically
 from server.registry import JobRegistry
 from server.store import ParameterStore
 from worker.actor import LoopConfig
-from worker.data import prepare
-from worker.svm import accuracy
+from worker.data import Prepared, prepare
+from worker.svm import accuracy, svm_loss_grad
 
 State = descent_pb2.JobState
 
@@ -27,10 +37,14 @@ State = descent_pb2.JobState
 class JobRunner:
     """Starts job threads; one per job, each owning its actors until the job ends."""
 
-    def __init__(self, registry: JobRegistry, launcher: RayLauncher, server_address: str):
+    def __init__(
+        self, registry: JobRegistry, launcher: RayLauncher, server_address: str, grad_fn: Callable = svm_loss_grad
+    ):
+        """``grad_fn`` is the analytic gradient the first-batch check examines and numerical jobs time."""
         self._registry = registry
         self._launcher = launcher
         self._server_address = server_address
+        self._grad_fn = grad_fn
         self._threads: dict[str, threading.Thread] = {}
 
     def start(self, job: Job) -> None:
@@ -44,9 +58,9 @@ class JobRunner:
             thread.join(timeout)
 
     def _run(self, job: Job) -> None:
-        actors: list = []
+        actors: list = []  # filled by _train as soon as they exist, so a failure still kills them
         try:
-            actors = self._train(job)
+            self._train(job, actors)
         except Exception as exc:  # any failure ends the job with a message, never the server
             job.transition(State.FAILED, f"{type(exc).__name__}: {exc}")
         finally:
@@ -56,7 +70,7 @@ class JobRunner:
                 self._launcher.kill(actors)
             self._registry.save(job)
 
-    def _train(self, job: Job) -> list:
+    def _train(self, job: Job, actors: list) -> None:
         cfg = job.config
         data = prepare(cfg.dataset, seed=cfg.seed, dtype=cfg.dtype)
         num_features = data.X_train.shape[1]
@@ -73,6 +87,11 @@ class JobRunner:
         job.store = ParameterStore(weights, cfg.lr, cfg.steps)
         if job.cancel_requested.is_set():
             job.store.stop()
+        if cfg.check_gradient and not self._check_first_batch(job, data, weights, int(seeds[1])):
+            return
+        if cfg.gradient == "numerical":
+            self._train_numerically(job, data, int(seeds[1]))
+            return
         X_ref, y_ref = self._launcher.put(data.X_train), self._launcher.put(data.y_train)
 
         worker_ids = [f"{job.job_id}-w{i}" for i in range(cfg.workers)]
@@ -88,20 +107,48 @@ class JobRunner:
             )
             for wid, seed in zip(worker_ids, seeds[1:])
         ]
-        actors = self._launcher.start_workers(configs)
+        actors.extend(self._launcher.start_workers(configs))
         nodes = self._launcher.wait_ready(actors, job.cancel_requested.is_set)
         if nodes is None:
             job.transition(State.CANCELLED, f"{job.cancel_reason} before the workers started")
-            return actors
+            return
         for wid, node in zip(worker_ids, nodes):
             job.store.register(wid, node)
         if not job.transition(State.RUNNING):
-            return actors
+            return
         self._registry.save(job)
 
         outcomes = self._launcher.run_workers(actors, worker_ids, X_ref, y_ref)
         errors = [f"{o.worker_id}: {o.error}" for o in outcomes if o.error]
-        version, _, _, _ = job.store.progress()
+        self._finish(job, data, errors)
+
+    def _check_first_batch(self, job: Job, data: Prepared, weights: np.ndarray, batch_seed: int) -> bool:
+        """Check the gradient on worker 0's first batch; on failure end the job FAILED and return False."""
+        cfg = job.config
+        report = first_batch_check(
+            weights, data.X_train, data.y_train, batch_size=cfg.batch_size, reg=cfg.reg,
+            batch_seed=batch_seed, check_seed=cfg.seed, grad_fn=self._grad_fn,
+        )
+        job.first_batch_check = check_summary(report.summary)
+        if report.verdict.passed:
+            return True
+        job.transition(State.FAILED, refusal(report))
+        return False
+
+    def _train_numerically(self, job: Job, data: Prepared, batch_seed: int) -> None:
+        if job.cancel_requested.is_set():
+            job.transition(State.CANCELLED, f"{job.cancel_reason} before training started")
+            return
+        if not job.transition(State.RUNNING):
+            return
+        self._registry.save(job)
+        train_numerically(job, self._launcher, data.X_train, data.y_train, batch_seed, self._grad_fn)
+        self._finish(job, data, [])
+
+    def _finish(self, job: Job, data: Prepared, errors: list[str]) -> None:
+        """The terminal state once training stopped: CANCELLED, FAILED (short of steps) or SUCCEEDED (evaluated)."""
+        cfg = job.config
+        version = job.store.progress()[0]
         if job.cancel_requested.is_set():
             job.transition(State.CANCELLED, f"{job.cancel_reason} after {version} of {cfg.steps} steps")
         elif version < cfg.steps:
@@ -113,4 +160,3 @@ class JobRunner:
             job.accuracy = {name: accuracy(W, X, labels[name]) for name, X in splits.items() if len(X)}
             note = f"finished on the remaining workers; {len(errors)} failed: " + "; ".join(errors) if errors else ""
             job.transition(State.SUCCEEDED, note)
-        return actors

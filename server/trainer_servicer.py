@@ -6,7 +6,7 @@ import time
 
 from proto import descent_pb2, descent_pb2_grpc
 from proto.tensor import to_chunks
-from server import analysis
+from server import analysis, messages
 from server.errors import JobNotActive, grpc_errors, grpc_stream_errors
 from server.job import TERMINAL, Job
 from server.jobspec import resolve
@@ -16,7 +16,6 @@ from server.runner import JobRunner
 from worker.data import check_spec
 
 State = descent_pb2.JobState
-FORMULA_ENUM = {"centered": descent_pb2.CENTERED, "forward": descent_pb2.FORWARD}
 
 #: Seconds CancelJob waits for the job to reach a terminal state before answering.
 CANCEL_WAIT = 10.0
@@ -91,41 +90,19 @@ class TrainerServicer(descent_pb2_grpc.TrainerServicer):
     @grpc_errors
     def GradientCheck(self, request, context):
         cfg = analysis.resolve_gradcheck(request)
-        result, num_examples = analysis.run_gradcheck(self._launcher, cfg)
-        response = descent_pb2.GradientCheckResponse(
-            formula=FORMULA_ENUM[result.formula],
-            h=result.h,
-            max_rel_error=result.max_rel_error,
-            max_rel_error_smooth=result.max_rel_error_smooth,
-            passed=result.passed,
-            loss=result.loss,
-            dataset=cfg.dataset,
-            num_examples=num_examples,
-            threshold=result.threshold,
-        )
-        for check in result.checks:
-            response.checks.add(
-                c=check.c,
-                d=check.d,
-                analytic=check.analytic,
-                numeric=check.numeric,
-                rel_error=check.rel_error,
-                kink=check.kink,
-                below_resolution=check.below_resolution,
-            )
-        return response
+        *_, outcome = analysis.run_gradcheck(self._launcher, self._registry, cfg, lambda: not context.is_active())
+        return messages.gradcheck_response(outcome)
+
+    @grpc_stream_errors
+    def GradientCheckStream(self, request, context):
+        cfg = analysis.resolve_gradcheck(request)
+        for event in analysis.run_gradcheck(self._launcher, self._registry, cfg, lambda: not context.is_active()):
+            yield messages.gradcheck_progress(event)
 
     @grpc_errors
     def StepSizeSweep(self, request, context):
         cfg = analysis.resolve_sweep(request)
-        result, num_examples = analysis.run_sweep(self._launcher, cfg)
-        return descent_pb2.StepSizeSweepResponse(
-            loss_original=result.loss_original,
-            rows=[descent_pb2.SweepRow(step_size=s, loss=loss) for s, loss in result.rows],
-            best_step_size=result.best_step_size,
-            dataset=cfg.dataset,
-            num_examples=num_examples,
-        )
+        return messages.sweep_response(analysis.run_sweep(self._launcher, self._registry, cfg))
 
     @grpc_errors
     def ClusterInfo(self, request, context):

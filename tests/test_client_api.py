@@ -92,6 +92,10 @@ class FakeTrainer(descent_pb2_grpc.TrainerServicer):
             checks=[descent_pb2.CoordinateCheck(c=1, d=2, analytic=1.0, numeric=0.5, rel_error=0.5)],
         )
 
+    def GradientCheckStream(self, request, context):
+        yield descent_pb2.GradientCheckProgress(done=0, total=1)
+        yield descent_pb2.GradientCheckProgress(done=1, total=1, result=self.GradientCheck(request, context))
+
 
 @pytest.fixture()
 def fake():

@@ -120,6 +120,24 @@ def test_gradcheck_json_contract():
         "threshold": 1e-4,
         "dataset": "digits",
         "num_examples": 256,
+        "method": "incremental",  # unspecified
+        "full": False,
+        "job_id": None,
+        "num_coordinates": 0,
+        "num_checked": 3,
+        "num_smooth": 0,  # the summary message was not set in this hand-built response
+        "num_kink": 0,
+        "num_below_resolution": 0,
+        "mean_rel_error_smooth": 0.0,
+        "max_rel_error_kink": 0.0,
+        "max_abs_error_smooth": 0.0,
+        "resolution": 0.0,
+        "verdict": None,
+        "forward_error_expected": False,
+        "notes": [],
+        "by_h": [],
+        "seconds": 0.0,
+        "tasks": 0,
     }
 
 
@@ -152,7 +170,8 @@ def test_sweep_report_reads_like_the_notes():
     lines = sweep_report(sweep_json(_sweep())).splitlines()
     assert lines[0] == "original loss: 8.990000"
     assert lines[1] == "for step size 1e-10 new loss: 9.000000"
-    assert lines[-1] == "for step size 1e-01 new loss: 8.100000  <- best"
+    assert lines[-2] == "for step size 1e-01 new loss: 8.100000  <- best"
+    assert lines[-1] == "best step size: 1e-01 (at a random W on digits, 1,797 examples)"
     assert sum("<- best" in line for line in lines) == 1
 
 
@@ -183,3 +202,81 @@ def test_human_job_text():
     assert table[0].split()[:3] == ["JOB", "STATE", "DATASET"]
     assert table[1].split()[:3] == ["job-1", "SUCCEEDED", "digits"]
     assert jobs_table([]) == "no jobs"
+
+
+def _summary(h, formula, max_smooth, mean_smooth, expected=False, kinks=0, below=0):
+    return descent_pb2.CheckSummary(
+        h=h, formula=formula, num_checked=650, num_smooth=650 - kinks - below, num_kink=kinks,
+        num_below_resolution=below, max_rel_error_smooth=max_smooth, mean_rel_error_smooth=mean_smooth,
+        max_rel_error_kink=math.nan, level="fine", passed=True, forward_error_expected=expected,
+    )
+
+
+def _full_check() -> descent_pb2.GradientCheckResponse:
+    checks = [
+        descent_pb2.CoordinateCheck(c=c, d=d, analytic=1.0 + d, numeric=1.0 + d, rel_error=1e-15 * (d + 1))
+        for c in range(10) for d in range(65)
+    ]
+    checks[7].kink, checks[7].rel_error = True, 0.4
+    rows = [
+        descent_pb2.ErrorVsH(h=h, centered=_summary(h, descent_pb2.CENTERED, 1e-14, 1e-15, kinks=k),
+                             forward=_summary(h, descent_pb2.FORWARD, h * 10, h, expected=True, kinks=k))
+        for h, k in ((1e-3, 12), (1e-5, 0))
+    ]
+    return descent_pb2.GradientCheckResponse(
+        formula=descent_pb2.CENTERED, h=1e-3, checks=checks, max_rel_error=0.4, max_rel_error_smooth=6.5e-14,
+        passed=True, loss=9.0, dataset="digits", num_examples=256, threshold=1e-7, method=descent_pb2.BRUTE,
+        full=True, job_id="job-1", summary=_summary(1e-3, descent_pb2.CENTERED, 6.5e-14, 1e-15, kinks=1),
+        verdict="fine", notes=["one", "two"], by_h=rows, num_coordinates=650, seconds=0.5, tasks=3,
+    )
+
+
+def test_full_check_json_and_text():
+    check = gradcheck_json(_full_check())
+    json.dumps(check, allow_nan=False)
+    assert check["method"] == "brute" and check["full"] and check["job_id"] == "job-1" and check["tasks"] == 3
+    assert check["num_kink"] == 1 and check["verdict"] == "fine" and check["notes"] == ["one", "two"]
+    assert [row["h"] for row in check["by_h"]] == [1e-3, 1e-5]
+    assert check["by_h"][0]["forward"]["forward_error_expected"] and check["by_h"][0]["centered"]["num_kink"] == 12
+    assert check["by_h"][0]["centered"]["max_rel_error_kink"] is None  # nan → null
+    text = gradcheck_report(check)
+    assert "all 650 coordinates" in text and "job job-1 on digits" in text and "brute" in text
+    assert "largest relative errors among 649 smooth coordinates" in text
+    assert "largest among 1 kink coordinates" in text
+    assert len(text.splitlines()) < 60  # not 650 rows
+    assert "  - one" in text and "error vs h (brute)" in text and "1.0e-02*" in text
+
+
+def test_job_json_and_text_of_a_numerical_job():
+    status = _status()
+    status.spec.gradient, status.spec.numerical_method, status.spec.check_gradient = "numerical", "brute", True
+    status.gradient_seconds_per_step, status.analytic_seconds_per_step = 0.2, 0.0004
+    status.first_batch_check.CopyFrom(_summary(1e-5, descent_pb2.CENTERED, 3e-15, 1e-15))
+    job = job_json(status)
+    assert job["gradient"] == "numerical" and job["numerical_method"] == "brute" and job["check_gradient"] is True
+    assert job["gradient_seconds_per_step"] == 0.2 and job["analytic_seconds_per_step"] == 0.0004
+    assert job["first_batch_check"]["passed"] and job["first_batch_check"]["num_checked"] == 650
+    text = job_summary(job)
+    assert "numerical (brute): 200 ms/step vs analytic 0.4 ms/step (500x)" in text
+    assert "first batch: passed (fine)" in text
+    analytic = job_json(_status())
+    assert analytic["gradient"] is None and analytic["gradient_seconds_per_step"] is None
+    assert analytic["first_batch_check"] is None
+
+
+def test_sweep_plot_is_a_png(tmp_path):
+    from client.plot import save_sweep_plot
+
+    sweep = sweep_json(_sweep())
+    path = tmp_path / "sweep.png"
+    save_sweep_plot(sweep, str(path))
+    png = path.read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000
+    assert [p.name for p in tmp_path.iterdir()] == ["sweep.png"]  # no temporary file left
+
+
+def test_h_list_option():
+    from client.cli import FLOATS
+
+    assert FLOATS.convert("1e-3,1e-5, 1e-7", None, None) == [1e-3, 1e-5, 1e-7]
+    assert FLOATS.convert("1e-5", None, None) == [1e-5]

@@ -152,6 +152,39 @@ class GradCheckResult:
         """Number of coordinates whose gradient is under the rounding floor."""
         return sum(ch.below_resolution for ch in self.checks)
 
+    @property
+    def mean_rel_error_smooth(self):
+        """Mean relative error over smooth coordinates (nan when there are none)."""
+        smooth = [ch.rel_error for ch in self.checks if ch.smooth]
+        return float(np.mean(smooth)) if smooth else float("nan")
+
+    @property
+    def max_rel_error_kink(self):
+        """Largest relative error among kink coordinates (nan when there are none)."""
+        kinks = [ch.rel_error for ch in self.checks if ch.kink]
+        return max(kinks) if kinks else float("nan")
+
+    @property
+    def max_abs_error_below_resolution(self):
+        """Largest |analytic - numeric| among below-resolution coordinates (nan when none).
+
+        Always under ``resolution``: there the two can only be compared absolutely.
+        """
+        below = [abs(ch.analytic - ch.numeric) for ch in self.checks if ch.below_resolution and not ch.kink]
+        return max(below) if below else float("nan")
+
+    @property
+    def max_abs_error_smooth(self):
+        """Largest |analytic - numeric| over smooth coordinates (nan when none)."""
+        smooth = [abs(ch.analytic - ch.numeric) for ch in self.checks if ch.smooth]
+        return max(smooth) if smooth else float("nan")
+
+    @property
+    def min_abs_gradient_smooth(self):
+        """Smallest |analytic| over smooth coordinates (nan when none)."""
+        smooth = [abs(ch.analytic) for ch in self.checks if ch.smooth]
+        return min(smooth) if smooth else float("nan")
+
 
 def resolution_bound(loss, h):
     """Return the |analytic| + |numeric| floor under which a finite difference says nothing."""
@@ -182,22 +215,43 @@ def grad_check_sparse(f, W, analytic, checks, rng, h=1e-5, formula="centered", k
     if kinks.shape != (k,):
         raise ValueError(f"kink_fn returned shape {kinks.shape}, expected ({k},)")
     fx = f(W64)
-    loss = float(fx)
+    numeric = np.array([_difference(f, W64, (c, d), h, formula, fx) for c, d in coords], dtype=np.float64)
+    return make_result(formula, h, float(fx), coords, analytic[coords[:, 0], coords[:, 1]], numeric, kinks)
+
+
+def make_result(formula, h, loss, coords, analytic, numeric, kinks):
+    """Build the GradCheckResult of checked coordinates from their values (vectorized).
+
+    coords is an int (K, 2) array of (c, d); analytic, numeric (K,) floats; kinks (K,)
+    bools. Below-resolution flags use resolution_bound(loss, h); passed and the
+    thresholds are those of grad_check_sparse.
+    """
+    _check_args(h, formula)
+    coords = np.asarray(coords, dtype=np.int64).reshape(-1, 2)
+    analytic = np.asarray(analytic, dtype=np.float64)
+    numeric = np.asarray(numeric, dtype=np.float64)
+    kinks = np.asarray(kinks, dtype=bool)
+    if not (len(coords) == analytic.shape[0] == numeric.shape[0] == kinks.shape[0]) or len(coords) == 0:
+        raise ValueError(
+            f"need as many (>= 1) coords, analytic, numeric and kink values: got {len(coords)}, "
+            f"{analytic.shape}, {numeric.shape}, {kinks.shape}"
+        )
     floor = resolution_bound(loss, h)
-    results = []
-    for (c, d), kink in zip(coords, kinks):
-        a = float(analytic[c, d])
-        n = _difference(f, W64, (c, d), h, formula, fx)
-        results.append(CoordinateCheck(
-            c=int(c), d=int(d), analytic=a, numeric=n, rel_error=rel_error(a, n),
-            kink=bool(kink), below_resolution=abs(a) + abs(n) < floor,
-        ))
-    smooth = [ch.rel_error for ch in results if ch.smooth]
-    max_smooth = max(smooth) if smooth else float("nan")
+    errors = rel_error(analytic, numeric)
+    errors = np.atleast_1d(errors)
+    below = np.abs(analytic) + np.abs(numeric) < floor
+    smooth = ~(kinks | below)
+    max_smooth = float(errors[smooth].max()) if smooth.any() else float("nan")
     threshold = THRESHOLDS[formula]
+    checks = tuple(
+        CoordinateCheck(c=c, d=d, analytic=a, numeric=n, rel_error=e, kink=k, below_resolution=b)
+        for (c, d), a, n, e, k, b in zip(
+            coords.tolist(), analytic.tolist(), numeric.tolist(), errors.tolist(), kinks.tolist(), below.tolist()
+        )
+    )
     return GradCheckResult(
-        formula=formula, h=float(h), loss=loss, checks=tuple(results),
-        max_rel_error=max(ch.rel_error for ch in results),
+        formula=formula, h=float(h), loss=float(loss), checks=checks,
+        max_rel_error=float(errors.max()),
         max_rel_error_smooth=max_smooth, threshold=threshold, resolution=floor,
-        passed=bool(smooth) and max_smooth < threshold,
+        passed=bool(smooth.any()) and max_smooth < threshold,
     )

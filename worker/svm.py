@@ -18,6 +18,9 @@ np.longdouble so that a centered difference can resolve gradients of ~1e-6 (see 
 
 import numpy as np
 
+#: Values of one (N, columns) block of kink_mask: bounds its memory for any N and W.
+_KINK_BLOCK_VALUES = 1 << 21
+
 
 def validate(W, X, y):
     """Check shapes, dtypes and labels of (W, X, y); raise ValueError naming what is wrong.
@@ -150,7 +153,8 @@ def kink_mask(W, X, y, coords, h):
     Moving W[c, d] by t moves s_c by t * X[i, d]. For an example with y_i != c only the
     margin m_ic moves (by t * X[i, d]); for y_i == c every margin m_ij, j != c, moves by
     -t * X[i, d]. A margin m crosses 0 within |t| <= h iff |m| <= h * |X[i, d]| and
-    X[i, d] != 0. Computed in float64; coords is an int array (K, 2) of (c, d).
+    X[i, d] != 0. Computed in float64; coords is an int array (K, 2) of (c, d), evaluated a
+    row of W at a time (O(N) per coordinate, vectorized: a full 10 x 3073 W in milliseconds).
     """
     validate(W, X, y)
     y = np.asarray(y)
@@ -168,8 +172,12 @@ def kink_mask(W, X, y, coords, h):
     absm[rows, y] = np.inf  # the correct class has no margin of its own
     nearest_other = absm.min(axis=1)  # closest margin to 0 among j != y_i
     mask = np.zeros(len(coords), dtype=bool)
-    for k, (c, d) in enumerate(coords):
-        reach = h * np.abs(X64[:, d])
-        m = np.where(y == c, nearest_other, absm[:, c])
-        mask[k] = bool(np.any((m <= reach) & (reach > 0)))
+    block = max(1, _KINK_BLOCK_VALUES // X64.shape[0])
+    for c in np.unique(coords[:, 0]):  # every coordinate of one row of W at once
+        where = np.flatnonzero(coords[:, 0] == c)
+        m = np.where(y == c, nearest_other, absm[:, c])[:, None]
+        for start in range(0, len(where), block):
+            part = where[start : start + block]
+            reach = h * np.abs(X64[:, coords[part, 1]])
+            mask[part] = np.any((m <= reach) & (reach > 0), axis=0)
     return mask
