@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -29,10 +28,12 @@ from pathlib import Path
 
 import grpc
 import numpy as np
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import threadpool_limits
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from benchmarks.machine import blas_facts  # noqa: E402
 
 from proto import descent_pb2, descent_pb2_grpc  # noqa: E402
 from proto.limits import GRPC_OPTIONS  # noqa: E402
@@ -127,11 +128,7 @@ def main() -> None:
                 "repeats": args.repeats,
                 "dataset": DATASET,
                 "batch_size": BATCH,
-                "blas": [
-                    {k: i.get(k) for k in ("internal_api", "version", "architecture", "num_threads")}
-                    for i in threadpool_info()
-                ],
-                "openblas_env": {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")},
+                **blas_facts(),
             },
             indent=1,
         )

@@ -26,17 +26,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import threadpool_limits
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from benchmarks.machine import blas_facts  # noqa: E402
 
 from server.analysis import plan_tasks  # noqa: E402
 from server.launcher import RayLauncher  # noqa: E402
@@ -132,11 +133,7 @@ def main() -> None:
                 "ray_cpus": cpus,
                 "tasks": {"brute": brute_tasks, "incremental": incremental_tasks},
                 "runs": runs,
-                "blas": [
-                    {k: i.get(k) for k in ("internal_api", "version", "architecture", "num_threads")}
-                    for i in threadpool_info()
-                ],
-                "openblas_env": {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")},
+                **blas_facts(),
             },
             indent=1,
         )
