@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from proto import descent_pb2
+from server.fields import non_negative, optional, positive
 from server.jobspec import DEFAULTS
 from server.launcher import RayLauncher
 from server.registry import JobRegistry
@@ -128,20 +129,6 @@ class _Target:
     reg: float
 
 
-def _get(request, name: str, default):
-    return getattr(request, name) if request.HasField(name) else default
-
-
-def _positive(name: str, value: float) -> None:
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a positive finite number, got {value}")
-
-
-def _non_negative(name: str, value: float) -> None:
-    if not (math.isfinite(value) and value >= 0):
-        raise ValueError(f"{name} must be a non-negative finite number, got {value}")
-
-
 def _check_source(dataset: str, job_id: str) -> None:
     """A job's W or a data set, not both; a data set must exist (a job's is checked when loaded)."""
     if job_id and dataset:
@@ -156,11 +143,11 @@ def _hs(request: descent_pb2.GradientCheckRequest) -> tuple[float, ...]:
         if request.HasField("h") and request.h != hs[0]:
             raise ValueError(f"h ({request.h:g}) and h_values (first {hs[0]:g}) disagree: give one of them")
     else:
-        hs = (_get(request, "h", 1e-5),)
+        hs = (optional(request, "h", 1e-5),)
     if len(hs) > MAX_H_VALUES:
         raise ValueError(f"at most {MAX_H_VALUES} h values, got {len(hs)}")
     for h in hs:
-        _positive("h", h)
+        positive("h", h)
     return hs
 
 
@@ -173,23 +160,23 @@ def resolve_gradcheck(request: descent_pb2.GradientCheckRequest) -> GradcheckCon
         raise ValueError(f"unknown numerical gradient method {request.method}")
     cfg = GradcheckConfig(
         dataset=request.dataset or ("" if request.job_id else d.dataset),
-        checks=_get(request, "checks", d.checks),
+        checks=optional(request, "checks", d.checks),
         hs=_hs(request),
         formula=FORMULAS[request.formula],
-        seed=_get(request, "seed", d.seed),
-        reg=_get(request, "reg", None),
-        batch_size=_get(request, "batch_size", d.batch_size),
-        init_scale=_get(request, "init_scale", d.init_scale),
+        seed=optional(request, "seed", d.seed),
+        reg=optional(request, "reg", None),
+        batch_size=optional(request, "batch_size", d.batch_size),
+        init_scale=optional(request, "init_scale", d.init_scale),
         full=request.full,
         method=METHODS[request.method],
         job_id=request.job_id,
     )
-    _positive("checks", cfg.checks)
-    _positive("batch_size", cfg.batch_size)
+    positive("checks", cfg.checks)
+    positive("batch_size", cfg.batch_size)
     if cfg.reg is not None:
-        _non_negative("reg", cfg.reg)
-    _non_negative("init_scale", cfg.init_scale)
-    _non_negative("seed", cfg.seed)
+        non_negative("reg", cfg.reg)
+    non_negative("init_scale", cfg.init_scale)
+    non_negative("seed", cfg.seed)
     _check_source(request.dataset, request.job_id)
     return cfg
 
@@ -197,32 +184,32 @@ def resolve_gradcheck(request: descent_pb2.GradientCheckRequest) -> GradcheckCon
 def resolve_sweep(request: descent_pb2.StepSizeSweepRequest) -> SweepConfig:
     """Defaults filled in, every field validated, data set path checked."""
     ranged = any(request.HasField(name) for name in ("step_min", "step_max", "points"))
-    step_min = _get(request, "step_min", SWEEP_MIN) if ranged else None
-    step_max = _get(request, "step_max", SWEEP_MAX) if ranged else None
+    step_min = optional(request, "step_min", SWEEP_MIN) if ranged else None
+    step_max = optional(request, "step_max", SWEEP_MAX) if ranged else None
     points = None
     if ranged:
-        _positive("step_min", step_min)
-        _positive("step_max", step_max)
+        positive("step_min", step_min)
+        positive("step_max", step_max)
         decades = math.log10(step_max / step_min) if step_max > step_min else 1.0
-        points = _get(request, "points", max(2, round(decades) + 1))
+        points = optional(request, "points", max(2, round(decades) + 1))
         step_sizes(step_min, step_max, points)  # raises ValueError on a bad range
     cfg = SweepConfig(
         dataset=request.dataset or ("" if request.job_id else SweepConfig.dataset),
-        seed=_get(request, "seed", SweepConfig.seed),
-        reg=_get(request, "reg", None),
-        init_scale=_get(request, "init_scale", SweepConfig.init_scale),
+        seed=optional(request, "seed", SweepConfig.seed),
+        reg=optional(request, "reg", None),
+        init_scale=optional(request, "init_scale", SweepConfig.init_scale),
         step_min=step_min,
         step_max=step_max,
         points=points,
         job_id=request.job_id,
-        batch_size=_get(request, "batch_size", None),
+        batch_size=optional(request, "batch_size", None),
     )
     if cfg.reg is not None:
-        _non_negative("reg", cfg.reg)
-    _non_negative("init_scale", cfg.init_scale)
-    _non_negative("seed", cfg.seed)
+        non_negative("reg", cfg.reg)
+    non_negative("init_scale", cfg.init_scale)
+    non_negative("seed", cfg.seed)
     if cfg.batch_size is not None:
-        _positive("batch_size", cfg.batch_size)
+        positive("batch_size", cfg.batch_size)
     _check_source(request.dataset, request.job_id)
     return cfg
 

@@ -7,10 +7,10 @@ the field, before any state changes.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 
 from proto import descent_pb2
+from server.fields import check_range, optional
 
 DTYPES = ("float32", "float64")
 GRADIENTS = ("analytic", "numerical")
@@ -48,15 +48,7 @@ MAX_STEPS = 10**9
 
 
 def _field(spec: descent_pb2.JobSpec, name: str):
-    return getattr(spec, name) if spec.HasField(name) else getattr(DEFAULTS, name)
-
-
-def _check_range(name: str, value, low, high, *, low_open: bool = False) -> None:
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    if value < low or (low_open and value == low) or value > high:
-        bound = f"({low}, {high}]" if low_open else f"[{low}, {high}]"
-        raise ValueError(f"{name} must be in {bound}, got {value}")
+    return optional(spec, name, getattr(DEFAULTS, name))
 
 
 def resolve(spec: descent_pb2.JobSpec) -> JobConfig:
@@ -75,13 +67,13 @@ def resolve(spec: descent_pb2.JobSpec) -> JobConfig:
         check_gradient=_field(spec, "check_gradient"),
         numerical_method=_field(spec, "numerical_method"),
     )
-    _check_range("workers", config.workers, 1, MAX_WORKERS)
-    _check_range("batch_size", config.batch_size, 1, MAX_BATCH)
-    _check_range("steps", config.steps, 1, MAX_STEPS)
-    _check_range("lr", config.lr, 0.0, 1e6, low_open=True)
-    _check_range("reg", config.reg, 0.0, 1e6)
-    _check_range("init_scale", config.init_scale, 0.0, 1e6)
-    _check_range("seed", config.seed, 0, 2**63 - 1)
+    check_range("workers", config.workers, 1, MAX_WORKERS)
+    check_range("batch_size", config.batch_size, 1, MAX_BATCH)
+    check_range("steps", config.steps, 1, MAX_STEPS)
+    check_range("lr", config.lr, 0.0, 1e6, low_open=True)
+    check_range("reg", config.reg, 0.0, 1e6)
+    check_range("init_scale", config.init_scale, 0.0, 1e6)
+    check_range("seed", config.seed, 0, 2**63 - 1)
     if config.dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {config.dtype!r}")
     if config.gradient not in GRADIENTS:
