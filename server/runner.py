@@ -68,7 +68,8 @@ class JobRunner:
                 job.store.stop()
             if actors:
                 self._launcher.kill(actors)
-            self._registry.save(job)
+            if not job.terminal:  # a terminal state was saved as it was set (Job.on_terminal)
+                self._registry.save(job)
 
     def _train(self, job: Job, actors: list) -> None:
         cfg = job.config
