@@ -17,9 +17,9 @@ from typing import TypeVar
 import grpc
 import numpy as np
 
+from client.channel import open_channel
 from client.errors import CommandError
 from proto import descent_pb2, descent_pb2_grpc
-from proto.limits import GRPC_OPTIONS
 from proto.tensor import from_chunks
 
 #: Deadline of calls that only read or change the job table.
@@ -285,12 +285,15 @@ class TrainerApi:
 
 
 @contextlib.contextmanager
-def open_api(address: str, connect_timeout: float) -> Iterator[TrainerApi]:
+def open_api(
+    address: str, connect_timeout: float, token: str | None = None, tls_ca: bytes | None = None
+) -> Iterator[TrainerApi]:
     """Open a channel to ``address``, wait until it is ready, yield a ``TrainerApi``; close on exit.
 
+    Every call carries ``token`` (``authorization: Bearer``); with ``tls_ca`` the channel is TLS.
     Raises ``ApiError("UNAVAILABLE", ...)`` when nothing answers within ``connect_timeout`` seconds.
     """
-    channel = _in_thread(lambda: grpc.insecure_channel(address, options=GRPC_OPTIONS))
+    channel = _in_thread(lambda: open_channel(address, token, tls_ca))
     try:
         try:
             _in_thread(lambda: grpc.channel_ready_future(channel).result(timeout=connect_timeout))

@@ -117,9 +117,33 @@ def reports_errors(command):
     return run
 
 
+def _remember(ctx: click.Context, param: click.Parameter, value):
+    """Keep an option for ``_configs`` without adding a parameter to every command."""
+    ctx.meta[f"descent.{param.name}"] = value
+    return value
+
+
 def connection_options(command):
-    """Add --server, --state-dir, --connect-timeout and --json to a command."""
+    """Add --server, --state-dir, --connect-timeout, --token-file, --tls-ca and --json to a command."""
     command = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")(command)
+    command = click.option(
+        "--tls-ca",
+        type=click.Path(dir_okay=False),
+        envvar="DESCENT_TLS_CA",
+        show_envvar=True,
+        expose_value=False,
+        callback=_remember,
+        help="PEM CA that signed the server's certificate: talk TLS to --server.",
+    )(command)
+    command = click.option(
+        "--token-file",
+        type=click.Path(dir_okay=False),
+        envvar="DESCENT_TOKEN_FILE",
+        show_envvar=True,
+        expose_value=False,
+        callback=_remember,
+        help="File holding the server's bearer token (else $DESCENT_TOKEN, else a local server's STATE_DIR/server.token).",
+    )(command)
     command = click.option(
         "--connect-timeout",
         type=click.FloatRange(min=0, min_open=True),
@@ -146,7 +170,10 @@ def connection_options(command):
 
 def _configs(server: str | None, state_dir: str | None, connect_timeout: float, as_json: bool) -> tuple[ConnectionConfig, OutputConfig]:
     try:
-        connection = build_connection(server, state_dir, connect_timeout, os.environ)
+        meta = click.get_current_context().meta
+        connection = build_connection(
+            server, state_dir, connect_timeout, os.environ, meta.get("descent.token_file"), meta.get("descent.tls_ca")
+        )
     except ValueError as error:
         raise click.UsageError(str(error)) from None
     return connection, build_output(as_json, sys.stderr.isatty())
@@ -439,15 +466,33 @@ def cluster(server, state_dir, connect_timeout, as_json):
 
 
 @cli.command()
-@click.option("--host", default="0.0.0.0", show_default=True, help="Interface to listen on.")
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Interface to listen on (0.0.0.0: every interface; the token guards it)."
+)
 @click.option("--port", type=click.IntRange(0, 65535), default=50051, show_default=True, help="Port (0 picks a free one).")
 @click.option("--state-dir", type=click.Path(file_okay=False), help="Where the server keeps job state.  [server default]")
 @click.option("--ray-address", help="Join this Ray cluster instead of starting a local one.")
 @click.option("--num-cpus", type=click.IntRange(min=1), help="CPUs of a locally started Ray.")
+@click.option(
+    "--data-root", "data_roots", multiple=True, type=click.Path(file_okay=False),
+    help="Directory data sets are read from (repeatable).  [default: $DESCENT_DATA_ROOTS, else the working directory]",
+)
+@click.option(
+    "--token-file", type=click.Path(dir_okay=False),
+    help="Bearer token clients and workers must send.  [default: $DESCENT_TOKEN, else a fresh one in STATE_DIR/server.token]",
+)
+@click.option("--tls-cert", type=click.Path(dir_okay=False), help="PEM certificate: serve TLS only (with --tls-key).")
+@click.option("--tls-key", type=click.Path(dir_okay=False), help="PEM private key of --tls-cert.")
 @reports_errors
-def serve(host, port, state_dir, ray_address, num_cpus):
-    """Run a long-lived server (replaces this process with `python -m server`)."""
-    argv = server_argv(host, port, state_dir=state_dir, ray_address=ray_address, num_cpus=num_cpus)
+def serve(host, port, state_dir, ray_address, num_cpus, data_roots, token_file, tls_cert, tls_key):
+    """Run a long-lived server (replaces this process with `python -m server`).
+
+    Every call must carry the server's bearer token; `python -m server --help` lists the limits.
+    """
+    argv = server_argv(
+        host, port, state_dir=state_dir, ray_address=ray_address, num_cpus=num_cpus, data_roots=list(data_roots),
+        token_file=token_file, tls_cert=tls_cert, tls_key=tls_key,
+    )
     sys.stdout.flush()
     sys.stderr.flush()
     try:

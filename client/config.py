@@ -5,7 +5,10 @@ Environment variables read here (flags win over them):
 * ``DESCENT_SERVER`` — address of a running server (click reads it for ``--server``);
 * ``DESCENT_CONNECT_TIMEOUT`` — seconds to wait for a server to answer (``--connect-timeout``);
 * ``DESCENT_START_TIMEOUT`` — seconds to wait for an embedded server to announce itself;
-* ``DESCENT_STOP_TIMEOUT`` — seconds to wait for it to stop after SIGTERM before SIGKILL.
+* ``DESCENT_STOP_TIMEOUT`` — seconds to wait for it to stop after SIGTERM before SIGKILL;
+* ``DESCENT_TOKEN`` / ``DESCENT_TOKEN_FILE`` and ``DESCENT_TLS_CA`` — the server's bearer token
+  and the CA that signed its certificate (``client.channel``; an embedded server gets a fresh
+  token of its own and speaks plaintext on loopback).
 
 ``DESCENT_STATE_DIR`` and ``DESCENT_RAY_ADDRESS`` are read by the server itself
 (an embedded server inherits the environment).
@@ -16,6 +19,8 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+from client.channel import read_ca, read_token
 
 #: Port of ``descent serve`` when an address names only a host.
 DEFAULT_PORT = 50051
@@ -30,6 +35,8 @@ class ConnectionConfig:
     connect_timeout: float  # seconds for the channel to become ready
     start_timeout: float  # seconds for an embedded server to announce its address
     stop_timeout: float  # seconds between SIGTERM and SIGKILL for an embedded server
+    token: str | None = None  # bearer token of the running server (an embedded one makes its own)
+    tls_ca: bytes | None = None  # PEM CA of the running server's certificate; None: plaintext
 
     @property
     def embedded(self) -> bool:
@@ -75,6 +82,8 @@ def build_connection(
     state_dir: str | None,
     connect_timeout: float,
     env: Mapping[str, str],
+    token_file: str | None = None,
+    tls_ca: str | None = None,
 ) -> ConnectionConfig:
     """Build the connection config from the command's flags and ``env``.
 
@@ -86,12 +95,17 @@ def build_connection(
         raise ValueError(
             f"--state-dir configures the embedded server only; the server at {server} has its own state directory"
         )
+    tls_ca = tls_ca or env.get("DESCENT_TLS_CA") or None
+    if server is None and tls_ca:
+        raise ValueError("--tls-ca is for a running server (--server); an embedded server speaks plaintext on loopback")
     return ConnectionConfig(
         server=server,
         state_dir=os.path.abspath(state_dir) if state_dir is not None else None,
         connect_timeout=connect_timeout,
         start_timeout=_env_seconds(env, "DESCENT_START_TIMEOUT", 120.0),
         stop_timeout=_env_seconds(env, "DESCENT_STOP_TIMEOUT", 30.0),
+        token=read_token(token_file or env.get("DESCENT_TOKEN_FILE"), env) if server is not None else None,
+        tls_ca=read_ca(tls_ca),
     )
 
 

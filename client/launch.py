@@ -21,6 +21,10 @@ def server_argv(
     ray_address: str | None = None,
     num_cpus: int | None = None,
     announce: bool = False,
+    data_roots: list[str] | None = None,
+    token_file: str | None = None,
+    tls_cert: str | None = None,
+    tls_key: str | None = None,
 ) -> list[str]:
     """Return the argv of ``python -m server`` with the given flags (unset ones omitted)."""
     argv = [sys.executable, "-m", "server", "--host", host, "--port", str(port)]
@@ -30,6 +34,11 @@ def server_argv(
         argv += ["--ray-address", ray_address]
     if num_cpus is not None:
         argv += ["--num-cpus", str(num_cpus)]
+    for root in data_roots or ():
+        argv += ["--data-root", root]
+    for flag, value in (("--token-file", token_file), ("--tls-cert", tls_cert), ("--tls-key", tls_key)):
+        if value is not None:
+            argv += [flag, value]
     if announce:
         argv.append("--announce")
     return argv

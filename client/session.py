@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 from collections.abc import Callable, Iterator
 
 from client.api import TrainerApi, open_api
@@ -12,12 +13,19 @@ from client.embedded import EmbeddedConfig, EmbeddedServer
 from client.launch import server_argv, server_env
 
 
-def embedded_config(config: ConnectionConfig) -> EmbeddedConfig:
-    """The embedded server for ``config``: loopback, a free port, announcing its address."""
-    command = server_argv("127.0.0.1", 0, state_dir=config.state_dir, announce=True)
+def embedded_config(config: ConnectionConfig, token: str = "") -> EmbeddedConfig:
+    """The embedded server for ``config``: loopback, a free port, announcing its address, with ``token``.
+
+    It reads data sets where this command runs (relative paths from its working directory,
+    absolute ones anywhere this user can): it runs as this user, on this machine.
+    """
+    command = server_argv("127.0.0.1", 0, state_dir=config.state_dir, announce=True, data_roots=[os.getcwd(), "/"])
+    env = server_env(os.environ)
+    env.pop("DESCENT_TOKEN_FILE", None)
+    env["DESCENT_TOKEN"] = token
     return EmbeddedConfig(
         command=tuple(command),
-        env=server_env(os.environ),
+        env=env,
         start_timeout=config.start_timeout,
         stop_timeout=config.stop_timeout,
     )
@@ -31,13 +39,14 @@ def connect(config: ConnectionConfig, notify: Callable[[str], None]) -> Iterator
     The channel is closed before the embedded server is stopped.
     """
     if config.server is not None:
-        with open_api(config.server, config.connect_timeout) as api:
+        with open_api(config.server, config.connect_timeout, config.token, config.tls_ca) as api:
             yield api
         return
-    server = EmbeddedServer(embedded_config(config))
+    token = secrets.token_urlsafe(32)  # fresh for every embedded server: only this command can use it
+    server = EmbeddedServer(embedded_config(config, token))
     try:
         with server as address:
-            with open_api(address, config.connect_timeout) as api:
+            with open_api(address, config.connect_timeout, token) as api:
                 yield api
     finally:
         if server.address is not None and server.log_dir is not None and server.returncode not in (None, 0):

@@ -441,28 +441,32 @@ class ClusterInfoResponse(_message.Message):
     def __init__(self, nodes: _Optional[_Iterable[_Union[NodeInfo, _Mapping]]] = ..., total_cpus: _Optional[float] = ..., available_cpus: _Optional[float] = ..., workers: _Optional[_Iterable[_Union[ActiveWorker, _Mapping]]] = ..., ray_address: _Optional[str] = ...) -> None: ...
 
 class PullRequest(_message.Message):
-    __slots__ = ("job_id", "worker_id")
+    __slots__ = ("job_id", "worker_id", "secret")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     WORKER_ID_FIELD_NUMBER: _ClassVar[int]
+    SECRET_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     worker_id: str
-    def __init__(self, job_id: _Optional[str] = ..., worker_id: _Optional[str] = ...) -> None: ...
+    secret: str
+    def __init__(self, job_id: _Optional[str] = ..., worker_id: _Optional[str] = ..., secret: _Optional[str] = ...) -> None: ...
 
 class PushRequest(_message.Message):
-    __slots__ = ("job_id", "worker_id", "node_id", "gradient", "loss", "version")
+    __slots__ = ("job_id", "worker_id", "node_id", "gradient", "loss", "version", "secret")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     WORKER_ID_FIELD_NUMBER: _ClassVar[int]
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     GRADIENT_FIELD_NUMBER: _ClassVar[int]
     LOSS_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
+    SECRET_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     worker_id: str
     node_id: str
     gradient: Tensor
     loss: float
     version: int
-    def __init__(self, job_id: _Optional[str] = ..., worker_id: _Optional[str] = ..., node_id: _Optional[str] = ..., gradient: _Optional[_Union[Tensor, _Mapping]] = ..., loss: _Optional[float] = ..., version: _Optional[int] = ...) -> None: ...
+    secret: str
+    def __init__(self, job_id: _Optional[str] = ..., worker_id: _Optional[str] = ..., node_id: _Optional[str] = ..., gradient: _Optional[_Union[Tensor, _Mapping]] = ..., loss: _Optional[float] = ..., version: _Optional[int] = ..., secret: _Optional[str] = ...) -> None: ...
 
 class Parameters(_message.Message):
     __slots__ = ("weights", "version", "stop")

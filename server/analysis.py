@@ -22,12 +22,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from proto import descent_pb2
-from server.fields import non_negative, optional, positive
+from server.errors import RequestError
+from server.fields import echo, non_negative, optional, positive
 from server.jobspec import DEFAULTS
 from server.launcher import RayLauncher
 from server.registry import JobRegistry
 from worker.checks import CheckReport, assemble, needs_minus, setup
-from worker.data import check_spec, prepare, sample_batch
+from worker.data import prepare, sample_batch
 from worker.fdiff import loss_changes
 from worker.sweep import DECADES, SweepResult, finish, step_sizes, sweep_direction, sweep_losses
 
@@ -130,34 +131,34 @@ class _Target:
 
 
 def _check_source(dataset: str, job_id: str) -> None:
-    """A job's W or a data set, not both; a data set must exist (a job's is checked when loaded)."""
+    """A job's W or a data set, not both (server.admission confines the data set and checks it exists)."""
     if job_id and dataset:
-        raise ValueError(f"give a data set or a job, not both (dataset {dataset!r}, job {job_id!r}): a job brings its own")
-    if not job_id:
-        check_spec(dataset or DEFAULTS.dataset)
+        raise RequestError(
+            f"give a data set or a job, not both (dataset {echo(dataset)}, job {echo(job_id)}): a job brings its own"
+        )
 
 
 def _hs(request: descent_pb2.GradientCheckRequest) -> tuple[float, ...]:
     if request.h_values:
         hs = tuple(request.h_values)
         if request.HasField("h") and request.h != hs[0]:
-            raise ValueError(f"h ({request.h:g}) and h_values (first {hs[0]:g}) disagree: give one of them")
+            raise RequestError(f"h ({request.h:g}) and h_values (first {hs[0]:g}) disagree: give one of them")
     else:
         hs = (optional(request, "h", 1e-5),)
     if len(hs) > MAX_H_VALUES:
-        raise ValueError(f"at most {MAX_H_VALUES} h values, got {len(hs)}")
+        raise RequestError(f"at most {MAX_H_VALUES} h values, got {len(hs)}")
     for h in hs:
         positive("h", h)
     return hs
 
 
 def resolve_gradcheck(request: descent_pb2.GradientCheckRequest) -> GradcheckConfig:
-    """Defaults filled in, every field validated (ValueError names the bad one), data set path checked."""
+    """Defaults filled in, every field validated (RequestError names the bad one), data set path checked."""
     d = GradcheckConfig()
     if request.formula not in FORMULAS:
-        raise ValueError(f"unknown formula {request.formula}")
+        raise RequestError(f"unknown formula {request.formula}")
     if request.method not in METHODS:
-        raise ValueError(f"unknown numerical gradient method {request.method}")
+        raise RequestError(f"unknown numerical gradient method {request.method}")
     cfg = GradcheckConfig(
         dataset=request.dataset or ("" if request.job_id else d.dataset),
         checks=optional(request, "checks", d.checks),
@@ -192,7 +193,10 @@ def resolve_sweep(request: descent_pb2.StepSizeSweepRequest) -> SweepConfig:
         positive("step_max", step_max)
         decades = math.log10(step_max / step_min) if step_max > step_min else 1.0
         points = optional(request, "points", max(2, round(decades) + 1))
-        step_sizes(step_min, step_max, points)  # raises ValueError on a bad range
+        try:
+            step_sizes(step_min, step_max, points)
+        except ValueError as error:  # a bad range in the request
+            raise RequestError(str(error)) from None
     cfg = SweepConfig(
         dataset=request.dataset or ("" if request.job_id else SweepConfig.dataset),
         seed=optional(request, "seed", SweepConfig.seed),
@@ -223,6 +227,14 @@ def _target(registry: JobRegistry, job_id: str, dataset: str, seed: int, reg: fl
     return _Target(dataset=spec.dataset, data_seed=spec.seed, W=weights, reg=spec.reg if reg is None else reg)
 
 
+def _prepare(target: _Target):
+    """The target's data set in float64; a malformed file the request named is a RequestError."""
+    try:
+        return prepare(target.dataset, seed=target.data_seed, dtype="float64")
+    except ValueError as error:
+        raise RequestError(str(error)) from None
+
+
 def plan_tasks(coordinates: int, method: str, cpus: float) -> int:
     """How many chunk tasks: TASKS_PER_CPU per CPU, none smaller than MIN_TASK_COORDINATES."""
     worth = math.ceil(coordinates / MIN_TASK_COORDINATES[method])
@@ -237,14 +249,17 @@ def run_gradcheck(
 ) -> Iterator[Progress | GradcheckOutcome]:
     """Yield Progress while the chunk tasks run, then the GradcheckOutcome."""
     target = _target(registry, cfg.job_id, cfg.dataset, cfg.seed, cfg.reg)
-    data = prepare(target.dataset, seed=target.data_seed, dtype="float64")
-    problem = setup(
-        data.X_train, data.y_train, data.num_classes, reg=target.reg, seed=cfg.seed, init_scale=cfg.init_scale,
-        batch_size=cfg.batch_size, checks=cfg.checks, full=cfg.full, W=target.W,
-    )
+    data = _prepare(target)
+    try:
+        problem = setup(
+            data.X_train, data.y_train, data.num_classes, reg=target.reg, seed=cfg.seed, init_scale=cfg.init_scale,
+            batch_size=cfg.batch_size, checks=cfg.checks, full=cfg.full, W=target.W,
+        )
+    except ValueError as error:  # the request's W, data set and settings do not fit together
+        raise RequestError(str(error)) from None
     total = len(problem.flat)
     if total > MAX_FULL_COORDINATES:
-        raise ValueError(f"a full check of {total:,} coordinates is too large (at most {MAX_FULL_COORDINATES:,}); use checks")
+        raise RequestError(f"a full check of {total:,} coordinates is too large (at most {MAX_FULL_COORDINATES:,}); use checks")
     tasks = plan_tasks(total, cfg.method, launcher.total_cpus())
     parts = np.array_split(problem.flat, tasks)
     offsets = np.concatenate([[0], np.cumsum([len(p) for p in parts])])
@@ -270,7 +285,7 @@ def run_gradcheck(
 def run_sweep(launcher: RayLauncher, registry: JobRegistry, cfg: SweepConfig) -> SweepOutcome:
     """The sweep (float64): the gradient in one task, the step sizes in parallel tasks."""
     target = _target(registry, cfg.job_id, cfg.dataset, cfg.seed, cfg.reg)
-    data = prepare(target.dataset, seed=target.data_seed, dtype="float64")
+    data = _prepare(target)
     rng = np.random.default_rng(cfg.seed)
     fresh = cfg.init_scale * rng.standard_normal((data.num_classes, data.X_train.shape[1]))
     W = fresh if target.W is None else np.asarray(target.W, dtype=np.float64)

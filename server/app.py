@@ -6,14 +6,12 @@ import logging
 import signal
 import sys
 import threading
-from concurrent import futures
 
-import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from proto import descent_pb2, descent_pb2_grpc
-from proto.limits import GRPC_OPTIONS
 from server.config import ServerConfig, parse_args
+from server.edge import admission_for, build_server, enable_reflection
 from server.launcher import RayLauncher
 from server.parameter_servicer import ParameterServicer
 from server.registry import JobRegistry
@@ -38,8 +36,7 @@ def serve(config: ServerConfig) -> int:
     keep_freed_memory()
 
     registry = JobRegistry(config.state_dir)
-    grpc_server = grpc.server(futures.ThreadPoolExecutor(max_workers=config.max_threads), options=GRPC_OPTIONS)
-    port = grpc_server.add_insecure_port(f"{config.host}:{config.port}")
+    grpc_server, port = build_server(config)
     if port == 0:
         log.error("cannot listen on %s:%s", config.host, config.port)
         return 1
@@ -50,11 +47,14 @@ def serve(config: ServerConfig) -> int:
         signal.signal(sig, lambda *_: stop.set())
     try:
         advertise = config.advertise_address or f"{_reachable_host(config.host, launcher)}:{port}"
-        runner = JobRunner(registry, launcher, advertise)
-        descent_pb2_grpc.add_TrainerServicer_to_server(TrainerServicer(registry, runner, launcher), grpc_server)
+        tls_ca = config.tls_ca.read_bytes() if config.tls_ca is not None else b""
+        runner = JobRunner(registry, launcher, advertise, token=config.token, tls_ca=tls_ca)
+        trainer = TrainerServicer(registry, runner, launcher, admission_for(config, registry))
+        descent_pb2_grpc.add_TrainerServicer_to_server(trainer, grpc_server)
         descent_pb2_grpc.add_ParameterServerServicer_to_server(ParameterServicer(registry), grpc_server)
         health_servicer = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, grpc_server)
+        enable_reflection(grpc_server)
         grpc_server.start()
         health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
         log.info("serving on %s:%d (workers reach it at %s), state in %s", config.host, port, advertise, config.state_dir)

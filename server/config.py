@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import argparse
 import os
-from dataclasses import dataclass
+import secrets
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from server.limits import FLAGS, Limits, default_request_memory, parse_bytes
+
+#: Name of the token file a server writes into its state directory when no token was given.
+TOKEN_FILE = "server.token"
 
 
 def default_state_dir() -> Path:
@@ -27,8 +33,15 @@ class ServerConfig:
     num_cpus: int | None = None
     advertise_address: str | None = None
     announce: bool = False
-    # Each worker holds one PushStream (one server thread) for its job's length.
-    max_threads: int = 256
+    # Bearer token every Trainer and ParameterServer call must carry (health checks stay open).
+    token: str = ""
+    # PEM files: with both, the server speaks TLS only.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_ca: Path | None = None  # what workers verify the server with (default: tls_cert, if self-signed)
+    # Data sets are read only under these directories (server.data_roots).
+    data_roots: tuple[Path, ...] = (Path("."),)
+    limits: Limits = field(default_factory=Limits)
 
 
 def parse_args(argv: list[str] | None = None) -> ServerConfig:
@@ -48,17 +61,79 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
         help="HOST:PORT at which Ray workers reach this server (default: this node's IP and the bound port)",
     )
     parser.add_argument("--announce", action="store_true", help="print 'descent-server listening on HOST:PORT' when ready")
+    parser.add_argument(
+        "--token-file", type=Path, default=env.get("DESCENT_TOKEN_FILE") or None,
+        help="file holding the bearer token clients and workers must send (default: $DESCENT_TOKEN, else a "
+        f"fresh token written to STATE_DIR/{TOKEN_FILE})",
+    )
+    parser.add_argument("--tls-cert", type=Path, default=env.get("DESCENT_TLS_CERT") or None, help="PEM certificate (TLS)")
+    parser.add_argument("--tls-key", type=Path, default=env.get("DESCENT_TLS_KEY") or None, help="PEM private key (TLS)")
+    parser.add_argument(
+        "--tls-ca", type=Path, default=env.get("DESCENT_TLS_CA") or None,
+        help="PEM CA that signed --tls-cert; Ray workers verify the server with it (default: --tls-cert itself)",
+    )
+    roots = [Path(p) for p in env.get("DESCENT_DATA_ROOTS", "").split(os.pathsep) if p]
+    parser.add_argument(
+        "--data-root", type=Path, action="append", default=None,
+        help="directory data sets are read from (repeatable; default $DESCENT_DATA_ROOTS, else the working directory)",
+    )
+    defaults = Limits(request_memory=default_request_memory())
+    parser.add_argument("--max-request-memory", default=env.get("DESCENT_MAX_REQUEST_MEMORY"),
+                        help="bytes one job or analysis may allocate, e.g. 4G (default: half the machine's memory)")
+    for name, flag in FLAGS.items():
+        if name != "request_memory":
+            parser.add_argument(
+                flag, dest=name, type=int, default=getattr(defaults, name), help=f"limit (default {getattr(defaults, name)})"
+            )
     args = parser.parse_args(argv)
     if not 0 <= args.port <= 65535:
         parser.error(f"--port must be in [0, 65535], got {args.port}")
     if args.num_cpus is not None and args.num_cpus < 1:
         parser.error(f"--num-cpus must be at least 1, got {args.num_cpus}")
+    if (args.tls_cert is None) != (args.tls_key is None):
+        parser.error("--tls-cert and --tls-key go together")
+    try:
+        memory = parse_bytes(args.max_request_memory) if args.max_request_memory else defaults.request_memory
+    except ValueError as error:
+        parser.error(f"--max-request-memory: {error}")
+    numbers = {name: getattr(args, name) for name in FLAGS if name != "request_memory"}
+    for name, value in numbers.items():
+        if value < 1:
+            parser.error(f"{FLAGS[name]} must be at least 1, got {value}")
+    state_dir = args.state_dir.expanduser()
     return ServerConfig(
         host=args.host,
         port=args.port,
-        state_dir=args.state_dir.expanduser(),
+        state_dir=state_dir,
         ray_address=args.ray_address,
         num_cpus=args.num_cpus,
         advertise_address=args.advertise_address,
         announce=args.announce,
+        token=_token(args.token_file, state_dir, parser),
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        tls_ca=args.tls_ca or args.tls_cert,
+        data_roots=tuple(args.data_root or roots or [Path.cwd()]),
+        limits=Limits(request_memory=memory, **numbers),
     )
+
+
+def _token(token_file: Path | None, state_dir: Path, parser: argparse.ArgumentParser) -> str:
+    """The token from --token-file, else $DESCENT_TOKEN, else a fresh one written (0600) to the state directory."""
+    if token_file is not None:
+        try:
+            token = token_file.expanduser().read_text().strip()
+        except OSError as error:
+            parser.error(f"--token-file: {error}")
+        if not token:
+            parser.error(f"--token-file {token_file} is empty")
+        return token
+    if os.environ.get("DESCENT_TOKEN", "").strip():
+        return os.environ["DESCENT_TOKEN"].strip()
+    token = secrets.token_urlsafe(32)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path = state_dir / TOKEN_FILE
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(token + "\n")
+    return token

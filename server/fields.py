@@ -1,12 +1,34 @@
-"""Reading and checking request fields: proto3 optional fields with defaults, and range checks.
+"""Reading and checking request fields, in one place: optional fields with defaults, range checks,
+string lengths, and the per-message rules every request passes at the edge (``check_request``).
 
-Every check raises ValueError naming the field (INVALID_ARGUMENT to the client).
+Every check raises RequestError naming the field (INVALID_ARGUMENT to the client); what it
+echoes of a bad value is shortened.
 """
 
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Callable
 from typing import Any
+
+from server.errors import RequestError
+
+#: Longest id (job, worker, node) and data set spec a request may carry.
+MAX_ID_CHARS = 128
+MAX_DATASET_CHARS = 4096
+#: WatchJob's interval: 0 means the server's default; otherwise within these bounds (seconds).
+WATCH_INTERVAL_MIN, WATCH_INTERVAL_MAX = 0.05, 60.0
+#: How much of a bad value an error message repeats.
+ECHO_CHARS = 80
+
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
+
+
+def echo(value: Any) -> str:
+    """``repr(value)``, cut to ECHO_CHARS characters: what an error message may repeat of a bad value."""
+    text = repr(value)
+    return text if len(text) <= ECHO_CHARS else f"{text[:ECHO_CHARS]}… ({len(text)} characters)"
 
 
 def optional(message: Any, name: str, default: Any) -> Any:
@@ -17,19 +39,94 @@ def optional(message: Any, name: str, default: Any) -> Any:
 def check_range(name: str, value, low, high, *, low_open: bool = False) -> None:
     """``value`` must be finite and in [low, high] (or (low, high] with ``low_open``)."""
     if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
+        raise RequestError(f"{name} must be finite, got {value}")
     if value < low or (low_open and value == low) or value > high:
         bound = f"({low}, {high}]" if low_open else f"[{low}, {high}]"
-        raise ValueError(f"{name} must be in {bound}, got {value}")
+        raise RequestError(f"{name} must be in {bound}, got {value}")
 
 
 def positive(name: str, value: float) -> None:
     """``value`` must be finite and > 0."""
     if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a positive finite number, got {value}")
+        raise RequestError(f"{name} must be a positive finite number, got {value}")
 
 
 def non_negative(name: str, value: float) -> None:
     """``value`` must be finite and >= 0."""
     if not (math.isfinite(value) and value >= 0):
-        raise ValueError(f"{name} must be a non-negative finite number, got {value}")
+        raise RequestError(f"{name} must be a non-negative finite number, got {value}")
+
+
+def identifier(name: str, value: str, *, required: bool = True) -> None:
+    """An id: 1..MAX_ID_CHARS of letters, digits and ``._:-`` (empty allowed unless ``required``)."""
+    if not value:
+        if required:
+            raise RequestError(f"{name} is empty")
+        return
+    if len(value) > MAX_ID_CHARS:
+        raise RequestError(f"{name} is {len(value)} characters long; at most {MAX_ID_CHARS}")
+    if not _ID.match(value):
+        raise RequestError(f"{name} {echo(value)} is not an id (letters, digits and ._:- only)")
+
+
+def dataset_spec(name: str, value: str) -> None:
+    """A data set spec: at most MAX_DATASET_CHARS characters, printable, no NUL."""
+    if len(value) > MAX_DATASET_CHARS:
+        raise RequestError(f"{name} is {len(value)} characters long; at most {MAX_DATASET_CHARS}")
+    if "\x00" in value or not value.isprintable():
+        raise RequestError(f"{name} {echo(value)} contains control characters")
+
+
+def watch_interval(name: str, value: float) -> None:
+    """0 (the server's default) or a finite number of seconds in [WATCH_INTERVAL_MIN, WATCH_INTERVAL_MAX]."""
+    if value == 0:
+        return
+    if not math.isfinite(value) or not WATCH_INTERVAL_MIN <= value <= WATCH_INTERVAL_MAX:
+        raise RequestError(
+            f"{name} must be 0 (the default) or in [{WATCH_INTERVAL_MIN}, {WATCH_INTERVAL_MAX}] seconds, got {value}"
+        )
+
+
+def _optional_id(name: str, value: str) -> None:
+    identifier(name, value, required=False)
+
+
+def _job_spec(name: str, spec: Any) -> None:
+    dataset_spec(f"{name}.dataset", spec.dataset)
+    for field in ("dtype", "gradient", "numerical_method"):
+        if spec.HasField(field) and len(getattr(spec, field)) > MAX_ID_CHARS:
+            raise RequestError(f"{name}.{field} is {len(getattr(spec, field))} characters long; at most {MAX_ID_CHARS}")
+
+
+def _tensor_dtype(name: str, tensor: Any) -> None:
+    if len(tensor.dtype) > 16:
+        raise RequestError(f"{name}.dtype {echo(tensor.dtype)} is not a dtype name")
+
+
+_Rule = Callable[[str, Any], None]
+
+#: Message type name → (field, rule) pairs; range checks of optional numbers live with their defaults
+#: (server.jobspec, server.analysis), which run right after these.
+RULES: dict[str, tuple[tuple[str, _Rule], ...]] = {
+    "SubmitJobRequest": (("spec", _job_spec),),
+    "GetJobRequest": (("job_id", identifier),),
+    "CancelJobRequest": (("job_id", identifier),),
+    "WatchJobRequest": (("job_id", identifier), ("interval", watch_interval)),
+    "GetWeightsRequest": (("job_id", identifier),),
+    "GradientCheckRequest": (("dataset", dataset_spec), ("job_id", _optional_id)),
+    "StepSizeSweepRequest": (("dataset", dataset_spec), ("job_id", _optional_id)),
+    "PullRequest": (("job_id", identifier), ("worker_id", identifier), ("secret", _optional_id)),
+    "PushRequest": (
+        ("job_id", identifier),
+        ("worker_id", identifier),
+        ("node_id", _optional_id),
+        ("secret", _optional_id),
+        ("gradient", _tensor_dtype),
+    ),
+}
+
+
+def check_request(request: Any) -> None:
+    """Apply the rules of ``request``'s message type; raise RequestError naming the first bad field."""
+    for name, rule in RULES.get(type(request).__name__, ()):
+        rule(name, getattr(request, name))

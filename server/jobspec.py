@@ -1,7 +1,7 @@
 """Job specifications: the server's defaults and the validation of what a client asks for.
 
 A ``JobSpec`` message leaves optional fields unset to mean "the default";
-``resolve`` fills them in and rejects bad values with a ValueError that names
+``resolve`` fills them in and rejects bad values with a RequestError that names
 the field, before any state changes.
 """
 
@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from proto import descent_pb2
-from server.fields import check_range, optional
+from server.errors import RequestError
+from server.fields import check_range, echo, optional
 
 DTYPES = ("float32", "float64")
 GRADIENTS = ("analytic", "numerical")
@@ -52,7 +53,7 @@ def _field(spec: descent_pb2.JobSpec, name: str):
 
 
 def resolve(spec: descent_pb2.JobSpec) -> JobConfig:
-    """Fill defaults into ``spec`` and validate every field; raise ValueError naming the bad one."""
+    """Fill defaults into ``spec`` and validate every field; raise RequestError naming the bad one."""
     config = JobConfig(
         dataset=spec.dataset or DEFAULTS.dataset,
         workers=_field(spec, "workers"),
@@ -75,10 +76,12 @@ def resolve(spec: descent_pb2.JobSpec) -> JobConfig:
     check_range("init_scale", config.init_scale, 0.0, 1e6)
     check_range("seed", config.seed, 0, 2**63 - 1)
     if config.dtype not in DTYPES:
-        raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {config.dtype!r}")
+        raise RequestError(f"dtype must be one of {', '.join(DTYPES)}, got {echo(config.dtype)}")
     if config.gradient not in GRADIENTS:
-        raise ValueError(f"gradient must be one of {', '.join(GRADIENTS)}, got {config.gradient!r}")
+        raise RequestError(f"gradient must be one of {', '.join(GRADIENTS)}, got {echo(config.gradient)}")
     if config.numerical_method not in NUMERICAL_METHODS:
-        raise ValueError(f"numerical_method must be one of {', '.join(NUMERICAL_METHODS)}, got {config.numerical_method!r}")
+        raise RequestError(
+            f"numerical_method must be one of {', '.join(NUMERICAL_METHODS)}, got {echo(config.numerical_method)}"
+        )
     return config
 

@@ -38,9 +38,18 @@ class JobRunner:
     """Starts job threads; one per job, each owning its actors until the job ends."""
 
     def __init__(
-        self, registry: JobRegistry, launcher: RayLauncher, server_address: str, grad_fn: Callable = svm_loss_grad
+        self,
+        registry: JobRegistry,
+        launcher: RayLauncher,
+        server_address: str,
+        grad_fn: Callable = svm_loss_grad,
+        token: str = "",
+        tls_ca: bytes = b"",
     ):
-        """``grad_fn`` is the analytic gradient the first-batch check examines and numerical jobs time."""
+        """``grad_fn`` is the analytic gradient the first-batch check examines and numerical jobs time;
+        ``token`` is the server's bearer token, handed to the workers with their own secrets, and
+        ``tls_ca`` the PEM they verify a TLS server with (empty: plaintext)."""
+        self._token, self._tls_ca = token, tls_ca
         self._registry = registry
         self._launcher = launcher
         self._server_address = server_address
@@ -105,6 +114,9 @@ class JobRunner:
                 batch_size=cfg.batch_size,
                 reg=cfg.reg,
                 seed=int(seed),
+                token=self._token,
+                tls_ca=self._tls_ca,
+                secret=job.store.enroll(wid),
             )
             for wid, seed in zip(worker_ids, seeds[1:])
         ]

@@ -8,11 +8,15 @@ updates is exact however many workers push at once.
 
 from __future__ import annotations
 
+import hmac
+import secrets
 import threading
 from dataclasses import dataclass
 
 import numpy as np
 
+from server.errors import PermissionDenied, RequestError
+from server.fields import echo
 from server.losses import LossHistory
 
 
@@ -38,6 +42,7 @@ class ParameterStore:
         self._losses = LossHistory(target_steps)
         self._worker_steps: dict[str, int] = {}
         self._worker_nodes: dict[str, str] = {}
+        self._secrets: dict[str, str] = {}
         self._lock = threading.Lock()
 
     @property
@@ -52,13 +57,30 @@ class ParameterStore:
         return self._stopped or self._version >= self._target
 
     def check_gradient(self, grad: np.ndarray) -> None:
-        """Raise ValueError unless ``grad`` matches W's shape and dtype and is finite."""
+        """Raise RequestError unless ``grad`` matches W's shape and dtype and is finite."""
         if grad.shape != self._w.shape:
-            raise ValueError(f"gradient shape {list(grad.shape)} does not match W shape {list(self._w.shape)}")
+            raise RequestError(f"gradient shape {list(grad.shape)[:8]} does not match W shape {list(self._w.shape)}")
         if grad.dtype != self._w.dtype:
-            raise ValueError(f"gradient dtype {grad.dtype} does not match W dtype {self._w.dtype}")
+            raise RequestError(f"gradient dtype {grad.dtype} does not match W dtype {self._w.dtype}")
         if not np.isfinite(grad).all():
-            raise ValueError("gradient contains NaN or Inf")
+            raise RequestError("gradient contains NaN or Inf")
+
+    def enroll(self, worker_id: str) -> str:
+        """A fresh secret for a worker the job places; only enrolled workers may push or pull."""
+        secret = secrets.token_hex(16)
+        with self._lock:
+            self._secrets[worker_id] = secret
+        return secret
+
+    def authorize(self, worker_id: str, secret: str) -> None:
+        """Raise PermissionDenied unless ``secret`` is the one ``worker_id`` was enrolled with."""
+        with self._lock:
+            expected = self._secrets.get(worker_id)
+        if expected is None or not hmac.compare_digest(expected.encode(), secret.encode("utf-8", "replace")):
+            raise PermissionDenied(
+                f"worker {echo(worker_id)} is not one this job placed (or its secret is wrong): "
+                "only the job's own workers may push or pull"
+            )
 
     def register(self, worker_id: str, node_id: str) -> None:
         """Make a worker known (with 0 steps) so it is listed even before its first update."""
@@ -76,9 +98,9 @@ class ParameterStore:
         """Validate and apply one gradient (unless the job is over); return the new W."""
         self.check_gradient(grad)
         if not np.isfinite(loss):
-            raise ValueError(f"batch loss must be finite, got {loss}")
+            raise RequestError(f"batch loss must be finite, got {loss}")
         if not worker_id:
-            raise ValueError("worker_id is empty")
+            raise RequestError("worker_id is empty")
         with self._lock:
             if not self._done():
                 np.multiply(grad, -self._lr, out=self._scratch)

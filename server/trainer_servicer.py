@@ -7,13 +7,13 @@ import time
 from proto import descent_pb2, descent_pb2_grpc
 from proto.tensor import to_chunks
 from server import analysis, messages
+from server.admission import Admission
 from server.errors import JobNotActive, grpc_errors, grpc_stream_errors
 from server.job import TERMINAL, Job
 from server.jobspec import resolve
 from server.launcher import RayLauncher
 from server.registry import JobRegistry
 from server.runner import JobRunner
-from worker.data import check_spec
 
 State = descent_pb2.JobState
 
@@ -26,15 +26,15 @@ WATCH_INTERVAL = 0.5
 class TrainerServicer(descent_pb2_grpc.TrainerServicer):
     """Job control, gradient checks, sweeps and cluster facts for clients."""
 
-    def __init__(self, registry: JobRegistry, runner: JobRunner, launcher: RayLauncher):
+    def __init__(self, registry: JobRegistry, runner: JobRunner, launcher: RayLauncher, admission: Admission):
         self._registry = registry
         self._runner = runner
         self._launcher = launcher
+        self._admission = admission
 
     @grpc_errors
     def SubmitJob(self, request, context):
-        config = resolve(request.spec)
-        check_spec(config.dataset)
+        config = self._admission.admit_job(resolve(request.spec))
         self._launcher.check_capacity(config.workers)
         job = self._registry.create(config)
         self._runner.start(job)
@@ -70,7 +70,7 @@ class TrainerServicer(descent_pb2_grpc.TrainerServicer):
 
     @grpc_stream_errors
     def WatchJob(self, request, context):
-        interval = request.interval if request.interval > 0 else WATCH_INTERVAL
+        interval = request.interval or WATCH_INTERVAL  # the range was checked by server.fields
         job = self._registry.live(request.job_id)
         if job is None:  # a stored job: its status does not change here
             yield self._registry.status(request.job_id)
@@ -89,20 +89,23 @@ class TrainerServicer(descent_pb2_grpc.TrainerServicer):
 
     @grpc_errors
     def GradientCheck(self, request, context):
-        cfg = analysis.resolve_gradcheck(request)
-        *_, outcome = analysis.run_gradcheck(self._launcher, self._registry, cfg, lambda: not context.is_active())
+        cfg = self._admission.admit_gradcheck(analysis.resolve_gradcheck(request))
+        with self._admission.analysis_slot():
+            *_, outcome = analysis.run_gradcheck(self._launcher, self._registry, cfg, lambda: not context.is_active())
         return messages.gradcheck_response(outcome)
 
     @grpc_stream_errors
     def GradientCheckStream(self, request, context):
-        cfg = analysis.resolve_gradcheck(request)
-        for event in analysis.run_gradcheck(self._launcher, self._registry, cfg, lambda: not context.is_active()):
-            yield messages.gradcheck_progress(event)
+        cfg = self._admission.admit_gradcheck(analysis.resolve_gradcheck(request))
+        with self._admission.analysis_slot():
+            for event in analysis.run_gradcheck(self._launcher, self._registry, cfg, lambda: not context.is_active()):
+                yield messages.gradcheck_progress(event)
 
     @grpc_errors
     def StepSizeSweep(self, request, context):
-        cfg = analysis.resolve_sweep(request)
-        return messages.sweep_response(analysis.run_sweep(self._launcher, self._registry, cfg))
+        cfg = self._admission.admit_sweep(analysis.resolve_sweep(request))
+        with self._admission.analysis_slot():
+            return messages.sweep_response(analysis.run_sweep(self._launcher, self._registry, cfg))
 
     @grpc_errors
     def ClusterInfo(self, request, context):

@@ -1,8 +1,13 @@
-"""A real ``python -m server`` subprocess (local Ray, free port) for tests and its clean shutdown."""
+"""A real ``python -m server`` subprocess (local Ray, free port) for tests and its clean shutdown.
+
+The server gets a fresh bearer token (``DESCENT_TOKEN``) and the helper's channel sends it;
+``bare_channel()`` opens one that does not.
+"""
 
 from __future__ import annotations
 
 import os
+import secrets
 import select
 import signal
 import subprocess
@@ -11,6 +16,7 @@ from pathlib import Path
 
 import grpc
 
+from client.channel import open_channel
 from proto import descent_pb2_grpc
 from proto.limits import GRPC_OPTIONS
 
@@ -34,8 +40,17 @@ class ServerProcess:
         log_path: Path | None = None,
         start_timeout: float = 180,
         attempts: int = 3,
+        data_roots: list[Path] | None = None,
+        extra_args: list[str] | None = None,
+        tls_ca: bytes | None = None,
     ):
+        """``data_roots`` default to the repository and the system's temporary directory; ``extra_args``
+        go to ``python -m server`` as they are; with ``tls_ca`` the helper's channel is TLS."""
         self.state_dir = Path(state_dir)
+        self.token = secrets.token_urlsafe(24)
+        self.tls_ca = tls_ca
+        roots = data_roots if data_roots is not None else [ROOT, Path(os.environ.get("TMPDIR", "/tmp")), ROOT.parent / "shared"]
+        self._args = [arg for root in roots for arg in ("--data-root", str(root))] + list(extra_args or [])
         self.log_path = log_path or self.state_dir.parent / f"server-{os.getpid()}-{id(self):x}.log"
         self._log = open(self.log_path, "w")
         self.channel = None
@@ -50,7 +65,7 @@ class ServerProcess:
             self._log.write(f"--- attempt {attempt} failed; starting a fresh server ---\n")
             self._log.flush()
         self.address = line.rsplit(" ", 1)[1].strip()
-        self.channel = grpc.insecure_channel(self.address, options=GRPC_OPTIONS)
+        self.channel = open_channel(self.address, self.token, tls_ca)
         self.trainer = descent_pb2_grpc.TrainerStub(self.channel)
         self.params = descent_pb2_grpc.ParameterServerStub(self.channel)
 
@@ -58,8 +73,9 @@ class ServerProcess:
         """Start one server process; return its first stdout line ('' if none in time)."""
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "server", "--port", "0", "--announce", "--state-dir", str(self.state_dir),
-             "--num-cpus", str(num_cpus)],
+             "--num-cpus", str(num_cpus), *self._args],
             cwd=ROOT,
+            env={**{k: v for k, v in os.environ.items() if k != "DESCENT_TOKEN_FILE"}, "DESCENT_TOKEN": self.token},
             stdout=subprocess.PIPE,
             stderr=self._log,
             text=True,
@@ -67,6 +83,12 @@ class ServerProcess:
         )
         ready, _, _ = select.select([self.proc.stdout], [], [], start_timeout)
         return self.proc.stdout.readline() if ready else ""
+
+    def bare_channel(self) -> grpc.Channel:
+        """A channel to the server that sends no token (plaintext unless the server has TLS)."""
+        if self.tls_ca is not None:
+            return grpc.secure_channel(self.address, grpc.ssl_channel_credentials(self.tls_ca), options=GRPC_OPTIONS)
+        return grpc.insecure_channel(self.address, options=GRPC_OPTIONS)
 
     def stop(self, timeout: float = 60) -> int:
         """Graceful stop; returns the exit code."""

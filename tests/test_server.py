@@ -15,7 +15,7 @@ import pytest
 
 from proto import descent_pb2 as pb
 from proto.tensor import from_chunks, to_tensor
-from tests.server_process import ServerProcess
+from tests.server_process import ROOT, ServerProcess
 
 State = pb.JobState
 
@@ -78,7 +78,8 @@ def test_digits_job_runs_to_the_end_with_exact_steps(server):
         (dict(dataset="digits", workers=0), grpc.StatusCode.INVALID_ARGUMENT, "workers"),
         (dict(dataset="digits", dtype="float16"), grpc.StatusCode.INVALID_ARGUMENT, "dtype"),
         (dict(dataset="imagenet"), grpc.StatusCode.INVALID_ARGUMENT, "imagenet"),
-        (dict(dataset="mnist:/no/such/dir"), grpc.StatusCode.NOT_FOUND, "/no/such/dir"),
+        (dict(dataset="mnist:/no/such/dir"), grpc.StatusCode.PERMISSION_DENIED, "data roots"),
+        (dict(dataset=f"mnist:{ROOT}/no/such/dir"), grpc.StatusCode.NOT_FOUND, "/no/such/dir"),
         (dict(dataset="digits", workers=64), grpc.StatusCode.RESOURCE_EXHAUSTED, "64 workers"),
     ],
 )
@@ -94,16 +95,17 @@ def test_unknown_jobs_are_not_found(server):
     for call, request in [
         (server.trainer.GetJob, pb.GetJobRequest(job_id="job-000000000000")),
         (server.trainer.CancelJob, pb.CancelJobRequest(job_id="job-000000000000")),
-        (server.trainer.GetJob, pb.GetJobRequest(job_id="../../etc/passwd")),
         (server.params.Pull, pb.PullRequest(job_id="nope", worker_id="w")),
         (server.params.Push, pb.PushRequest(job_id="nope", worker_id="w", gradient=to_tensor(np.zeros((10, 65), np.float32)))),
     ]:
         assert code_of(call, request)[0] == grpc.StatusCode.NOT_FOUND
     assert code_of(lambda r: list(server.trainer.GetWeights(r)), pb.GetWeightsRequest(job_id="job-0"))[0] == grpc.StatusCode.NOT_FOUND
     assert code_of(lambda r: list(server.trainer.WatchJob(r)), pb.WatchJobRequest(job_id="job-0"))[0] == grpc.StatusCode.NOT_FOUND
+    code, details = code_of(server.trainer.GetJob, pb.GetJobRequest(job_id="../../etc/passwd"))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "job_id" in details
 
 
-def test_bad_pushes_to_a_running_job_are_rejected_then_cancel(server):
+def test_pushes_from_a_worker_the_job_did_not_place_are_refused_then_cancel(server):
     job = server.trainer.SubmitJob(
         pb.SubmitJobRequest(spec=pb.JobSpec(dataset="digits", workers=1, steps=10**8, lr=1e-6))
     )
@@ -121,9 +123,17 @@ def test_bad_pushes_to_a_running_job_are_rejected_then_cancel(server):
     }
     for what, tensor in bad_requests.items():
         code, details = code_of(server.params.Push, pb.PushRequest(job_id=job.job_id, worker_id="intruder", gradient=tensor))
-        assert code == grpc.StatusCode.INVALID_ARGUMENT, (what, details)
+        assert code == grpc.StatusCode.PERMISSION_DENIED and "not one this job placed" in details, (what, details)
+    placed = f"{job.job_id}-w0"  # a placed worker's id, without its secret
+    tensor = to_tensor(good)
+    for secret in ("", "0" * 32):
+        code, _ = code_of(server.params.Push, pb.PushRequest(job_id=job.job_id, worker_id=placed, secret=secret, gradient=tensor))
+        assert code == grpc.StatusCode.PERMISSION_DENIED
+        assert code_of(server.params.Pull, pb.PullRequest(job_id=job.job_id, worker_id="new", secret=secret))[0] == (
+            grpc.StatusCode.PERMISSION_DENIED
+        )
     running = server.trainer.GetJob(pb.GetJobRequest(job_id=job.job_id))
-    assert "intruder" not in [w.worker_id for w in running.per_worker]
+    assert [w.worker_id for w in running.per_worker] == [placed]
 
     cancelled = server.trainer.CancelJob(pb.CancelJobRequest(job_id=job.job_id))
     assert cancelled.state == State.CANCELLED and "cancelled" in cancelled.message

@@ -38,11 +38,21 @@ class LoopConfig:
     batch_size: int
     reg: float
     seed: int
+    token: str = ""  # the server's bearer token (every call carries it)
+    secret: str = ""  # this worker's own secret, handed out by its job when it placed the worker
+    tls_ca: bytes = b""  # PEM that verifies a TLS server (empty: plaintext)
 
 
 def _requests(outbox: queue.SimpleQueue) -> Iterator[descent_pb2.PushRequest]:
     while (request := outbox.get()) is not _END:
         yield request
+
+
+def _channel(cfg: LoopConfig) -> grpc.Channel:
+    if cfg.tls_ca:
+        credentials = grpc.ssl_channel_credentials(root_certificates=cfg.tls_ca)
+        return grpc.secure_channel(cfg.server_address, credentials, options=GRPC_OPTIONS)
+    return grpc.insecure_channel(cfg.server_address, options=GRPC_OPTIONS)
 
 
 class TrainLoop:
@@ -62,10 +72,15 @@ class TrainLoop:
         rng = np.random.default_rng(cfg.seed)
         outbox: queue.SimpleQueue = queue.SimpleQueue()
         pushes = 0
-        with grpc.insecure_channel(cfg.server_address, options=GRPC_OPTIONS) as channel:
-            replies = descent_pb2_grpc.ParameterServerStub(channel).PushStream(_requests(outbox))
+        with _channel(cfg) as channel:
+            metadata = (("authorization", f"Bearer {cfg.token}"),) if cfg.token else None
+            replies = descent_pb2_grpc.ParameterServerStub(channel).PushStream(_requests(outbox), metadata=metadata)
             try:
-                outbox.put(descent_pb2.PushRequest(job_id=cfg.job_id, worker_id=cfg.worker_id, node_id=cfg.node_id))
+                outbox.put(
+                    descent_pb2.PushRequest(
+                        job_id=cfg.job_id, worker_id=cfg.worker_id, node_id=cfg.node_id, secret=cfg.secret
+                    )
+                )
                 params = next(replies)
                 Xb, yb = sample_batch(X, y, cfg.batch_size, rng)
                 while not params.stop:
@@ -78,6 +93,7 @@ class TrainLoop:
                             gradient=to_tensor(dW),
                             loss=loss,
                             version=params.version,
+                            secret=cfg.secret,
                         )
                     )
                     Xb, yb = sample_batch(X, y, cfg.batch_size, rng)

@@ -36,6 +36,7 @@ THREE_WAY = (0.70, 0.15, 0.15)  # train / val / test fractions of a single pool
 VAL_FRACTION, VAL_MAX = 0.10, 5000  # val carved from train when a test set exists
 SYNTHETIC_SEPARATION = 3.0  # class means ~ N(0, (3 / sqrt(D))^2 I): distance ~4.2 noise sds
 SYNTHETIC_MAX_VALUES = 600_000_000  # N * D cap (~4x CIFAR-10, 2.4 GB of float32)
+MAX_CLASSES = 10_000  # labels must lie in [0, MAX_CLASSES): W has one row per class
 _CHUNK_ROWS = 1024  # rows per block when copying or standardizing big arrays
 
 _MNIST_PARTS = {
@@ -76,7 +77,8 @@ class Prepared:
 
 def _bad_spec(spec, why):
     forms = ", ".join(SPEC_FORMS)
-    return ValueError(f"bad data set spec {spec!r}: {why}; accepted forms: {forms}")
+    shown = repr(spec) if len(repr(spec)) <= 200 else f"{repr(spec)[:200]}…"
+    return ValueError(f"bad data set spec {shown}: {why}; accepted forms: {forms}")
 
 
 def parse_spec(spec):
@@ -104,6 +106,8 @@ def parse_spec(spec):
             raise _bad_spec(spec, "synthetic needs three integers N,D,C") from None
         if n < 3 or d < 1 or c < 2:
             raise _bad_spec(spec, f"synthetic needs N >= 3, D >= 1, C >= 2, got N={n} D={d} C={c}")
+        if c > MAX_CLASSES:
+            raise _bad_spec(spec, f"synthetic C = {c} exceeds {MAX_CLASSES} classes")
         if n * d > SYNTHETIC_MAX_VALUES:
             raise _bad_spec(spec, f"synthetic N*D = {n * d} exceeds {SYNTHETIC_MAX_VALUES}")
         return kind, (n, d, c)
@@ -422,6 +426,8 @@ def prepare(spec, seed, dtype="float32"):
     dtype = _float_dtype(dtype)
     load_rng, split_rng = np.random.default_rng(seed).spawn(2)
     (X_pool, y_pool), test_pool, num_classes = load(spec, load_rng)
+    if num_classes > MAX_CLASSES:
+        raise ValueError(f"{spec.strip()[:200]}: labels go up to {num_classes - 1}; at most {MAX_CLASSES} classes")
     if test_pool is None:
         train, val, test = split_three_way(y_pool, split_rng)
         X_test_raw, y_test = X_pool, y_pool[test]

@@ -1,0 +1,148 @@
+"""Admission control: refuse what cannot be served before anything is allocated.
+
+Every job, gradient check and sweep passes here after its fields were validated: its
+data set path is confined to the data roots (server.data_roots) and must exist, its
+size is read from the data set's headers (worker.sizes), and what the request will
+allocate — raw data, the prepared copy, the copy in Ray's object store, W and its
+copies, the loss history, the largest temporary of a check or sweep — is compared with
+the configured limits. A refusal is ResourcesExhausted (RESOURCE_EXHAUSTED) naming
+the limit and the ``serve`` flag that raises it; labels out of range are a RequestError.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import threading
+from collections.abc import Callable, Iterator
+
+from server.analysis import GradcheckConfig, SweepConfig
+from server.data_roots import DataRoots
+from server.errors import RequestError, ResourcesExhausted
+from server.jobspec import JobConfig
+from server.limits import FLAGS, Limits
+from server.losses import MAX_BLOCKS
+from worker.data import check_spec, parse_spec
+from worker.sizes import DataSize, data_size
+
+_ITEMSIZE = {"float32": 4, "float64": 8}
+#: Copies of W a job holds at once: the store's W and scratch, a snapshot's bytes, a saved copy.
+W_COPIES = 4
+#: Float64 temporaries of a loss evaluation on a batch: scores, margins, their mask, the gradient's factor.
+SCORE_COPIES = 4
+
+
+def _gib(n: int) -> str:
+    return f"{n / (1 << 30):.3g} GiB" if n >= 1 << 26 else f"{n / (1 << 20):.3g} MiB"
+
+
+class Admission:
+    """Checks a request against the limits; counts the analyses running now."""
+
+    def __init__(self, limits: Limits, roots: DataRoots, job_dataset: Callable[[str], str], running_jobs: Callable[[], int]):
+        """``job_dataset(job_id)`` is the data set spec of a known job; ``running_jobs()`` counts jobs not yet terminal."""
+        self.limits = limits
+        self.roots = roots
+        self._job_dataset = job_dataset
+        self._running_jobs = running_jobs
+        self._analyses = threading.BoundedSemaphore(limits.analyses)
+
+    def _refuse(self, limit: str, what: str) -> ResourcesExhausted:
+        value = getattr(self.limits, limit)
+        shown = _gib(value) if limit == "request_memory" else str(value)
+        return ResourcesExhausted(f"{what}; the limit is {shown} ({FLAGS[limit]} on `descent serve` raises it)")
+
+    def dataset(self, spec: str) -> tuple[str, DataSize]:
+        """The confined spec and its size; raises PermissionDenied, DatasetNotFound, RequestError."""
+        spec = self.roots.confine(spec)
+        try:
+            kind, arg = check_spec(spec)
+        except FileNotFoundError as error:
+            raise type(error)(f"{error} (this server reads data sets under {self.roots.describe()})") from None
+        except ValueError as error:
+            raise RequestError(str(error)) from None
+        try:
+            size = data_size(kind, arg)
+        except ValueError as error:
+            raise RequestError(str(error)) from None
+        if size.num_classes > self.limits.classes:
+            raise self._refuse("classes", f"data set {spec[:200]!r} has labels up to {size.num_classes - 1}, i.e. "
+                                          f"{size.num_classes} classes")
+        return spec, size
+
+    def _memory(self, needed: int, what: str) -> None:
+        if needed > self.limits.request_memory:
+            raise self._refuse("request_memory", f"{what} needs about {_gib(needed)} of server memory")
+
+    def admit_job(self, config: JobConfig) -> JobConfig:
+        """The job with its data set confined, or a refusal; nothing is allocated."""
+        if config.workers > self.limits.workers_per_job:
+            raise self._refuse("workers_per_job", f"job asks for {config.workers} workers")
+        if config.steps > self.limits.steps:
+            raise self._refuse("steps", f"job asks for {config.steps} steps")
+        spec, size = self.dataset(config.dataset)
+        self._memory(job_bytes(size, config), f"job on {spec[:200]!r}")
+        running = self._running_jobs()
+        if running >= self.limits.jobs:
+            raise self._refuse("jobs", f"{running} jobs are pending or running")
+        return dataclasses.replace(config, dataset=spec)
+
+    def _analysis_size(self, dataset: str, job_id: str) -> tuple[str, DataSize]:
+        if job_id:
+            spec = self._job_dataset(job_id)  # JobNotFound; a job's data set was confined when it was submitted
+            kind, arg = parse_spec(spec)
+            return "", data_size(kind, arg)
+        return self.dataset(dataset)
+
+    def admit_gradcheck(self, cfg: GradcheckConfig) -> GradcheckConfig:
+        """The check with its data set confined, or a refusal."""
+        dataset, size = self._analysis_size(cfg.dataset, cfg.job_id)
+        self._memory(gradcheck_bytes(size, cfg), "this gradient check")
+        return dataclasses.replace(cfg, dataset=dataset) if dataset else cfg
+
+    def admit_sweep(self, cfg: SweepConfig) -> SweepConfig:
+        """The sweep with its data set confined, or a refusal."""
+        dataset, size = self._analysis_size(cfg.dataset, cfg.job_id)
+        self._memory(sweep_bytes(size, cfg), "this sweep")
+        return dataclasses.replace(cfg, dataset=dataset) if dataset else cfg
+
+    @contextlib.contextmanager
+    def analysis_slot(self) -> Iterator[None]:
+        """Hold one of the ``analyses`` slots for a check or sweep, or refuse at once."""
+        if not self._analyses.acquire(blocking=False):
+            raise self._refuse("analyses", "as many gradient checks and sweeps as allowed are running")
+        try:
+            yield
+        finally:
+            self._analyses.release()
+
+
+def _prepared(size: DataSize, itemsize: int) -> int:
+    return size.num_examples * (size.num_features + 1) * itemsize
+
+
+def _weights(size: DataSize, itemsize: int) -> int:
+    return size.num_classes * (size.num_features + 1) * itemsize
+
+
+def job_bytes(size: DataSize, config: JobConfig) -> int:
+    """Raw data, its prepared copy and the object store's copy, W's copies and the loss history."""
+    itemsize = _ITEMSIZE.get(config.dtype, 8)
+    history = min(config.steps, MAX_BLOCKS) * 8
+    batch = min(config.batch_size, size.num_examples) * (size.num_features + 1 + SCORE_COPIES * size.num_classes) * 8
+    return size.raw_bytes + 2 * _prepared(size, itemsize) + W_COPIES * _weights(size, itemsize) + history + batch
+
+
+def gradcheck_bytes(size: DataSize, cfg: GradcheckConfig) -> int:
+    """Raw data and its float64 copy, W's copies, the batch and its scores, the table of loss changes."""
+    coordinates = size.num_classes * (size.num_features + 1) if cfg.full else min(cfg.checks, 1 << 40)
+    batch = min(cfg.batch_size, size.num_examples) * (size.num_features + 1 + SCORE_COPIES * size.num_classes) * 8
+    changes = len(cfg.hs) * 2 * coordinates * 8
+    return size.raw_bytes + _prepared(size, 8) + W_COPIES * _weights(size, 8) + batch + changes
+
+
+def sweep_bytes(size: DataSize, cfg: SweepConfig) -> int:
+    """Raw data, its float64 copy and the object store's copy of the examples, W, dW and the scores."""
+    examples = size.num_examples if cfg.batch_size is None else min(cfg.batch_size, size.num_examples)
+    scores = examples * SCORE_COPIES * size.num_classes * 8
+    return size.raw_bytes + _prepared(size, 8) + examples * (size.num_features + 1) * 8 + W_COPIES * _weights(size, 8) + scores
