@@ -52,8 +52,10 @@ class Admission:
         shown = _gib(value) if limit == "request_memory" else str(value)
         return ResourcesExhausted(f"{what}; the limit is {shown} ({FLAGS[limit]} on `descent serve` raises it)")
 
-    def dataset(self, spec: str) -> tuple[str, DataSize]:
-        """The confined spec and its size; raises PermissionDenied, DatasetNotFound, RequestError."""
+    def dataset(self, spec: str, cost: Callable[[DataSize], int], what: str) -> tuple[str, DataSize]:
+        """The confined spec and its size, once ``cost(size)`` fits the memory limit (checked before the
+        labels are read, and again with the classes they show); raises PermissionDenied,
+        DatasetNotFound, RequestError or ResourcesExhausted."""
         spec = self.roots.confine(spec)
         try:
             kind, arg = check_spec(spec)
@@ -62,12 +64,14 @@ class Admission:
         except ValueError as error:
             raise RequestError(str(error)) from None
         try:
+            self._memory(cost(data_size(kind, arg, labels=False)), what)
             size = data_size(kind, arg)
         except ValueError as error:
             raise RequestError(str(error)) from None
         if size.num_classes > self.limits.classes:
             raise self._refuse("classes", f"data set {spec[:200]!r} has labels up to {size.num_classes - 1}, i.e. "
                                           f"{size.num_classes} classes")
+        self._memory(cost(size), what)
         return spec, size
 
     def _memory(self, needed: int, what: str) -> None:
@@ -80,30 +84,28 @@ class Admission:
             raise self._refuse("workers_per_job", f"job asks for {config.workers} workers")
         if config.steps > self.limits.steps:
             raise self._refuse("steps", f"job asks for {config.steps} steps")
-        spec, size = self.dataset(config.dataset)
-        self._memory(job_bytes(size, config), f"job on {spec[:200]!r}")
+        spec, _ = self.dataset(config.dataset, lambda size: job_bytes(size, config), f"job on {config.dataset[:200]!r}")
         running = self._running_jobs()
         if running >= self.limits.jobs:
             raise self._refuse("jobs", f"{running} jobs are pending or running")
         return dataclasses.replace(config, dataset=spec)
 
-    def _analysis_size(self, dataset: str, job_id: str) -> tuple[str, DataSize]:
+    def _analysis(self, dataset: str, job_id: str, cost: Callable[[DataSize], int], what: str) -> str:
+        """The confined data set of an analysis ("" for one at a job's W), once its cost fits."""
         if job_id:
             spec = self._job_dataset(job_id)  # JobNotFound; a job's data set was confined when it was submitted
-            kind, arg = parse_spec(spec)
-            return "", data_size(kind, arg)
-        return self.dataset(dataset)
+            self._memory(cost(data_size(*parse_spec(spec))), what)
+            return ""
+        return self.dataset(dataset, cost, what)[0]
 
     def admit_gradcheck(self, cfg: GradcheckConfig) -> GradcheckConfig:
         """The check with its data set confined, or a refusal."""
-        dataset, size = self._analysis_size(cfg.dataset, cfg.job_id)
-        self._memory(gradcheck_bytes(size, cfg), "this gradient check")
+        dataset = self._analysis(cfg.dataset, cfg.job_id, lambda size: gradcheck_bytes(size, cfg), "this gradient check")
         return dataclasses.replace(cfg, dataset=dataset) if dataset else cfg
 
     def admit_sweep(self, cfg: SweepConfig) -> SweepConfig:
         """The sweep with its data set confined, or a refusal."""
-        dataset, size = self._analysis_size(cfg.dataset, cfg.job_id)
-        self._memory(sweep_bytes(size, cfg), "this sweep")
+        dataset = self._analysis(cfg.dataset, cfg.job_id, lambda size: sweep_bytes(size, cfg), "this sweep")
         return dataclasses.replace(cfg, dataset=dataset) if dataset else cfg
 
     @contextlib.contextmanager

@@ -2,10 +2,12 @@
 
 ``data_size(kind, arg)`` returns the number of examples N, raw features D, classes C and
 the bytes the raw arrays take once loaded, for the parsed spec of ``worker.data``:
-synthetic from its spec, npz from the ``.npy`` headers of its zip members (the labels are
-read to learn C, after their header says how large they are), MNIST from the IDX headers
-(labels read likewise), CIFAR-10 from the size of its batch files, digits as bundled.
-It raises ValueError for a file whose headers are malformed.
+synthetic from its spec, npz from the ``.npy`` headers of its zip members, MNIST from the
+IDX headers, CIFAR-10 from the size of its batch files, digits as bundled. For npz and
+MNIST, C is only known from the labels themselves: ``data_size(..., labels=False)``
+leaves it at 2 (the least a data set has) without reading them, so a caller can check
+the rest first; ``labels=True`` then reads just the label arrays. It raises ValueError
+for a file whose headers or labels are malformed.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ def _labels_classes(y: np.ndarray, where: str) -> int:
     return int(y.max()) + 1
 
 
-def _npz_size(path: Path) -> DataSize:
+def _npz_size(path: Path, labels: bool) -> DataSize:
     try:
         with zipfile.ZipFile(path) as archive:
             names = set(archive.namelist())
@@ -66,13 +68,15 @@ def _npz_size(path: Path) -> DataSize:
                 raise ValueError(f"npz: {path} has X {x_shape} and y {y_shape} {y_dtype}; expected X (N, D) and y (N,) integers")
             if y_shape[0] * y_dtype.itemsize > MAX_LABEL_BYTES:
                 raise ValueError(f"npz: {path} has {y_shape[0]} labels; too many to read")
-            with archive.open("y.npy") as f:
-                y = np.lib.format.read_array(f, allow_pickle=False)
+            classes = 2
+            if labels:
+                with archive.open("y.npy") as f:
+                    classes = _labels_classes(np.lib.format.read_array(f, allow_pickle=False), f"npz: {path}")
     except (OSError, EOFError, zipfile.BadZipFile, KeyError) as error:
         raise ValueError(f"npz: {path} is not a readable .npz file ({error})") from None
     n, d = x_shape[0], int(np.prod(x_shape[1:], dtype=np.int64))
     raw = n * d * x_dtype.itemsize + n * 8
-    return DataSize(n, d, _labels_classes(y, f"npz: {path}"), raw)
+    return DataSize(n, d, classes, raw)
 
 
 def _idx_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
@@ -91,10 +95,10 @@ def _idx_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
     return struct.unpack(f">{head[3]}I", dims), np.dtype(_IDX_DTYPES[head[2]])
 
 
-def _mnist_size(directory: Path) -> DataSize:
+def _mnist_size(directory: Path, labels: bool) -> DataSize:
     from worker.data import read_idx  # the labels, once their header says they are small
 
-    n_total, features, classes, raw = 0, None, 0, 0
+    n_total, features, classes, raw = 0, None, 2, 0
     for images_path, labels_path in _mnist_files(directory).values():
         dims, dtype = _idx_header(images_path)
         label_dims, label_dtype = _idx_header(labels_path)
@@ -105,7 +109,8 @@ def _mnist_size(directory: Path) -> DataSize:
         n, d = dims[0], int(np.prod(dims[1:], dtype=np.int64))
         n_total += n
         features = d if features is None else features
-        classes = max(classes, _labels_classes(read_idx(labels_path), f"mnist: {labels_path}"))
+        if labels:
+            classes = max(classes, _labels_classes(read_idx(labels_path), f"mnist: {labels_path}"))
         raw += n * d * max(dtype.itemsize, 1) * 2 + n * 8  # the file's bytes and the decoded array
     return DataSize(n_total, features or 0, classes, raw)
 
@@ -117,17 +122,18 @@ def _cifar_size(directory: Path) -> DataSize:
     return DataSize(n, 3072, 10, 2 * total)  # the pickle's bytes and the arrays built from them
 
 
-def data_size(kind: str, arg) -> DataSize:
-    """Sizes of the data set ``worker.data.parse_spec`` returned as ``(kind, arg)``, from headers only."""
+def data_size(kind: str, arg, labels: bool = True) -> DataSize:
+    """Sizes of the data set ``worker.data.parse_spec`` returned as ``(kind, arg)``, from headers
+    (and, with ``labels``, the label arrays: see the module docstring)."""
     if kind == "digits":
         return DataSize(1797, 64, 10, 1797 * 64 * 8)
     if kind == "synthetic":
         n, d, c = arg
         return DataSize(n, d, c, n * d * 4 + n * 8)
     if kind == "npz":
-        return _npz_size(Path(arg))
+        return _npz_size(Path(arg), labels)
     if kind == "mnist":
-        return _mnist_size(Path(arg))
+        return _mnist_size(Path(arg), labels)
     if kind == "cifar10":
         return _cifar_size(Path(arg))
     raise ValueError(f"unknown data set kind {kind!r}")
