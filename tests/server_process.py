@@ -65,6 +65,12 @@ class ServerProcess:
             self._log.write(f"--- attempt {attempt} failed; starting a fresh server ---\n")
             self._log.flush()
         self.address = line.rsplit(" ", 1)[1].strip()
+        self.token_file = self.state_dir.parent / f"token-{os.getpid()}-{id(self):x}"
+        fd = os.open(self.token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(self.token)
+        #: What a CLI command needs to reach this server.
+        self.cli_args = ("--server", self.address, "--token-file", str(self.token_file))
         self.channel = open_channel(self.address, self.token, tls_ca)
         self.trainer = descent_pb2_grpc.TrainerStub(self.channel)
         self.params = descent_pb2_grpc.ParameterServerStub(self.channel)

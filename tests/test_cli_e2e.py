@@ -79,7 +79,7 @@ def test_embedded_train_with_defaults_then_state_outlives_the_server(tmp_path):
 
 
 def test_detached_job_on_a_server_watch_status_weights_cancel(server, tmp_path):
-    at = ("--server", server.address)
+    at = server.cli_args
     job = as_json(descent("train", *at, "--dataset", f"mnist:{MNIST}", "--workers", "2", "--detach", "--json"))
     assert job["state"] in ("PENDING", "RUNNING")
     final = as_json(descent("watch", job["job_id"], *at, "--json"))
@@ -108,15 +108,15 @@ def test_detached_job_on_a_server_watch_status_weights_cancel(server, tmp_path):
     ],
 )
 def test_bad_input_is_one_clear_line_and_exit_1(server, args, code):
-    result = descent(*args, "--server", server.address)
+    result = descent(*args, *server.cli_args)
     assert result.returncode == 1
     assert result.stderr.startswith(f"error: {code}: ")
     assert "Traceback" not in result.stderr
-    assert as_json(descent("cluster", "--server", server.address, "--json"))["total_cpus"] == 2  # still serving
+    assert as_json(descent("cluster", *server.cli_args, "--json"))["total_cpus"] == 2  # still serving
 
 
 def test_gradcheck_and_sweep_json(server):
-    at = ("--server", server.address)
+    at = server.cli_args
     check = as_json(descent("gradcheck", "--dataset", "digits", "--json", *at))
     assert check["formula"] == "centered" and check["passed"] and check["max_rel_error_smooth"] < 1e-7
     assert len(check["checks"]) >= 10

@@ -45,7 +45,7 @@ def run_job(server, **spec) -> pb.JobStatus:
 
 
 def test_full_check_on_digits_and_forward(server):
-    at = ("--server", server.address)
+    at = server.cli_args
     check = as_json(descent("gradcheck", "--dataset", "digits", "--full", "--json", *at))
     assert check["full"] and check["method"] == "incremental" and check["num_coordinates"] == 650
     assert [c["index"] for c in check["checks"]] == [[c, d] for c in range(10) for d in range(65)]
@@ -64,12 +64,12 @@ def test_full_check_on_digits_and_forward(server):
 
 
 def test_error_vs_h(server):
-    check = as_json(descent("gradcheck", "--dataset", "digits", "--h", "1e-3,1e-5,1e-7,1e-9", "--json", "--server", server.address))
+    check = as_json(descent("gradcheck", "--dataset", "digits", "--h", "1e-3,1e-5,1e-7,1e-9", "--json", *server.cli_args))
     assert [row["h"] for row in check["by_h"]] == [1e-3, 1e-5, 1e-7, 1e-9]
     assert check["h"] == 1e-3
     forward = [row["forward"]["mean_rel_error_smooth"] for row in check["by_h"]]
     assert forward[0] > forward[1] > forward[2]
-    text = descent("gradcheck", "--dataset", "digits", "--h", "1e-3,1e-5", "--server", server.address).stdout
+    text = descent("gradcheck", "--dataset", "digits", "--h", "1e-3,1e-5", *server.cli_args).stdout
     assert "error vs h" in text and "CENTERED MAX" in text and "FORWARD MAX" in text
 
 
@@ -107,7 +107,7 @@ def test_cancelling_a_check_cancels_its_tasks(server):
 
 
 def test_at_a_trained_w_kinks_are_counted_not_blamed(server, trained_job):
-    at = ("--server", server.address)
+    at = server.cli_args
     # The whole training split (1,257 examples) and h = 1e-3: with 256 examples the count of kinks within
     # reach swings between 0 and ~130 from one trained W to the next (a kink is a margin within h·|x| of 0).
     check = as_json(descent("gradcheck", "--job", trained_job.job_id, "--full", "--h", "1e-3", "--batch-size", "2000",
@@ -125,7 +125,7 @@ def test_at_a_trained_w_kinks_are_counted_not_blamed(server, trained_job):
 def test_sweep_at_a_job_with_a_plot(server, trained_job, tmp_path):
     plot = tmp_path / "sweep.png"
     sweep = as_json(descent("sweep", "--job", trained_job.job_id, "--from", "1e-10", "--to", "1e-1", "--points", "19",
-                            "--plot", str(plot), "--json", "--server", server.address))
+                            "--plot", str(plot), "--json", *server.cli_args))
     steps = [row["step_size"] for row in sweep["rows"]]
     np.testing.assert_allclose(steps, np.logspace(-10, -1, 19), rtol=1e-9)
     assert steps == sorted(steps) and steps[0] == 1e-10 and steps[-1] == 1e-1
@@ -153,7 +153,7 @@ def test_numerical_training_follows_the_analytic_trajectory(server):
     assert [w.steps for w in numerical.per_worker] == [15]
 
     job = as_json(descent("train", "--dataset", "digits", "--gradient", "numerical", "--steps", "5", "--workers", "2",
-                          "--check-gradient", "--json", "--server", server.address))
+                          "--check-gradient", "--json", *server.cli_args))
     assert job["state"] == "SUCCEEDED" and job["gradient"] == "numerical" and job["steps"] == 5
     assert job["gradient_seconds_per_step"] > job["analytic_seconds_per_step"] > 0
     assert job["first_batch_check"]["passed"] and job["first_batch_check"]["num_checked"] == 20
@@ -170,7 +170,7 @@ def test_numerical_training_follows_the_analytic_trajectory(server):
     ],
 )
 def test_bad_requests_are_one_line(server, args, code):
-    result = descent(*args, "--server", server.address)
+    result = descent(*args, *server.cli_args)
     assert result.returncode == 1 and result.stderr.startswith(f"error: {code}: "), result.stderr
 
 
