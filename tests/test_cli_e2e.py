@@ -37,15 +37,17 @@ def as_json(result: subprocess.CompletedProcess):
 
 
 def ray_processes() -> set[int]:
-    """PIDs of Ray's own daemons (raylet, gcs_server) alive now."""
+    """PIDs of Ray's own daemons (raylet, gcs_server) alive now, started from this checkout's Python
+    (other checkouts on a shared machine start and stop clusters of their own meanwhile)."""
     pids = set()
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             text = stat.read_text()
+            command = (stat.parent / "cmdline").read_bytes()
         except OSError:
             continue
         name, state = text[text.index("(") + 1 : text.rindex(")")], text.rsplit(")", 1)[1].split()[0]
-        if name in ("raylet", "gcs_server") and state != "Z":
+        if name in ("raylet", "gcs_server") and state != "Z" and str(ROOT).encode() + b"/" in command:
             pids.add(int(stat.parent.name))
     return pids
 
@@ -101,7 +103,8 @@ def test_detached_job_on_a_server_watch_status_weights_cancel(server, tmp_path):
     [
         (("train", "--dataset", "digits", "--lr", "-1"), "INVALID_ARGUMENT"),
         (("train", "--dataset", "digits", "--batch-size", "0"), "INVALID_ARGUMENT"),
-        (("train", "--dataset", "mnist:/no/such/dir"), "NOT_FOUND"),
+        (("train", "--dataset", "mnist:/no/such/dir"), "PERMISSION_DENIED"),  # outside the server's data roots
+        (("train", "--dataset", f"mnist:{ROOT}/no/such/dir"), "NOT_FOUND"),
         (("train", "--dataset", "imagenet"), "INVALID_ARGUMENT"),
         (("status", "job-000000000000"), "NOT_FOUND"),
         (("gradcheck", "--dataset", "digits", "--h", "0"), "INVALID_ARGUMENT"),

@@ -144,8 +144,10 @@ def test_the_embedded_command_line_and_environment(tmp_path):
     embedded = embedded_config(config)
     assert list(embedded.command) == [
         sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", "0",
-        "--state-dir", str(tmp_path / "state"), "--announce",
+        "--state-dir", str(tmp_path / "state"), "--data-root", os.getcwd(), "--data-root", "/", "--announce",
     ]
+    assert embedded.env["DESCENT_TOKEN"] == ""  # the session puts a fresh token here (see session.connect)
+    assert embedded_config(config, "t0k3n").env["DESCENT_TOKEN"] == "t0k3n"
     assert embedded.start_timeout == 7.0 and embedded.stop_timeout == 30.0
     repo = str(Path(__file__).resolve().parent.parent)
     env = server_env({"PYTHONPATH": "/elsewhere"})
