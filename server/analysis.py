@@ -191,7 +191,7 @@ def resolve_sweep(request: descent_pb2.StepSizeSweepRequest) -> SweepConfig:
     if ranged:
         positive("step_min", step_min)
         positive("step_max", step_max)
-        decades = math.log10(step_max / step_min) if step_max > step_min else 1.0
+        decades = math.log10(step_max) - math.log10(step_min) if step_max > step_min else 1.0  # no overflow
         points = optional(request, "points", max(2, round(decades) + 1))
         try:
             step_sizes(step_min, step_max, points)
