@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import secrets
 import statistics
 import subprocess
 import sys
@@ -26,7 +28,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import grpc
 import numpy as np
 from threadpoolctl import threadpool_limits
 
@@ -35,8 +36,8 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.machine import blas_facts  # noqa: E402
 
+from client.channel import open_channel  # noqa: E402
 from proto import descent_pb2, descent_pb2_grpc  # noqa: E402
-from proto.limits import GRPC_OPTIONS  # noqa: E402
 from worker.data import prepare, sample_batch  # noqa: E402
 from worker.malloc import keep_freed_memory  # noqa: E402
 from worker.svm import svm_loss_grad  # noqa: E402
@@ -61,18 +62,20 @@ class Server:
     """A real `python -m server` subprocess with local Ray on a free port."""
 
     def __init__(self, state_dir: str):
+        token = secrets.token_urlsafe(24)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "server", "--port", "0", "--announce", "--state-dir", state_dir, "--num-cpus", "2"],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
+            env={**os.environ, "DESCENT_TOKEN": token},
         )
         line = self.proc.stdout.readline()
         if "listening on" not in line:
             raise RuntimeError(f"server did not start: {line!r}")
         self.address = line.rsplit(" ", 1)[1].strip()
-        self.channel = grpc.insecure_channel(self.address, options=GRPC_OPTIONS)
+        self.channel = open_channel(self.address, token)
         self.stub = descent_pb2_grpc.TrainerStub(self.channel)
 
     def train(self, steps: int) -> descent_pb2.JobStatus:
