@@ -7,11 +7,13 @@ ENV PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 # An unprivileged user. Its ~/.ray is where the cluster's shared Ray auth token
-# lives (a named volume), /state holds the server's jobs (another volume);
-# creating both here gives the volumes this ownership.
+# lives (a named volume), /state holds the server's jobs and /auth the descent
+# server's bearer token (two more volumes); creating them here gives the
+# volumes this ownership.
 RUN useradd --create-home --uid 1000 descent \
-    && mkdir -p /home/descent/.ray /state /data \
-    && chown descent:descent /home/descent/.ray /state
+    && mkdir -p /home/descent/.ray /state /data /auth \
+    && chown descent:descent /home/descent/.ray /state /auth \
+    && chmod 700 /auth
 
 WORKDIR /opt/descent
 COPY pyproject.toml README.md ./

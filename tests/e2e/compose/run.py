@@ -54,6 +54,8 @@ class Cluster:
         log(f"docker compose up -d {' '.join(scale)}")
         self.up_once = True
         self.compose("up", "-d", *scale, "--wait", "--wait-timeout", "300")
+        if "DESCENT_TOKEN" not in self.env:  # the token the server created on first start, as the README shows
+            self.env["DESCENT_TOKEN"] = self.compose("exec", "-T", "server", "cat", "/auth/token").stdout.strip()
         self.wait_for_cpus(workers or 1)
 
     def descent(self, *args: str, timeout: float = 300) -> dict | list:
@@ -108,6 +110,9 @@ def scenario(engine: DockerEngine) -> None:
         cluster.compose("build", timeout=1800)
 
         cluster.up(None)  # no --scale: one worker node
+        anonymous = run([sys.executable, "-m", "client.cli", "jobs", "--server", f"localhost:{cluster.port}"],
+                        env={k: v for k, v in cluster.env.items() if k != "DESCENT_TOKEN"}, cwd=ROOT, check=False)
+        check(anonymous.returncode == 1 and "UNAUTHENTICATED" in anonymous.stderr, "the published port answered without the token")
         info = cluster.descent("cluster")
         log(f"default cluster: {len(info['nodes'])} nodes, {info['total_cpus']} CPUs")
         check(info["total_cpus"] == 1, "a plain `docker compose up` should give one worker CPU")
