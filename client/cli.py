@@ -22,6 +22,7 @@ import click
 from client.api import TrainerApi, gradcheck_request, job_spec
 from client.config import ConnectionConfig, OutputConfig, build_connection, build_output
 from client.errors import CommandError
+from client.hints import local_path_hint
 from client.launch import server_argv, server_env
 from client.plot import save_sweep_plot
 from client.progress import follow, follow_check
@@ -102,6 +103,10 @@ def reports_errors(command):
             return command(*args, **kwargs)
         except CommandError as error:
             _note(f"error: {error.code}: {error.details}")
+            params = click.get_current_context().params
+            hint = local_path_hint(error.code, params.get("dataset"), params.get("server"))
+            if hint:
+                _note(hint)
             sys.exit(1)
         except KeyboardInterrupt as interrupt:
             _note("interrupted")

@@ -58,6 +58,8 @@ def serve(config: ServerConfig) -> int:
         grpc_server.start()
         health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
         log.info("serving on %s:%d (workers reach it at %s), state in %s", config.host, port, advertise, config.state_dir)
+        log.info("%s; every call needs the bearer token; data sets are read under %s",
+                 "TLS" if config.tls_cert else "plaintext", ", ".join(map(str, config.data_roots)))
         if config.announce:
             print(f"descent-server listening on {config.host}:{port}", flush=True)
         stop.wait()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -136,4 +137,5 @@ def _token(token_file: Path | None, state_dir: Path, parser: argparse.ArgumentPa
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(token + "\n")
+    logging.getLogger("descent.server").info("no token given: a fresh one is in %s (0600)", path)
     return token

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import io
 import os
+import subprocess
+import sys
 import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
@@ -23,7 +25,7 @@ from client.channel import open_channel
 from proto import descent_pb2 as pb
 from proto import descent_pb2_grpc
 from proto.tensor import to_tensor
-from tests.server_process import ServerProcess
+from tests.server_process import ROOT, ServerProcess
 
 State = pb.JobState
 Code = grpc.StatusCode
@@ -274,3 +276,18 @@ def test_control_calls_answer_while_long_streams_fill_their_budget(server):
     time.sleep(0.5)  # the cancelled streams give their slots back
     next(server.trainer.WatchJob(pb.WatchJobRequest(job_id=job.job_id)))
     alive(server)
+
+
+def test_the_cli_says_where_the_server_looks_for_a_path_it_refuses(server, layout):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DESCENT_")}
+
+    def train(spec):
+        return subprocess.run([sys.executable, "-m", "client.cli", "train", "--dataset", spec, *server.cli_args],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+    here = train(f"npz:{layout / 'outside' / 'secret.npz'}")  # exists on this machine, outside the server's root
+    lines = here.stderr.splitlines()
+    assert here.returncode == 1 and lines[0].startswith("error: PERMISSION_DENIED: ") and str(layout / "data") in lines[0]
+    assert lines[1].startswith("note: ") and "exists on this machine" in lines[1] and "Traceback" not in here.stderr
+    nowhere = train(f"npz:{layout / 'outside' / 'absent.npz'}")
+    assert nowhere.returncode == 1 and len(nowhere.stderr.splitlines()) == 1
