@@ -39,12 +39,21 @@ def _gib(n: int) -> str:
 class Admission:
     """Checks a request against the limits; counts the analyses running now."""
 
-    def __init__(self, limits: Limits, roots: DataRoots, job_dataset: Callable[[str], str], running_jobs: Callable[[], int]):
-        """``job_dataset(job_id)`` is the data set spec of a known job; ``running_jobs()`` counts jobs not yet terminal."""
+    def __init__(
+        self,
+        limits: Limits,
+        roots: DataRoots,
+        job_dataset: Callable[[str], str],
+        running_jobs: Callable[[], int],
+        running_workers: Callable[[], int] = lambda: 0,
+    ):
+        """``job_dataset(job_id)`` is the data set spec of a known job; ``running_jobs()`` counts jobs not yet
+        terminal and ``running_workers()`` their workers (each holds one worker stream)."""
         self.limits = limits
         self.roots = roots
         self._job_dataset = job_dataset
         self._running_jobs = running_jobs
+        self._running_workers = running_workers
         self._analyses = threading.BoundedSemaphore(limits.analyses)
 
     def _refuse(self, limit: str, what: str) -> ResourcesExhausted:
@@ -88,6 +97,11 @@ class Admission:
         running = self._running_jobs()
         if running >= self.limits.jobs:
             raise self._refuse("jobs", f"{running} jobs are pending or running")
+        busy = self._running_workers()
+        if busy + config.workers > self.limits.worker_streams:
+            raise self._refuse(
+                "worker_streams", f"jobs pending or running have {busy} workers and this one asks for {config.workers} more"
+            )
         return dataclasses.replace(config, dataset=spec)
 
     def _analysis(self, dataset: str, job_id: str, cost: Callable[[DataSize], int], what: str) -> str:

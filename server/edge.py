@@ -60,4 +60,5 @@ def admission_for(config: ServerConfig, registry: JobRegistry) -> Admission:
         DataRoots(config.data_roots),
         job_dataset=lambda job_id: registry.status(job_id).spec.dataset,
         running_jobs=lambda: sum(not job.terminal for job in registry.live_jobs()),
+        running_workers=lambda: sum(job.config.workers for job in registry.live_jobs() if not job.terminal),
     )

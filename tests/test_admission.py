@@ -107,6 +107,11 @@ def test_count_limits_name_their_flags(tmp_path):
     busy = Admission(Limits(jobs=2), DataRoots([tmp_path]), job_dataset=lambda _: "digits", running_jobs=lambda: 2)
     with pytest.raises(ResourcesExhausted, match="2 jobs are pending or running.*--max-jobs"):
         busy.admit_job(JobConfig())
+    crowded = Admission(Limits(worker_streams=6), DataRoots([tmp_path]), job_dataset=lambda _: "digits",
+                        running_jobs=lambda: 1, running_workers=lambda: 5)
+    with pytest.raises(ResourcesExhausted, match="have 5 workers and this one asks for 2 more.*--max-worker-streams"):
+        crowded.admit_job(JobConfig(workers=2))
+    assert crowded.admit_job(JobConfig(workers=1)).workers == 1
     with gate.analysis_slot():
         with pytest.raises(ResourcesExhausted, match="--max-analyses"):
             with gate.analysis_slot():
