@@ -67,3 +67,27 @@ def test_the_status_table():
     assert status_for(TypeError("oops"))[0] == grpc.StatusCode.INTERNAL
     code, message = status_for(RequestError("x" * 10**7))
     assert code == grpc.StatusCode.INVALID_ARGUMENT and len(message) < 2100
+
+
+class _Context:
+    """Records what ``abort`` was called with (gRPC's raises; so does this one)."""
+
+    def abort(self, code, details):
+        self.code, self.details = code, details
+        raise RuntimeError("aborted")
+
+
+def test_an_internal_error_is_logged_with_the_request_id_the_client_sees(caplog):
+    from server.errors import abort
+
+    context = _Context()
+    try:
+        raise ZeroDivisionError("a bug")
+    except ZeroDivisionError as exc:
+        with pytest.raises(RuntimeError, match="aborted"):
+            abort(context, exc, "GetJob")
+    assert context.code == grpc.StatusCode.INTERNAL
+    request_id = context.details.split("request id ")[1][:12]
+    assert "ZeroDivisionError: a bug" in context.details
+    (record,) = [r for r in caplog.records if request_id in r.getMessage()]
+    assert record.exc_info and record.exc_info[0] is ZeroDivisionError and "GetJob" in record.getMessage()
