@@ -108,7 +108,11 @@ class Admission:
         """The confined data set of an analysis ("" for one at a job's W), once its cost fits."""
         if job_id:
             spec = self._job_dataset(job_id)  # JobNotFound; a job's data set was confined when it was submitted
-            self._memory(cost(data_size(*parse_spec(spec))), what)
+            try:
+                size = data_size(*parse_spec(spec))
+            except ValueError as error:  # the job's data set changed on disk since it trained
+                raise RequestError(f"job {job_id}'s data set: {error}") from None
+            self._memory(cost(size), what)
             return ""
         return self.dataset(dataset, cost, what)[0]
 
