@@ -55,6 +55,8 @@ class Admission:
         self._running_jobs = running_jobs
         self._running_workers = running_workers
         self._analyses = threading.BoundedSemaphore(limits.analyses)
+        #: Held from admitting a job to registering it, so concurrent submissions cannot both pass a count limit.
+        self.submission = threading.Lock()
 
     def _refuse(self, limit: str, what: str) -> ResourcesExhausted:
         value = getattr(self.limits, limit)

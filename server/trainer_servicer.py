@@ -34,9 +34,10 @@ class TrainerServicer(descent_pb2_grpc.TrainerServicer):
 
     @grpc_errors
     def SubmitJob(self, request, context):
-        config = self._admission.admit_job(resolve(request.spec))
-        self._launcher.check_capacity(config.workers)
-        job = self._registry.create(config)
+        with self._admission.submission:
+            config = self._admission.admit_job(resolve(request.spec))
+            self._launcher.check_capacity(config.workers)
+            job = self._registry.create(config)
         self._runner.start(job)
         return job.status()
 
