@@ -10,7 +10,6 @@ With ``--tls-ca`` (or ``DESCENT_TLS_CA``) the channel is TLS, verified against t
 from __future__ import annotations
 
 import collections
-import os
 from collections.abc import Mapping
 from pathlib import Path
 

@@ -23,7 +23,6 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from client.channel import open_channel
 from proto import descent_pb2 as pb
-from proto import descent_pb2_grpc
 from proto.tensor import to_tensor
 from tests.server_process import ROOT, ServerProcess
 
