@@ -139,6 +139,17 @@ def test_reflection_lists_the_services_with_the_token(server):
     (reply,) = list(reflect.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=10))
     names = {s.name for s in reply.list_services_response.service}
     assert {"descent.v1.Trainer", "descent.v1.ParameterServer", "grpc.health.v1.Health"} <= names
+    # what grpcurl asks next to describe and call a method: the file defining the service
+    request = reflection_pb2.ServerReflectionRequest(file_containing_symbol="descent.v1.Trainer")
+    (reply,) = list(reflect.ServerReflectionInfo(iter([request]), timeout=10))
+    protos = reply.file_descriptor_response.file_descriptor_proto
+    assert protos and any(b"SubmitJob" in proto for proto in protos)
+    # grpcurl tries reflection v1 first and falls back to v1alpha when v1 is UNIMPLEMENTED
+    v1 = server.channel.stream_stream("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+                                      request_serializer=None, response_deserializer=None)
+    code, _ = code_of(lambda: list(v1(iter([reflection_pb2.ServerReflectionRequest(list_services="").SerializeToString()]),
+                                      timeout=10)))
+    assert code == Code.UNIMPLEMENTED
 
 
 @pytest.mark.parametrize("spec", ["npz:/etc/passwd", "mnist:/", "cifar10:../../", "npz:link.npz", "mnist:linkdir",
