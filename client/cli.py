@@ -470,7 +470,7 @@ def cluster(server, state_dir, connect_timeout, as_json):
         click.echo(cluster_report(info))
 
 
-@cli.command()
+@cli.command(context_settings={"ignore_unknown_options": True})
 @click.option(
     "--host", default="127.0.0.1", show_default=True, help="Interface to listen on (0.0.0.0: every interface; the token guards it)."
 )
@@ -488,16 +488,20 @@ def cluster(server, state_dir, connect_timeout, as_json):
 )
 @click.option("--tls-cert", type=click.Path(dir_okay=False), help="PEM certificate: serve TLS only (with --tls-key).")
 @click.option("--tls-key", type=click.Path(dir_okay=False), help="PEM private key of --tls-cert.")
+@click.argument("server_options", nargs=-1, type=click.UNPROCESSED)
 @reports_errors
-def serve(host, port, state_dir, ray_address, num_cpus, data_roots, token_file, tls_cert, tls_key):
+def serve(host, port, state_dir, ray_address, num_cpus, data_roots, token_file, tls_cert, tls_key, server_options):
     """Run a long-lived server (replaces this process with `python -m server`).
 
-    Every call must carry the server's bearer token; `python -m server --help` lists the limits.
+    Every call must carry the server's bearer token. Other options go to the server as they
+    are: the limits (--max-request-memory, --max-jobs, --max-analyses, --max-workers-per-job,
+    --max-steps, --max-classes, --max-streams, --max-worker-streams), --tls-ca,
+    --advertise-address; `python -m server --help` lists them.
     """
     argv = server_argv(
         host, port, state_dir=state_dir, ray_address=ray_address, num_cpus=num_cpus, data_roots=list(data_roots),
         token_file=token_file, tls_cert=tls_cert, tls_key=tls_key,
-    )
+    ) + list(server_options)
     sys.stdout.flush()
     sys.stderr.flush()
     try:

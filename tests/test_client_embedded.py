@@ -168,3 +168,15 @@ def test_connection_config():
         build_connection("node1:1", "/tmp/x", 5.0, {})
     with pytest.raises(ValueError, match="DESCENT_STOP_TIMEOUT"):
         build_connection(None, None, 5.0, {"DESCENT_STOP_TIMEOUT": "soon"})
+
+
+def test_serve_hands_other_options_to_the_server(tmp_path):
+    """`descent serve --max-jobs 0` reaches the server's own checks (it refuses before starting anything)."""
+    import subprocess
+
+    repo = Path(__file__).resolve().parent.parent
+    result = subprocess.run(
+        [sys.executable, "-m", "client.cli", "serve", "--state-dir", str(tmp_path), "--max-jobs", "0"],
+        cwd=repo, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 2 and "--max-jobs must be at least 1, got 0" in result.stderr
