@@ -13,7 +13,10 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from proto import descent_pb2, descent_pb2_grpc
 from proto.limits import GRPC_OPTIONS
+from server.checkpoints import Checkpointer
 from server.config import ServerConfig, parse_args
+from server.housekeeping import Housekeeping
+from server.jobdb import StateDirError
 from server.launcher import RayLauncher
 from server.parameter_servicer import ParameterServicer
 from server.registry import JobRegistry
@@ -34,43 +37,68 @@ def _reachable_host(host: str, launcher: RayLauncher) -> str:
 
 
 def serve(config: ServerConfig) -> int:
-    """Run until SIGTERM/SIGINT; then cancel running jobs, stop serving, shut Ray down."""
+    """Run until SIGTERM/SIGINT; then checkpoint and release running jobs, stop serving, shut Ray down."""
     keep_freed_memory()
 
-    registry = JobRegistry(config.state_dir)
+    try:
+        registry = JobRegistry(config.state_dir)
+    except (StateDirError, OSError) as exc:
+        log.error("cannot use the state directory %s: %s", config.state_dir, exc)
+        return 2
     grpc_server = grpc.server(futures.ThreadPoolExecutor(max_workers=config.max_threads), options=GRPC_OPTIONS)
     port = grpc_server.add_insecure_port(f"{config.host}:{config.port}")
     if port == 0:
         log.error("cannot listen on %s:%s", config.host, config.port)
+        registry.retire()
         return 1
 
     launcher = RayLauncher(config.ray_address, config.num_cpus)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):  # after ray.init, which installs handlers of its own
         signal.signal(sig, lambda *_: stop.set())
+    housekeeping = None
     try:
         advertise = config.advertise_address or f"{_reachable_host(config.host, launcher)}:{port}"
-        runner = JobRunner(registry, launcher, advertise)
+        checkpointer = Checkpointer(registry, config.checkpoints)
+        runner = JobRunner(registry, launcher, advertise, checkpointer=checkpointer)
         descent_pb2_grpc.add_TrainerServicer_to_server(TrainerServicer(registry, runner, launcher), grpc_server)
         descent_pb2_grpc.add_ParameterServerServicer_to_server(ParameterServicer(registry), grpc_server)
         health_servicer = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, grpc_server)
         grpc_server.start()
         health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+        housekeeping = Housekeeping(registry, runner, checkpointer, resume=config.resume)
+        housekeeping.start()
         log.info("serving on %s:%d (workers reach it at %s), state in %s", config.host, port, advertise, config.state_dir)
         if config.announce:
             print(f"descent-server listening on {config.host}:{port}", flush=True)
         stop.wait()
-        log.info("shutting down")
+        log.info("shutting down: checkpointing running jobs for the next server")
         health_servicer.enter_graceful_shutdown()
-        for job in registry.live_jobs():
-            if not job.terminal:
-                job.request_cancel("the server shut down")
-        runner.join(timeout=30)
-        grpc_server.stop(grace=2).wait()
+        housekeeping.stop()
+        _suspend_jobs(registry, runner, checkpointer)
+        grpc_server.stop(grace=0.5).wait()
     finally:
+        if housekeeping is not None:
+            housekeeping.stop()
+        registry.retire()
         launcher.shutdown()
+        registry.close()
     return 0
+
+
+def _suspend_jobs(registry: JobRegistry, runner: JobRunner, checkpointer: Checkpointer) -> None:
+    """Stop every unfinished job without ending it and checkpoint it; ``registry.retire`` then frees them."""
+    jobs = [job for job in registry.live_jobs() if not job.terminal]
+    for job in jobs:
+        job.suspend()
+    runner.join(timeout=2.0)
+    for job in jobs:
+        if job.terminal:
+            continue
+        if job.store is not None and job.store.version > job.checkpoint_version:
+            checkpointer.checkpoint(job)
+        log.info("job %s: left for the next server at version %d", job.job_id, job.checkpoint_version)
 
 
 def main(argv: list[str] | None = None) -> int:

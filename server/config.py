@@ -7,6 +7,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from server.checkpoints import CheckpointPolicy
+
 
 def default_state_dir() -> Path:
     """``$DESCENT_STATE_DIR``, else ``$XDG_STATE_HOME/descent``, else ``~/.local/state/descent``."""
@@ -29,6 +31,9 @@ class ServerConfig:
     announce: bool = False
     # Each worker holds one PushStream (one server thread) for its job's length.
     max_threads: int = 256
+    checkpoints: CheckpointPolicy = CheckpointPolicy()
+    # Resume orphaned jobs (unfinished, their server gone); False ends them FAILED.
+    resume: bool = True
 
 
 def parse_args(argv: list[str] | None = None) -> ServerConfig:
@@ -48,11 +53,29 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
         help="HOST:PORT at which Ray workers reach this server (default: this node's IP and the bound port)",
     )
     parser.add_argument("--announce", action="store_true", help="print 'descent-server listening on HOST:PORT' when ready")
+    default_policy = CheckpointPolicy()
+    parser.add_argument(
+        "--checkpoint-every", type=int, default=int(env.get("DESCENT_CHECKPOINT_EVERY", default_policy.every_updates)),
+        help="checkpoint a running job every N updates (or --checkpoint-seconds, whichever comes first)",
+    )
+    parser.add_argument(
+        "--checkpoint-seconds", type=float,
+        default=float(env.get("DESCENT_CHECKPOINT_SECONDS", default_policy.every_seconds)),
+        help="checkpoint a running job every S seconds; 0 turns periodic checkpoints off",
+    )
+    parser.add_argument(
+        "--no-resume", action="store_true",
+        help="end orphaned jobs (unfinished, their server gone) FAILED instead of resuming them",
+    )
     args = parser.parse_args(argv)
     if not 0 <= args.port <= 65535:
         parser.error(f"--port must be in [0, 65535], got {args.port}")
     if args.num_cpus is not None and args.num_cpus < 1:
         parser.error(f"--num-cpus must be at least 1, got {args.num_cpus}")
+    if args.checkpoint_every < 1:
+        parser.error(f"--checkpoint-every must be at least 1, got {args.checkpoint_every}")
+    if not args.checkpoint_seconds >= 0 or args.checkpoint_seconds == float("inf"):
+        parser.error(f"--checkpoint-seconds must be a finite number >= 0, got {args.checkpoint_seconds}")
     return ServerConfig(
         host=args.host,
         port=args.port,
@@ -61,4 +84,10 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
         num_cpus=args.num_cpus,
         advertise_address=args.advertise_address,
         announce=args.announce,
+        checkpoints=CheckpointPolicy(
+            every_updates=args.checkpoint_every,
+            every_seconds=args.checkpoint_seconds,
+            enabled=args.checkpoint_seconds > 0,
+        ),
+        resume=not args.no_resume,
     )

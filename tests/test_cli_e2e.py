@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from tests.server_process import ROOT, ServerProcess
+from tests.stored import stored_states
 
 MNIST = ROOT.parent / "shared" / "data" / "mnist"
 
@@ -147,15 +148,15 @@ def test_ctrl_c_cancels_the_job_and_leaves_no_process(tmp_path):
     deadline = time.monotonic() + 120
     running = None
     while running is None and time.monotonic() < deadline:
-        for path in (tmp_path / "jobs").glob("*.json"):
-            if json.loads(path.read_text())["status"].get("state") == "RUNNING":
-                running = path
+        for job_id, state in stored_states(tmp_path).items():
+            if state == "RUNNING":
+                running = job_id
         time.sleep(0.2)
     assert running is not None, "the job never started"
     cli.send_signal(signal.SIGINT)
     _, stderr = cli.communicate(timeout=90)
     assert cli.returncode == 130, stderr
     assert "Traceback" not in stderr
-    assert json.loads(running.read_text())["status"]["state"] == "CANCELLED"
+    assert stored_states(tmp_path)[running] == "CANCELLED"
     time.sleep(1)
     assert ray_processes() <= before, "Ray daemons outlived the command"
