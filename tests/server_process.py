@@ -34,8 +34,10 @@ class ServerProcess:
         log_path: Path | None = None,
         start_timeout: float = 180,
         attempts: int = 3,
+        extra_args: list[str] | None = None,
     ):
         self.state_dir = Path(state_dir)
+        self.extra_args = list(extra_args or [])
         self.log_path = log_path or self.state_dir.parent / f"server-{os.getpid()}-{id(self):x}.log"
         self._log = open(self.log_path, "w")
         self.channel = None
@@ -58,7 +60,7 @@ class ServerProcess:
         """Start one server process; return its first stdout line ('' if none in time)."""
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "server", "--port", "0", "--announce", "--state-dir", str(self.state_dir),
-             "--num-cpus", str(num_cpus)],
+             "--num-cpus", str(num_cpus), *self.extra_args],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=self._log,
@@ -67,6 +69,20 @@ class ServerProcess:
         )
         ready, _, _ = select.select([self.proc.stdout], [], [], start_timeout)
         return self.proc.stdout.readline() if ready else ""
+
+    def kill(self) -> None:
+        """SIGKILL the server process alone (a crash), then clear the rest of its process group.
+
+        The server started the group's other processes (its local Ray cluster); they are
+        killed too, so that leftovers of one test do not load the machine for the next.
+        """
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.stop()
 
     def stop(self, timeout: float = 60) -> int:
         """Graceful stop; returns the exit code."""

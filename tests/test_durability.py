@@ -1,0 +1,164 @@
+"""Jobs survive their server: kill -9 and SIGTERM mid-job, damaged records, failed checkpoint writes.
+
+Real server processes on a real local Ray cluster sharing one state directory, as a
+user restarting ``descent serve`` would.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sqlite3
+import time
+
+import numpy as np
+import pytest
+
+from proto import descent_pb2 as pb
+from proto.tensor import from_chunks
+from tests.server_process import ServerProcess
+
+State = pb.JobState
+
+
+def submit(server, **spec) -> str:
+    return server.trainer.SubmitJob(pb.SubmitJobRequest(spec=pb.JobSpec(**spec))).job_id
+
+
+def get(server, job_id) -> pb.JobStatus:
+    return server.trainer.GetJob(pb.GetJobRequest(job_id=job_id))
+
+
+def wait_for(condition, timeout: float, poll: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(poll)
+    raise AssertionError(f"not within {timeout} s")
+
+
+def finish(server, job_id) -> pb.JobStatus:
+    for status in server.trainer.WatchJob(pb.WatchJobRequest(job_id=job_id, interval=0.5)):
+        pass
+    return status
+
+
+def assert_exact(status: pb.JobStatus, steps: int) -> None:
+    assert State.Name(status.state) == "SUCCEEDED", status.message
+    assert status.steps == status.version == steps
+    assert sum(w.steps for w in status.per_worker) == steps
+
+
+def test_kill_9_mid_job_resumes_from_a_checkpoint_with_exact_steps(tmp_path):
+    state = tmp_path / "state"
+    first = ServerProcess(state)
+    job_id = submit(first, dataset="digits", workers=2, steps=40_000, lr=1e-3, seed=5)
+    killed_at = wait_for(lambda: (s := get(first, job_id)).version >= 10_000 and s, timeout=240)
+    assert killed_at.checkpoint_version > 0, "a checkpoint was written before the kill"
+    first.kill()
+
+    second = ServerProcess(state)
+    try:
+        restarted = time.monotonic()
+        resumed = wait_for(lambda: (s := get(second, job_id)).state == State.RUNNING and s.resumed_from > 0 and s, 30)
+        assert time.monotonic() - restarted < 10
+        assert resumed.restarts == 1
+        assert 0 < resumed.resumed_from <= killed_at.version
+        final = finish(second, job_id)
+        assert_exact(final, 40_000)
+        assert final.resumed_from == resumed.resumed_from and final.test_accuracy > 0.9
+        weights, version = from_chunks(second.trainer.GetWeights(pb.GetWeightsRequest(job_id=job_id)))
+        assert version == 40_000 and weights.shape == (10, 65) and np.isfinite(weights).all()
+    finally:
+        assert second.stop() == 0
+
+
+def test_sigterm_checkpoints_and_the_next_server_resumes_where_it_stopped(tmp_path):
+    state = tmp_path / "state"
+    first = ServerProcess(state)
+    job_id = submit(first, dataset="digits", workers=2, steps=30_000, lr=1e-3)
+    wait_for(lambda: get(first, job_id).version >= 3_000, timeout=240)
+    first.channel.close()
+    started = time.monotonic()
+    first.proc.send_signal(signal.SIGTERM)
+    first.proc.wait(timeout=30)
+    took = time.monotonic() - started
+    first.stop()
+    assert first.proc.returncode == 0
+    assert took < 5.0, f"SIGTERM took {took:.1f} s"
+
+    second = ServerProcess(state)
+    try:
+        stored = get(second, job_id)
+        final = finish(second, job_id)
+        assert_exact(final, 30_000)
+        assert final.restarts == 1
+        # Nothing lost: the checkpoint written at shutdown is the version it stopped at.
+        assert final.resumed_from == stored.checkpoint_version or final.resumed_from >= 3_000
+        assert final.resumed_from >= 3_000
+    finally:
+        assert second.stop() == 0
+
+
+def test_a_damaged_record_is_listed_as_such_and_the_rest_still_works(tmp_path):
+    state = tmp_path / "state"
+    server = ServerProcess(state)
+    try:
+        good = finish(server, submit(server, dataset="digits", workers=1, steps=50))
+        bad = finish(server, submit(server, dataset="digits", workers=1, steps=50))
+    finally:
+        server.stop()
+    with sqlite3.connect(state / "jobs.db") as db:
+        db.execute("UPDATE jobs SET record = substr(record, 1, 40) WHERE job_id = ?", (bad.job_id,))
+
+    server = ServerProcess(state)  # it starts
+    try:
+        listed = {s.job_id: s for s in server.trainer.ListJobs(pb.ListJobsRequest()).jobs}
+        assert State.Name(listed[good.job_id].state) == "SUCCEEDED"
+        assert State.Name(listed[bad.job_id].state) == "DAMAGED"
+        assert "damaged" in listed[bad.job_id].message
+        assert State.Name(get(server, bad.job_id).state) == "DAMAGED"
+        assert_exact(finish(server, submit(server, dataset="digits", workers=1, steps=50)), 50)
+    finally:
+        assert server.stop() == 0
+
+
+def test_a_failed_checkpoint_write_is_shown_and_a_later_one_succeeds(tmp_path):
+    state = tmp_path / "state"
+    server = ServerProcess(state, extra_args=["--checkpoint-seconds", "0.5"])
+    try:
+        job_id = submit(server, dataset="digits", workers=1, steps=2_000_000, lr=1e-4)
+        wait_for(lambda: get(server, job_id).checkpoint_version > 0, timeout=120)
+        # A full disk, simulated: the checkpoint folder becomes a file, so writes fail.
+        shutil.rmtree(state / "checkpoints")
+        (state / "checkpoints").write_text("not a folder")
+        failing = wait_for(lambda: (s := get(server, job_id)).checkpoint_error and s, timeout=30)
+        assert "checkpoint at version" in failing.checkpoint_error
+        assert State.Name(failing.state) == "RUNNING"
+        later = wait_for(lambda: (s := get(server, job_id)).version > failing.version + 100 and s, timeout=30)
+        assert later.state == State.RUNNING  # training went on
+        (state / "checkpoints").unlink()
+        healed = wait_for(lambda: (s := get(server, job_id)).checkpoint_version > failing.checkpoint_version
+                          and not s.checkpoint_error and s, timeout=30)
+        assert healed.checkpoint_at > failing.checkpoint_at
+        server.trainer.CancelJob(pb.CancelJobRequest(job_id=job_id))
+    finally:
+        assert server.stop() == 0
+
+
+@pytest.mark.parametrize("resume", [False])
+def test_no_resume_ends_orphans_failed_with_the_reason(tmp_path, resume):
+    state = tmp_path / "state"
+    first = ServerProcess(state)
+    job_id = submit(first, dataset="digits", workers=1, steps=10_000_000, lr=1e-5)
+    wait_for(lambda: get(first, job_id).version > 10, timeout=120)
+    first.kill()
+    second = ServerProcess(state, extra_args=["--no-resume"])
+    try:
+        failed = wait_for(lambda: (s := get(second, job_id)).state == State.FAILED and s, timeout=30)
+        assert "--no-resume" in failed.message
+    finally:
+        assert second.stop() == 0
