@@ -21,6 +21,7 @@ from server.launcher import RayLauncher
 from server.parameter_servicer import ParameterServicer
 from server.registry import JobRegistry
 from server.runner import JobRunner
+from server.scheduler import Scheduler
 from server.trainer_servicer import TrainerServicer
 from worker.malloc import keep_freed_memory
 
@@ -60,7 +61,11 @@ def serve(config: ServerConfig) -> int:
     try:
         advertise = config.advertise_address or f"{_reachable_host(config.host, launcher)}:{port}"
         checkpointer = Checkpointer(registry, config.checkpoints)
-        runner = JobRunner(registry, launcher, advertise, checkpointer=checkpointer)
+        scheduler = Scheduler(launcher, queue_timeout=config.queue_timeout)
+        runner = JobRunner(
+            registry, launcher, advertise, checkpointer=checkpointer, scheduler=scheduler,
+            stall_timeout=config.stall_timeout,
+        )
         descent_pb2_grpc.add_TrainerServicer_to_server(TrainerServicer(registry, runner, launcher), grpc_server)
         descent_pb2_grpc.add_ParameterServerServicer_to_server(ParameterServicer(registry), grpc_server)
         health_servicer = health.HealthServicer()

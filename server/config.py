@@ -34,6 +34,9 @@ class ServerConfig:
     checkpoints: CheckpointPolicy = CheckpointPolicy()
     # Resume orphaned jobs (unfinished, their server gone); False ends them FAILED.
     resume: bool = True
+    # Seconds a job may wait QUEUED for CPUs, and without any update applied, before it fails.
+    queue_timeout: float = 3600.0
+    stall_timeout: float = 120.0
 
 
 def parse_args(argv: list[str] | None = None) -> ServerConfig:
@@ -67,6 +70,14 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
         "--no-resume", action="store_true",
         help="end orphaned jobs (unfinished, their server gone) FAILED instead of resuming them",
     )
+    parser.add_argument(
+        "--queue-timeout", type=float, default=float(env.get("DESCENT_QUEUE_TIMEOUT", "3600")),
+        help="seconds a job may wait QUEUED for free CPUs before it fails (default 3600)",
+    )
+    parser.add_argument(
+        "--stall-timeout", type=float, default=float(env.get("DESCENT_STALL_TIMEOUT", "120")),
+        help="seconds a running job may apply no update (all its workers lost) before it fails (default 120)",
+    )
     args = parser.parse_args(argv)
     if not 0 <= args.port <= 65535:
         parser.error(f"--port must be in [0, 65535], got {args.port}")
@@ -76,6 +87,10 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
         parser.error(f"--checkpoint-every must be at least 1, got {args.checkpoint_every}")
     if not args.checkpoint_seconds >= 0 or args.checkpoint_seconds == float("inf"):
         parser.error(f"--checkpoint-seconds must be a finite number >= 0, got {args.checkpoint_seconds}")
+    for name in ("queue_timeout", "stall_timeout"):
+        value = getattr(args, name)
+        if not (0 < value < float("inf")):
+            parser.error(f"--{name.replace('_', '-')} must be a positive number of seconds, got {value}")
     return ServerConfig(
         host=args.host,
         port=args.port,
@@ -90,4 +105,6 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
             enabled=args.checkpoint_seconds > 0,
         ),
         resume=not args.no_resume,
+        queue_timeout=args.queue_timeout,
+        stall_timeout=args.stall_timeout,
     )

@@ -26,7 +26,8 @@ TERMINAL = frozenset({State.SUCCEEDED, State.FAILED, State.CANCELLED})
 _ALLOWED = {
     State.PENDING: {State.QUEUED, State.RUNNING, State.FAILED, State.CANCELLED},
     State.QUEUED: {State.RUNNING, State.FAILED, State.CANCELLED},
-    State.RUNNING: {State.SUCCEEDED, State.FAILED, State.CANCELLED},
+    # RUNNING → QUEUED: a resumed job waiting for CPUs again.
+    State.RUNNING: {State.QUEUED, State.SUCCEEDED, State.FAILED, State.CANCELLED},
 }
 
 

@@ -1,8 +1,9 @@
 """Runs one training job from PENDING to a terminal state in a background thread.
 
 Load and preprocess the data set, put the training split into Ray's object
-store once, initialise W, place the worker actors, let them train against the
-parameter store until it says stop, then evaluate W on train/val/test and
+store once, initialise W, wait for the job's CPUs (server.scheduler: QUEUED if
+need be), run the worker actors and replace any that dies (server.supervisor)
+until the parameter store says stop, then evaluate W on train/val/test and
 persist everything.
 
 A job adopted after its server stopped starts from its checkpoint (W, version,
@@ -35,7 +36,9 @@ from server.launcher import RayLauncher
 from server.messages import check_summary
 from server.numerical import train_numerically
 from server.registry import JobRegistry
+from server.scheduler import Scheduler
 from server.store import ParameterStore
+from server.supervisor import supervise
 from worker.actor import LoopConfig
 from worker.data import Prepared, prepare
 from worker.svm import accuracy, svm_loss_grad
@@ -45,7 +48,7 @@ log = logging.getLogger("descent.runner")
 
 
 class JobRunner:
-    """Starts job threads; one per job, each owning its actors until the job ends."""
+    """Starts job threads; one per job, each owning its placement group and actors until the job ends."""
 
     def __init__(
         self,
@@ -54,10 +57,14 @@ class JobRunner:
         server_address: str,
         grad_fn: Callable = svm_loss_grad,
         checkpointer: Checkpointer | None = None,
+        scheduler: Scheduler | None = None,
+        stall_timeout: float = 120.0,
     ):
         """``grad_fn`` is the analytic gradient the first-batch check examines and numerical jobs time."""
         self._registry = registry
         self._checkpointer = checkpointer
+        self._scheduler = scheduler or Scheduler(launcher, queue_timeout=3600.0)
+        self._stall_timeout = stall_timeout
         self._launcher = launcher
         self._server_address = server_address
         self._grad_fn = grad_fn
@@ -75,9 +82,8 @@ class JobRunner:
             thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
 
     def _run(self, job: Job) -> None:
-        actors: list = []  # filled by _train as soon as they exist, so a failure still kills them
         try:
-            self._train(job, actors)
+            self._train(job)
         except Exception as exc:  # any failure ends the job with a message, never the server
             if job.suspended.is_set():
                 log.info("job %s stopped while suspended: %s: %s", job.job_id, type(exc).__name__, exc)
@@ -87,15 +93,10 @@ class JobRunner:
         finally:
             if job.store is not None:
                 job.store.stop()
-            if actors:
-                try:
-                    self._launcher.kill(actors)
-                except Exception as exc:  # Ray may be shutting down
-                    log.warning("killing the workers of job %s failed: %s", job.job_id, exc)
             if not job.terminal and not job.suspended.is_set():
                 job.persist()
 
-    def _train(self, job: Job, actors: list) -> None:
+    def _train(self, job: Job) -> None:
         cfg = job.config
         data = prepare(cfg.dataset, seed=cfg.seed, dtype=cfg.dtype)
         num_features = data.X_train.shape[1]
@@ -132,35 +133,29 @@ class JobRunner:
             self._train_numerically(job, data, int(seeds[1]))
             return
         X_ref, y_ref = self._launcher.put(data.X_train), self._launcher.put(data.y_train)
-
-        worker_ids = [f"{job.job_id}-w{i}" for i in range(cfg.workers)]
-        configs = [
-            LoopConfig(
-                server_address=self._server_address,
-                job_id=job.job_id,
-                worker_id=wid,
-                node_id="",
-                batch_size=cfg.batch_size,
-                reg=cfg.reg,
-                seed=int(seed),
-            )
-            for wid, seed in zip(worker_ids, seeds[1:])
-        ]
-        actors.extend(self._launcher.start_workers(configs))
-        nodes = self._launcher.wait_ready(actors, lambda: job.cancel_requested.is_set() or job.suspended.is_set())
-        if nodes is None:
+        stopping = lambda: job.cancel_requested.is_set() or job.suspended.is_set()  # noqa: E731
+        group = self._scheduler.place(job, cfg.workers, stopping)
+        if group is None:
             if not job.suspended.is_set():
                 job.transition(State.CANCELLED, f"{job.cancel_reason} before the workers started")
             return
-        for wid, node in zip(worker_ids, nodes):
-            job.store.register(wid, node)
-        if job.state == State.RUNNING:  # resumed: it was running when its server stopped
-            job.persist()
-        elif not job.transition(State.RUNNING):
-            return
+        try:
+            if job.state == State.RUNNING:  # resumed: it was running when its server stopped
+                job.persist()
+            elif not job.transition(State.RUNNING):
+                return
 
-        outcomes = self._launcher.run_workers(actors, worker_ids, X_ref, y_ref)
-        errors = [f"{o.worker_id}: {o.error}" for o in outcomes if o.error]
+            def make_config(slot: int, incarnation: int) -> LoopConfig:
+                seed = seeds[1 + slot] if incarnation == 0 else np.random.SeedSequence(
+                    [cfg.seed, job.restarts, slot, incarnation]).generate_state(1, dtype=np.uint64)[0]
+                return LoopConfig(
+                    server_address=self._server_address, job_id=job.job_id, worker_id=f"{job.job_id}-w{slot}",
+                    node_id="", batch_size=cfg.batch_size, reg=cfg.reg, seed=int(seed),
+                )
+
+            errors = supervise(job, self._launcher, group, make_config, (X_ref, y_ref), self._stall_timeout)
+        finally:
+            self._launcher.release(group)
         self._finish(job, data, errors)
 
     def _check_first_batch(self, job: Job, data: Prepared, weights: np.ndarray, batch_seed: int) -> bool:

@@ -162,3 +162,54 @@ def test_no_resume_ends_orphans_failed_with_the_reason(tmp_path, resume):
         assert "--no-resume" in failed.message
     finally:
         assert second.stop() == 0
+
+
+def ray_worker_pids(server, name: str = "_RayTrainLoop") -> list[int]:
+    """PIDs of the server's Ray actor processes (in its session) whose command line names ``name``."""
+    sid = os.getsid(server.proc.pid)
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            if os.getsid(int(entry)) != sid:
+                continue
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                if name.encode() in f.read():
+                    pids.append(int(entry))
+        except (ProcessLookupError, FileNotFoundError, PermissionError):
+            continue
+    return pids
+
+
+def test_a_job_waits_queued_for_cpus_then_runs(tmp_path):
+    server = ServerProcess(tmp_path / "state", num_cpus=2)
+    try:
+        first = submit(server, dataset="digits", workers=2, steps=10_000_000, lr=1e-5)
+        wait_for(lambda: get(server, first).state == State.RUNNING, timeout=120)
+        second = submit(server, dataset="digits", workers=2, steps=300)
+        queued = wait_for(lambda: (s := get(server, second)).state == State.QUEUED and s, timeout=60)
+        assert "waiting for 2 CPUs, 0 free" in queued.message, queued.message
+        server.trainer.CancelJob(pb.CancelJobRequest(job_id=first))
+        assert_exact(finish(server, second), 300)
+        too_big = pytest.raises(Exception, submit, server, dataset="digits", workers=3, steps=10)
+        assert "RESOURCE_EXHAUSTED" in str(too_big.value.code())
+    finally:
+        assert server.stop() == 0
+
+
+def test_a_killed_worker_is_replaced_and_the_step_count_stays_exact(tmp_path):
+    server = ServerProcess(tmp_path / "state", num_cpus=3)
+    try:
+        job_id = submit(server, dataset="digits", workers=2, steps=60_000, lr=1e-3)
+        wait_for(lambda: get(server, job_id).version > 2_000, timeout=120)
+        victims = wait_for(lambda: ray_worker_pids(server), timeout=30)
+        os.kill(victims[0], signal.SIGKILL)
+        healed = wait_for(lambda: (s := get(server, job_id)).worker_restarts >= 1 and s, timeout=60)
+        assert healed.state == State.RUNNING
+        wait_for(lambda: len(ray_worker_pids(server)) == 2, timeout=60)  # full width again
+        final = finish(server, job_id)
+        assert_exact(final, 60_000)
+        assert final.worker_restarts >= 1 and len(final.per_worker) == 2
+    finally:
+        assert server.stop() == 0
