@@ -131,9 +131,22 @@ class RayLauncher:
             except Exception as exc:  # Ray shutting down, or the actor is gone already
                 logging.getLogger(__name__).warning("killing a worker actor failed: %s", exc)
 
-    def run_task(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Run ``fn(*args, **kwargs)`` as a Ray task on one CPU and return its result."""
-        return ray.get(ray.remote(num_cpus=1, max_retries=0)(fn).remote(*args, **kwargs))
+    def run_task(
+        self, fn: Callable[..., Any], *args: Any, should_stop: Callable[[], bool] | None = None, **kwargs: Any
+    ) -> Any:
+        """Run ``fn(*args, **kwargs)`` as a Ray task on one CPU and return its result.
+
+        If ``should_stop()`` turns true first (checked every half second) the task is
+        cancelled and Cancelled raised.
+        """
+        ref = ray.remote(num_cpus=1, max_retries=0)(fn).remote(*args, **kwargs)
+        while True:
+            done, _ = ray.wait([ref], timeout=0.5)
+            if done:
+                return ray.get(ref)
+            if should_stop is not None and should_stop():
+                ray.cancel(ref)
+                raise Cancelled("stopped before the task finished")
 
     def imap_tasks(
         self,

@@ -197,5 +197,9 @@ class JobRunner:
             splits = {"train": data.X_train, "val": data.X_val, "test": data.X_test}
             labels = {"train": data.y_train, "val": data.y_val, "test": data.y_test}
             job.accuracy = {name: accuracy(W, X, labels[name]) for name, X in splits.items() if len(X)}
-            note = f"finished on the remaining workers; {len(errors)} failed: " + "; ".join(errors) if errors else ""
+            note = (
+                f"{len(errors)} worker failures on the way ({job.worker_restarts} replaced): " + "; ".join(errors[-5:])
+                if errors
+                else ""
+            )
             job.transition(State.SUCCEEDED, note)

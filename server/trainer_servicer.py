@@ -102,7 +102,8 @@ class TrainerServicer(descent_pb2_grpc.TrainerServicer):
     @grpc_errors
     def StepSizeSweep(self, request, context):
         cfg = analysis.resolve_sweep(request)
-        return messages.sweep_response(analysis.run_sweep(self._launcher, self._registry, cfg))
+        outcome = analysis.run_sweep(self._launcher, self._registry, cfg, lambda: not context.is_active())
+        return messages.sweep_response(outcome)
 
     @grpc_errors
     def ClusterInfo(self, request, context):

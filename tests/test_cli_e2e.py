@@ -38,15 +38,20 @@ def as_json(result: subprocess.CompletedProcess):
 
 
 def ray_processes() -> set[int]:
-    """PIDs of Ray's own daemons (raylet, gcs_server) alive now."""
+    """PIDs of Ray's own daemons (raylet, gcs_server) of this environment's Ray alive now.
+
+    Only daemons run from this interpreter's installation count: other checkouts on the
+    same machine (their own venvs) start and stop clusters of their own meanwhile.
+    """
     pids = set()
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             text = stat.read_text()
+            exe = (stat.parent / "cmdline").read_bytes().split(b"\0", 1)[0].decode(errors="replace")
         except OSError:
             continue
         name, state = text[text.index("(") + 1 : text.rindex(")")], text.rsplit(")", 1)[1].split()[0]
-        if name in ("raylet", "gcs_server") and state != "Z":
+        if name in ("raylet", "gcs_server") and state != "Z" and exe.startswith(sys.prefix):
             pids.add(int(stat.parent.name))
     return pids
 
