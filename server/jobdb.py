@@ -188,7 +188,7 @@ class JobDatabase:
             "ORDER BY created_at",
             (*TERMINAL_STATES, State.DAMAGED),
         )
-        return [self._row(*r) for r in rows]
+        return [row for row in (self._row(*r) for r in rows) if row.state != State.DAMAGED]
 
     def claim(self, job_id: str, owner: str | None, new_owner: str) -> bool:
         """Take an orphaned job: set its owner to ``new_owner`` if it is still ``owner``; return whether it was."""

@@ -62,6 +62,7 @@ class JobRegistry:
         self.lease = lease
         self._host, self._pid = socket.gethostname(), os.getpid()
         self.instance_id = f"{self._host}-{self._pid}-{uuid.uuid4().hex[:8]}"
+        self._db.prune_instances(lease)  # servers long gone (their jobs are orphans either way)
         self._db.register_instance(self.instance_id, self._host, self._pid)
         self._jobs: dict[str, Job] = {}
         self._unsaved: set[str] = set()

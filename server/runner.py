@@ -198,7 +198,7 @@ class JobRunner:
             labels = {"train": data.y_train, "val": data.y_val, "test": data.y_test}
             job.accuracy = {name: accuracy(W, X, labels[name]) for name, X in splits.items() if len(X)}
             note = (
-                f"{len(errors)} worker failures on the way ({job.worker_restarts} replaced): " + "; ".join(errors[-5:])
+                f"{len(errors)} worker(s) failed on the way ({job.worker_restarts} replacements started): " + "; ".join(errors[-5:])
                 if errors
                 else ""
             )
