@@ -21,6 +21,7 @@ def server_argv(
     ray_address: str | None = None,
     num_cpus: int | None = None,
     announce: bool = False,
+    parent_pid: int | None = None,
 ) -> list[str]:
     """Return the argv of ``python -m server`` with the given flags (unset ones omitted)."""
     argv = [sys.executable, "-m", "server", "--host", host, "--port", str(port)]
@@ -32,6 +33,8 @@ def server_argv(
         argv += ["--num-cpus", str(num_cpus)]
     if announce:
         argv.append("--announce")
+    if parent_pid is not None:
+        argv += ["--exit-with-parent", str(parent_pid)]
     return argv
 
 

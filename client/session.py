@@ -14,7 +14,8 @@ from client.launch import server_argv, server_env
 
 def embedded_config(config: ConnectionConfig) -> EmbeddedConfig:
     """The embedded server for ``config``: loopback, a free port, announcing its address."""
-    command = server_argv("127.0.0.1", 0, state_dir=config.state_dir, announce=True)
+    # The server stops (checkpointing its jobs) if this command dies without stopping it.
+    command = server_argv("127.0.0.1", 0, state_dir=config.state_dir, announce=True, parent_pid=os.getpid())
     return EmbeddedConfig(
         command=tuple(command),
         env=server_env(os.environ),

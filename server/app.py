@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
@@ -77,6 +78,8 @@ def serve(config: ServerConfig) -> int:
         log.info("serving on %s:%d (workers reach it at %s), state in %s", config.host, port, advertise, config.state_dir)
         if config.announce:
             print(f"descent-server listening on {config.host}:{port}", flush=True)
+        if config.parent_pid is not None:
+            threading.Thread(target=_follow_parent, args=(config.parent_pid, stop), name="parent", daemon=True).start()
         stop.wait()
         log.info("shutting down: checkpointing running jobs for the next server")
         health_servicer.enter_graceful_shutdown()
@@ -90,6 +93,18 @@ def serve(config: ServerConfig) -> int:
         launcher.shutdown()
         registry.close()
     return 0
+
+
+def _follow_parent(pid: int, stop: threading.Event, poll: float = 1.0) -> None:
+    """Set ``stop`` once process ``pid`` is gone (an embedded server outliving a killed CLI command)."""
+    while not stop.wait(poll):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            log.info("process %d is gone: shutting down", pid)
+            stop.set()
+        except PermissionError:
+            pass
 
 
 def _suspend_jobs(registry: JobRegistry, runner: JobRunner, checkpointer: Checkpointer) -> None:

@@ -37,6 +37,8 @@ class ServerConfig:
     # Seconds a job may wait QUEUED for CPUs, and without any update applied, before it fails.
     queue_timeout: float = 3600.0
     stall_timeout: float = 120.0
+    # An embedded server's client: stop (as on SIGTERM) once that process is gone.
+    parent_pid: int | None = None
 
 
 def parse_args(argv: list[str] | None = None) -> ServerConfig:
@@ -78,6 +80,10 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
         "--stall-timeout", type=float, default=float(env.get("DESCENT_STALL_TIMEOUT", "120")),
         help="seconds a running job may apply no update (all its workers lost) before it fails (default 120)",
     )
+    parser.add_argument(
+        "--exit-with-parent", type=int, default=None, metavar="PID",
+        help="stop (as on SIGTERM) when process PID is gone: an embedded server follows its CLI command",
+    )
     args = parser.parse_args(argv)
     if not 0 <= args.port <= 65535:
         parser.error(f"--port must be in [0, 65535], got {args.port}")
@@ -107,4 +113,5 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
         resume=not args.no_resume,
         queue_timeout=args.queue_timeout,
         stall_timeout=args.stall_timeout,
+        parent_pid=args.exit_with_parent,
     )

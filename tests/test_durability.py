@@ -10,6 +10,8 @@ import os
 import shutil
 import signal
 import sqlite3
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -17,7 +19,8 @@ import pytest
 
 from proto import descent_pb2 as pb
 from proto.tensor import from_chunks
-from tests.server_process import ServerProcess
+from tests.server_process import ROOT, ServerProcess
+from tests.stored import stored_states, stored_status
 
 State = pb.JobState
 
@@ -211,5 +214,51 @@ def test_a_killed_worker_is_replaced_and_the_step_count_stays_exact(tmp_path):
         final = finish(server, job_id)
         assert_exact(final, 60_000)
         assert final.worker_restarts >= 1 and len(final.per_worker) == 2
+    finally:
+        assert server.stop() == 0
+
+
+def children_running(pid: int, marker: bytes) -> list[int]:
+    """PIDs of ``pid``'s child processes whose command line contains ``marker``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmdline = f.read()
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue
+        if ppid == pid and marker in cmdline:
+            found.append(int(entry))
+    return found
+
+
+def test_an_embedded_server_stops_and_releases_its_job_when_its_command_is_killed(tmp_path):
+    state = tmp_path / "state"
+    env = {k: v for k, v in os.environ.items() if k != "DESCENT_SERVER"}
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "client.cli", "train", "--dataset", "digits", "--steps", "100000000", "--lr", "1e-6",
+         "--state-dir", str(state)],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        job_id = wait_for(lambda: next((j for j, s in stored_states(state).items() if s == "RUNNING"), None), 120)
+        server_pid = children_running(cli.pid, b"-m\0server")[0]
+        wait_for(lambda: stored_status(state, job_id).checkpoint_version > 0, 60)
+    finally:
+        cli.kill()
+        cli.wait()
+    wait_for(lambda: not os.path.exists(f"/proc/{server_pid}") or b" Z " in open(f"/proc/{server_pid}/stat", "rb").read(), 15)
+    left = stored_status(state, job_id)
+    assert pb.JobState.Name(left.state) == "RUNNING"  # left unfinished, for the next server
+
+    server = ServerProcess(state)
+    try:
+        resumed = wait_for(lambda: (s := get(server, job_id)).state == State.RUNNING and s.restarts == 1 and s, 60)
+        assert resumed.resumed_from >= left.checkpoint_version > 0
+        server.trainer.CancelJob(pb.CancelJobRequest(job_id=job_id))
     finally:
         assert server.stop() == 0
