@@ -28,6 +28,10 @@ class ResourcesExhausted(RuntimeError):
     """The cluster cannot host what was asked for (e.g. more workers than CPUs)."""
 
 
+class StorageUnavailable(RuntimeError):
+    """The state directory cannot record a change now (a full disk, say); nothing was changed."""
+
+
 class Cancelled(RuntimeError):
     """The work was stopped before it finished (the client went away, or a job was cancelled)."""
 
@@ -39,6 +43,7 @@ _STATUS_TABLE: list[tuple[type[BaseException], grpc.StatusCode]] = [
     (JobNotActive, grpc.StatusCode.FAILED_PRECONDITION),
     (ResourcesExhausted, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (Cancelled, grpc.StatusCode.CANCELLED),
+    (StorageUnavailable, grpc.StatusCode.UNAVAILABLE),
     (ValueError, grpc.StatusCode.INVALID_ARGUMENT),
     (TypeError, grpc.StatusCode.INVALID_ARGUMENT),
 ]

@@ -146,10 +146,16 @@ class JobDatabase:
             return self._outer._db
 
         def __exit__(self, exc_type, exc, tb):
+            db = self._outer._db
             try:
-                self._outer._db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+                if exc_type is None:
+                    db.execute("COMMIT")
             finally:
-                self._outer._lock.release()
+                try:
+                    if db.in_transaction:  # an error; SQLite rolls back by itself on some (SQLITE_FULL)
+                        db.execute("ROLLBACK")
+                finally:
+                    self._outer._lock.release()
 
     def _write(self) -> JobDatabase._Transaction:
         """One write transaction (BEGIN IMMEDIATE … COMMIT), rolled back on an exception."""

@@ -19,6 +19,7 @@ import logging
 import os
 import re
 import socket
+import sqlite3
 import threading
 import time
 import uuid
@@ -28,7 +29,7 @@ import numpy as np
 from google.protobuf import json_format
 
 from proto import descent_pb2
-from server.errors import JobNotActive, JobNotFound
+from server.errors import JobNotActive, JobNotFound, StorageUnavailable
 from server.job import TERMINAL, Job
 from server.jobdb import JobDatabase, Row
 from server.jobfiles import CheckpointUnreadable, JobFiles
@@ -72,9 +73,13 @@ class JobRegistry:
     # -- this server's jobs -----------------------------------------------------------
 
     def create(self, config: JobConfig) -> Job:
-        """Register a new PENDING job, owned by this server, and write it (raises if it cannot)."""
+        """Register a new PENDING job, owned by this server, and write it (StorageUnavailable if it cannot)."""
         job = Job(f"job-{uuid.uuid4().hex[:12]}", config, on_change=self.save)
-        self._db.insert(job.status(), self.instance_id)
+        try:
+            self._db.insert(job.status(), self.instance_id)
+        except (sqlite3.Error, OSError) as exc:
+            log.error("cannot record a new job: %s: %s", type(exc).__name__, exc)
+            raise StorageUnavailable(f"the server cannot record the job in its state directory ({exc})") from exc
         with self._lock:
             self._jobs[job.job_id] = job
         return job

@@ -15,6 +15,7 @@ from server.jobdb import JobDatabase, StateDirError
 from server.jobfiles import CheckpointUnreadable, JobFiles
 from server.jobspec import JobConfig
 from server.losses import LossHistory
+from server.errors import StorageUnavailable
 from server.registry import JobRegistry
 from server.store import ParameterStore
 
@@ -148,3 +149,20 @@ def test_loss_history_restores_in_blocks():
     assert again.means() == history.means() and again.recent_mean() == history.recent_mean()
     with pytest.raises(ValueError):
         LossHistory.restore(10, sums, count)
+
+
+def test_a_full_disk_refuses_a_new_job_cleanly_and_saves_are_retried(tmp_path):
+    registry = JobRegistry(tmp_path)
+    job = registry.create(JobConfig(steps=10))
+    pages = registry._db._db.execute("PRAGMA page_count").fetchone()[0]
+    registry._db._db.execute(f"PRAGMA max_page_count = {pages}")  # SQLITE_FULL from here on
+    with pytest.raises(StorageUnavailable, match="cannot record the job"):
+        for _ in range(50):  # fill the last free page, then fail
+            registry.create(JobConfig(steps=10, dataset="x" * 2000))
+    job.message = "y" * 100_000
+    registry.save(job)  # does not raise: logged, kept for a retry
+    assert job.job_id in registry._unsaved
+    registry._db._db.execute("PRAGMA max_page_count = 1073741823")
+    registry.heartbeat()  # the retry succeeds once there is room again
+    assert job.job_id not in registry._unsaved
+    assert JobDatabase(tmp_path / "jobs.db").get(job.job_id).status.message == "y" * 100_000
