@@ -6,6 +6,10 @@ W -= lr * dW. The distributed side is a real job on a real server subprocess
 with local Ray; its rate is the job's own steps / seconds (RUNNING to the end).
 Runs alternate (pure, distributed, pure, ...) and medians are reported.
 
+The distributed job runs on two servers side by side: one with checkpoints at
+their defaults (``ratio``, ``distributed_steps_per_s``) and one with them off
+(``--checkpoint-seconds 0``); ``checkpoints_on_vs_off`` is the ratio of the two.
+
 The Ray worker runs with one BLAS thread (Ray sets OMP_NUM_THREADS=1 for a
 1-CPU actor), so the pure loop is timed with one BLAS thread too (``ratio``);
 the pure loop with the default thread count is reported beside it.
@@ -61,10 +65,11 @@ def pure_loop(X: np.ndarray, y: np.ndarray, steps: int) -> float:
 class Server:
     """A real `python -m server` subprocess with local Ray on a free port."""
 
-    def __init__(self, state_dir: str):
+    def __init__(self, state_dir: str, extra_args: tuple[str, ...] = ()):
         token = secrets.token_urlsafe(24)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "server", "--port", "0", "--announce", "--state-dir", state_dir, "--num-cpus", "2"],
+            [sys.executable, "-m", "server", "--port", "0", "--announce", "--state-dir", state_dir, "--num-cpus", "2",
+             *extra_args],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -102,31 +107,45 @@ def main() -> None:
     keep_freed_memory()  # the server and the worker do the same: like for like
     data = prepare(DATASET, seed=SEED, dtype="float32")
     X, y = data.X_train, data.y_train
-    pure_1, pure_default, distributed = [], [], []
-    with tempfile.TemporaryDirectory() as state_dir:
+    pure_1, pure_default, distributed, no_checkpoints = [], [], [], []
+    with tempfile.TemporaryDirectory() as state_dir, tempfile.TemporaryDirectory() as plain_dir:
+        # The same job through a server with checkpoints (its defaults) and one without, alternately.
         server = Server(state_dir)
+        plain = Server(plain_dir, ("--checkpoint-seconds", "0"))
         try:
             server.train(200)  # warm-up: Ray worker processes, object store
+            plain.train(200)
             for _ in range(args.repeats):
                 with threadpool_limits(limits=1):
                     pure_1.append(pure_loop(X, y, args.steps))
                 pure_default.append(pure_loop(X, y, args.steps))
                 status = server.train(args.steps)
                 distributed.append(status.steps / status.seconds)
+                status = plain.train(args.steps)
+                no_checkpoints.append(status.steps / status.seconds)
         finally:
             server.close()
+            plain.close()
 
     pure = statistics.median(pure_1)
     dist = statistics.median(distributed)
+    plain_dist = statistics.median(no_checkpoints)
     print(
         json.dumps(
             {
                 "pure_steps_per_s": round(pure, 1),
                 "distributed_steps_per_s": round(dist, 1),
                 "ratio": round(dist / pure, 3),
+                "distributed_steps_per_s_no_checkpoints": round(plain_dist, 1),
+                "checkpoints_on_vs_off": round(dist / plain_dist, 3),
                 "pure_steps_per_s_default_threads": round(statistics.median(pure_default), 1),
                 "ratio_vs_default_threads": round(dist / statistics.median(pure_default), 3),
-                "runs": {"pure_1_thread": pure_1, "pure_default_threads": pure_default, "distributed": distributed},
+                "runs": {
+                    "pure_1_thread": pure_1,
+                    "pure_default_threads": pure_default,
+                    "distributed": distributed,
+                    "distributed_no_checkpoints": no_checkpoints,
+                },
                 "steps": args.steps,
                 "repeats": args.repeats,
                 "dataset": DATASET,

@@ -25,6 +25,7 @@ def server_argv(
     token_file: str | None = None,
     tls_cert: str | None = None,
     tls_key: str | None = None,
+    parent_pid: int | None = None,
 ) -> list[str]:
     """Return the argv of ``python -m server`` with the given flags (unset ones omitted)."""
     argv = [sys.executable, "-m", "server", "--host", host, "--port", str(port)]
@@ -41,6 +42,8 @@ def server_argv(
             argv += [flag, value]
     if announce:
         argv.append("--announce")
+    if parent_pid is not None:
+        argv += ["--exit-with-parent", str(parent_pid)]
     return argv
 
 

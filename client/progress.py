@@ -32,7 +32,9 @@ def _show(bar: tqdm, status: descent_pb2.JobStatus) -> None:
     if status.spec.HasField("steps") and bar.total != status.spec.steps:
         bar.total = status.spec.steps
     bar.set_description_str(descent_pb2.JobState.Name(status.state).lower(), refresh=False)
-    if status.steps > 0 and math.isfinite(status.loss):
+    if status.state == descent_pb2.QUEUED:
+        bar.set_postfix_str(status.message, refresh=False)  # what it waits for
+    elif status.steps > 0 and math.isfinite(status.loss):
         bar.set_postfix_str(f"loss {status.loss:.4f}, {status.examples_per_second:,.0f} ex/s", refresh=False)
     if status.steps > bar.n:
         bar.update(status.steps - bar.n)

@@ -93,6 +93,13 @@ def job_json(status: descent_pb2.JobStatus) -> dict[str, Any]:
         "gradient_seconds_per_step": _num(status.gradient_seconds_per_step) or None,
         "analytic_seconds_per_step": _num(status.analytic_seconds_per_step) or None,
         "first_batch_check": summary_json(status.first_batch_check) if status.HasField("first_batch_check") else None,
+        # durability: resumes after a server stopped, replaced workers, checkpoints
+        "restarts": status.restarts,
+        "resumed_from": status.resumed_from,
+        "worker_restarts": status.worker_restarts,
+        "checkpoint_version": status.checkpoint_version,
+        "checkpoint_at": _time(status.checkpoint_at),
+        "checkpoint_error": status.checkpoint_error or None,
     }
     if status.loss_history:
         obj["loss_history"] = [_num(x) for x in status.loss_history]

@@ -17,9 +17,12 @@ def embedded_config(config: ConnectionConfig, token: str = "") -> EmbeddedConfig
     """The embedded server for ``config``: loopback, a free port, announcing its address, with ``token``.
 
     It reads data sets where this command runs (relative paths from its working directory,
-    absolute ones anywhere this user can): it runs as this user, on this machine.
+    absolute ones anywhere this user can): it runs as this user, on this machine. It stops
+    (checkpointing its jobs) if this command dies without stopping it.
     """
-    command = server_argv("127.0.0.1", 0, state_dir=config.state_dir, announce=True, data_roots=[os.getcwd(), "/"])
+    command = server_argv(
+        "127.0.0.1", 0, state_dir=config.state_dir, announce=True, data_roots=[os.getcwd(), "/"], parent_pid=os.getpid()
+    )
     env = server_env(os.environ)
     env.pop("DESCENT_TOKEN_FILE", None)
     env["DESCENT_TOKEN"] = token

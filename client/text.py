@@ -112,9 +112,26 @@ def job_summary(job: dict[str, Any]) -> str:
                 f"{_sci(check['max_rel_error_smooth'])} over {check['num_smooth']} smooth of {check['num_checked']} coordinates",
             )
         )
+    durability = _durability(job)
+    if durability:
+        pairs.append(("durability", durability))
     if job.get("message"):
         pairs.append(("message", job["message"]))
     return _fields(pairs)
+
+
+def _durability(job: dict[str, Any]) -> str:
+    """``resumed 1x (from version 5171), 1 worker replaced, checkpoint at 35000``, or '' when none of it happened."""
+    parts = []
+    if job.get("restarts"):
+        parts.append(f"resumed {job['restarts']}x (last from version {job.get('resumed_from', 0)})")
+    if job.get("worker_restarts"):
+        parts.append(f"{job['worker_restarts']} worker replacement(s)")
+    if job.get("checkpoint_version") and job.get("state") not in ("SUCCEEDED", "FAILED", "CANCELLED"):
+        parts.append(f"checkpoint at version {job['checkpoint_version']}")
+    if job.get("checkpoint_error"):
+        parts.append(f"CHECKPOINT FAILING: {job['checkpoint_error']}")
+    return ", ".join(parts)
 
 
 def _gradient_cost(job: dict[str, Any]) -> str:

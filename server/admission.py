@@ -98,7 +98,7 @@ class Admission:
         spec, _ = self.dataset(config.dataset, lambda size: job_bytes(size, config), f"job on {config.dataset[:200]!r}")
         running = self._running_jobs()
         if running >= self.limits.jobs:
-            raise self._refuse("jobs", f"{running} jobs are pending or running")
+            raise self._refuse("jobs", f"{running} jobs are not finished yet")
         busy = self._running_workers()
         if busy + config.workers > self.limits.worker_streams:
             raise self._refuse(

@@ -282,8 +282,14 @@ def run_gradcheck(
     )
 
 
-def run_sweep(launcher: RayLauncher, registry: JobRegistry, cfg: SweepConfig) -> SweepOutcome:
-    """The sweep (float64): the gradient in one task, the step sizes in parallel tasks."""
+def run_sweep(
+    launcher: RayLauncher, registry: JobRegistry, cfg: SweepConfig, should_stop: Callable[[], bool] | None = None
+) -> SweepOutcome:
+    """The sweep (float64): the gradient in one task, the step sizes in parallel tasks.
+
+    If ``should_stop()`` turns true (the client went away or its deadline passed) the
+    tasks are cancelled and Cancelled is raised.
+    """
     target = _target(registry, cfg.job_id, cfg.dataset, cfg.seed, cfg.reg)
     data = _prepare(target)
     rng = np.random.default_rng(cfg.seed)
@@ -295,11 +301,12 @@ def run_sweep(launcher: RayLauncher, registry: JobRegistry, cfg: SweepConfig) ->
     sizes = np.array(DECADES) if cfg.open_ended else step_sizes(cfg.step_min, cfg.step_max, cfg.points)
     start = time.perf_counter()
     X_ref, y_ref = launcher.put(X), launcher.put(y)
-    loss_original, dW = launcher.run_task(sweep_direction, W, X_ref, y_ref, target.reg)
+    loss_original, dW = launcher.run_task(sweep_direction, W, X_ref, y_ref, target.reg, should_stop=should_stop)
     tasks = min(len(sizes), max(1, int(launcher.total_cpus())))
     parts = np.array_split(np.arange(len(sizes)), tasks)
     losses = np.empty(len(sizes))
-    for i, part in launcher.imap_tasks(sweep_losses, (W, dW, X_ref, y_ref, target.reg), [sizes[p] for p in parts]):
+    shared = (W, dW, X_ref, y_ref, target.reg)
+    for i, part in launcher.imap_tasks(sweep_losses, shared, [sizes[p] for p in parts], should_stop=should_stop):
         losses[parts[i]] = part
     result = finish(loss_original, sizes, losses, cfg.open_ended)
     return SweepOutcome(

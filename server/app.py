@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
@@ -10,12 +11,16 @@ import threading
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from proto import descent_pb2, descent_pb2_grpc
+from server.checkpoints import Checkpointer
 from server.config import ServerConfig, parse_args
 from server.edge import admission_for, build_server, enable_reflection
+from server.housekeeping import Housekeeping
+from server.jobdb import StateDirError
 from server.launcher import RayLauncher
 from server.parameter_servicer import ParameterServicer
 from server.registry import JobRegistry
 from server.runner import JobRunner
+from server.scheduler import Scheduler
 from server.trainer_servicer import TrainerServicer
 from worker.malloc import keep_freed_memory
 
@@ -32,23 +37,34 @@ def _reachable_host(host: str, launcher: RayLauncher) -> str:
 
 
 def serve(config: ServerConfig) -> int:
-    """Run until SIGTERM/SIGINT; then cancel running jobs, stop serving, shut Ray down."""
+    """Run until SIGTERM/SIGINT; then checkpoint and release running jobs, stop serving, shut Ray down."""
     keep_freed_memory()
 
-    registry = JobRegistry(config.state_dir)
+    try:
+        registry = JobRegistry(config.state_dir)
+    except (StateDirError, OSError) as exc:
+        log.error("cannot use the state directory %s: %s", config.state_dir, exc)
+        return 2
     grpc_server, port = build_server(config)
     if port == 0:
         log.error("cannot listen on %s:%s", config.host, config.port)
+        registry.retire()
         return 1
 
     launcher = RayLauncher(config.ray_address, config.num_cpus)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):  # after ray.init, which installs handlers of its own
         signal.signal(sig, lambda *_: stop.set())
+    housekeeping = None
     try:
         advertise = config.advertise_address or f"{_reachable_host(config.host, launcher)}:{port}"
+        checkpointer = Checkpointer(registry, config.checkpoints)
+        scheduler = Scheduler(launcher, queue_timeout=config.queue_timeout)
         tls_ca = config.tls_ca.read_bytes() if config.tls_ca is not None else b""
-        runner = JobRunner(registry, launcher, advertise, token=config.token, tls_ca=tls_ca)
+        runner = JobRunner(
+            registry, launcher, advertise, checkpointer=checkpointer, scheduler=scheduler,
+            stall_timeout=config.stall_timeout, token=config.token, tls_ca=tls_ca,
+        )
         trainer = TrainerServicer(registry, runner, launcher, admission_for(config, registry))
         descent_pb2_grpc.add_TrainerServicer_to_server(trainer, grpc_server)
         descent_pb2_grpc.add_ParameterServerServicer_to_server(ParameterServicer(registry), grpc_server)
@@ -57,22 +73,54 @@ def serve(config: ServerConfig) -> int:
         enable_reflection(grpc_server)
         grpc_server.start()
         health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+        housekeeping = Housekeeping(registry, runner, checkpointer, resume=config.resume)
+        housekeeping.start()
         log.info("serving on %s:%d (workers reach it at %s), state in %s", config.host, port, advertise, config.state_dir)
         log.info("%s; every call needs the bearer token; data sets are read under %s",
                  "TLS" if config.tls_cert else "plaintext", ", ".join(map(str, config.data_roots)))
         if config.announce:
             print(f"descent-server listening on {config.host}:{port}", flush=True)
+        if config.parent_pid is not None:
+            threading.Thread(target=_follow_parent, args=(config.parent_pid, stop), name="parent", daemon=True).start()
         stop.wait()
-        log.info("shutting down")
+        log.info("shutting down: checkpointing running jobs for the next server")
         health_servicer.enter_graceful_shutdown()
-        for job in registry.live_jobs():
-            if not job.terminal:
-                job.request_cancel("the server shut down")
-        runner.join(timeout=30)
-        grpc_server.stop(grace=2).wait()
+        housekeeping.stop()
+        _suspend_jobs(registry, runner, checkpointer)
+        grpc_server.stop(grace=0.5).wait()
     finally:
+        if housekeeping is not None:
+            housekeeping.stop()
+        registry.retire()
         launcher.shutdown()
+        registry.close()
     return 0
+
+
+def _follow_parent(pid: int, stop: threading.Event, poll: float = 1.0) -> None:
+    """Set ``stop`` once process ``pid`` is gone (an embedded server outliving a killed CLI command)."""
+    while not stop.wait(poll):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            log.info("process %d is gone: shutting down", pid)
+            stop.set()
+        except PermissionError:
+            pass
+
+
+def _suspend_jobs(registry: JobRegistry, runner: JobRunner, checkpointer: Checkpointer) -> None:
+    """Stop every unfinished job without ending it and checkpoint it; ``registry.retire`` then frees them."""
+    jobs = [job for job in registry.live_jobs() if not job.terminal]
+    for job in jobs:
+        job.suspend()
+    runner.join(timeout=2.0)
+    for job in jobs:
+        if job.terminal:
+            continue
+        if job.store is not None and job.store.version > job.checkpoint_version:
+            checkpointer.checkpoint(job)
+        log.info("job %s: left for the next server at version %d", job.job_id, job.checkpoint_version)
 
 
 def main(argv: list[str] | None = None) -> int:

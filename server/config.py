@@ -9,6 +9,7 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from server.checkpoints import CheckpointPolicy
 from server.limits import FLAGS, Limits, default_request_memory, parse_bytes
 
 #: Name of the token file a server writes into its state directory when no token was given.
@@ -43,6 +44,14 @@ class ServerConfig:
     # Data sets are read only under these directories (server.data_roots).
     data_roots: tuple[Path, ...] = (Path("."),)
     limits: Limits = field(default_factory=Limits)
+    checkpoints: CheckpointPolicy = CheckpointPolicy()
+    # Resume orphaned jobs (unfinished, their server gone); False ends them FAILED.
+    resume: bool = True
+    # Seconds a job may wait QUEUED for CPUs, and without any update applied, before it fails.
+    queue_timeout: float = 3600.0
+    stall_timeout: float = 120.0
+    # An embedded server's client: stop (as on SIGTERM) once that process is gone.
+    parent_pid: int | None = None
 
 
 def parse_args(argv: list[str] | None = None) -> ServerConfig:
@@ -86,6 +95,32 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
             parser.add_argument(
                 flag, dest=name, type=int, default=getattr(defaults, name), help=f"limit (default {getattr(defaults, name)})"
             )
+    default_policy = CheckpointPolicy()
+    parser.add_argument(
+        "--checkpoint-every", type=int, default=int(env.get("DESCENT_CHECKPOINT_EVERY", default_policy.every_updates)),
+        help="checkpoint a running job every N updates (or --checkpoint-seconds, whichever comes first)",
+    )
+    parser.add_argument(
+        "--checkpoint-seconds", type=float,
+        default=float(env.get("DESCENT_CHECKPOINT_SECONDS", default_policy.every_seconds)),
+        help="checkpoint a running job every S seconds; 0 turns periodic checkpoints off",
+    )
+    parser.add_argument(
+        "--no-resume", action="store_true",
+        help="end orphaned jobs (unfinished, their server gone) FAILED instead of resuming them",
+    )
+    parser.add_argument(
+        "--queue-timeout", type=float, default=float(env.get("DESCENT_QUEUE_TIMEOUT", "3600")),
+        help="seconds a job may wait QUEUED for free CPUs before it fails (default 3600)",
+    )
+    parser.add_argument(
+        "--stall-timeout", type=float, default=float(env.get("DESCENT_STALL_TIMEOUT", "120")),
+        help="seconds a running job may apply no update (all its workers lost) before it fails (default 120)",
+    )
+    parser.add_argument(
+        "--exit-with-parent", type=int, default=None, metavar="PID",
+        help="stop (as on SIGTERM) when process PID is gone: an embedded server follows its CLI command",
+    )
     args = parser.parse_args(argv)
     if not 0 <= args.port <= 65535:
         parser.error(f"--port must be in [0, 65535], got {args.port}")
@@ -102,6 +137,14 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
         if value < 1:
             parser.error(f"{FLAGS[name]} must be at least 1, got {value}")
     state_dir = args.state_dir.expanduser()
+    if args.checkpoint_every < 1:
+        parser.error(f"--checkpoint-every must be at least 1, got {args.checkpoint_every}")
+    if not args.checkpoint_seconds >= 0 or args.checkpoint_seconds == float("inf"):
+        parser.error(f"--checkpoint-seconds must be a finite number >= 0, got {args.checkpoint_seconds}")
+    for name in ("queue_timeout", "stall_timeout"):
+        value = getattr(args, name)
+        if not (0 < value < float("inf")):
+            parser.error(f"--{name.replace('_', '-')} must be a positive number of seconds, got {value}")
     return ServerConfig(
         host=args.host,
         port=args.port,
@@ -116,6 +159,15 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
         tls_ca=args.tls_ca or args.tls_cert,
         data_roots=tuple(args.data_root or roots or [Path.cwd()]),
         limits=Limits(request_memory=memory, **numbers),
+        checkpoints=CheckpointPolicy(
+            every_updates=args.checkpoint_every,
+            every_seconds=args.checkpoint_seconds,
+            enabled=args.checkpoint_seconds > 0,
+        ),
+        resume=not args.no_resume,
+        queue_timeout=args.queue_timeout,
+        stall_timeout=args.stall_timeout,
+        parent_pid=args.exit_with_parent,
     )
 
 

@@ -43,6 +43,10 @@ class PermissionDenied(PermissionError):
     """The caller may not do this: a path outside the data roots, a worker the job did not place."""
 
 
+class StorageUnavailable(RuntimeError):
+    """The state directory cannot record a change now (a full disk, say); nothing was changed."""
+
+
 class Cancelled(RuntimeError):
     """The work was stopped before it finished (the client went away, or a job was cancelled)."""
 
@@ -56,6 +60,7 @@ _STATUS_TABLE: list[tuple[type[BaseException], grpc.StatusCode]] = [
     (JobNotActive, grpc.StatusCode.FAILED_PRECONDITION),
     (ResourcesExhausted, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (Cancelled, grpc.StatusCode.CANCELLED),
+    (StorageUnavailable, grpc.StatusCode.UNAVAILABLE),
 ]
 
 

@@ -1,8 +1,12 @@
 """One training job: its state machine, metrics and the status message built from them.
 
-States move PENDING → RUNNING → SUCCEEDED / FAILED / CANCELLED (PENDING may go
-straight to FAILED or CANCELLED). Every change wakes watchers through one
-condition variable.
+States move PENDING → (QUEUED →) RUNNING → SUCCEEDED / FAILED / CANCELLED
+(PENDING and QUEUED may end at once as FAILED or CANCELLED). Every change is
+persisted by the ``on_change`` hook (the registry: the one place a job's state is
+written) before anyone can see it, and wakes watchers through one condition variable.
+
+A job adopted after its server stopped comes back with its restart count, the
+version it resumes from and, while it runs, its checkpoint bookkeeping.
 """
 
 from __future__ import annotations
@@ -20,8 +24,10 @@ State = descent_pb2.JobState
 TERMINAL = frozenset({State.SUCCEEDED, State.FAILED, State.CANCELLED})
 
 _ALLOWED = {
-    State.PENDING: {State.RUNNING, State.FAILED, State.CANCELLED},
-    State.RUNNING: {State.SUCCEEDED, State.FAILED, State.CANCELLED},
+    State.PENDING: {State.QUEUED, State.RUNNING, State.FAILED, State.CANCELLED},
+    State.QUEUED: {State.RUNNING, State.FAILED, State.CANCELLED},
+    # RUNNING → QUEUED: a resumed job waiting for CPUs again.
+    State.RUNNING: {State.QUEUED, State.SUCCEEDED, State.FAILED, State.CANCELLED},
 }
 
 
@@ -39,14 +45,21 @@ class DataShape:
 class Job:
     """A training job held in memory by the server that runs it."""
 
-    def __init__(self, job_id: str, config: JobConfig, on_terminal: Callable[[Job], None] | None = None):
-        """``on_terminal`` persists the job: it runs when a terminal state is set, before anyone can see it."""
+    def __init__(
+        self,
+        job_id: str,
+        config: JobConfig,
+        on_change: Callable[[Job], None] | None = None,
+        state: int = State.PENDING,
+        created_at: float | None = None,
+    ):
+        """``on_change`` persists the job: it runs on every state change, before anyone can see it."""
         self.job_id = job_id
-        self._on_terminal = on_terminal
+        self._on_change = on_change
         self.config = config
-        self.state = State.PENDING
+        self.state = state
         self.message = ""
-        self.created_at = time.time()
+        self.created_at = time.time() if created_at is None else created_at
         self.started_at = 0.0
         self.finished_at = 0.0
         self.store: ParameterStore | None = None
@@ -58,6 +71,19 @@ class Job:
         self.first_batch_check: descent_pb2.CheckSummary | None = None
         self.cancel_requested = threading.Event()
         self.cancel_reason = ""
+        # Set when this server stops (or lost the job to another server): the job is left
+        # unfinished for the next server to resume, not ended.
+        self.suspended = threading.Event()
+        # Durability: restarts after a server stopped, the version resumed from, workers
+        # placed again, and the newest checkpoint (version, unix time, last error).
+        self.restarts = 0
+        self.resumed_from = 0
+        self.worker_restarts = 0
+        self.checkpoint_version = 0
+        self.checkpoint_at = 0.0
+        self.checkpoint_error = ""
+        # A store state to start from (a resumed job's checkpoint), used once by the runner.
+        self.resume_state = None
         # Reentrant: on_terminal reads status() while the transition holds the lock.
         self.changed = threading.Condition(threading.RLock())
 
@@ -74,19 +100,37 @@ class Job:
             if message:
                 self.message = message
             now = time.time()
-            if new_state == State.RUNNING:
+            if new_state == State.RUNNING and not self.started_at:
                 self.started_at = now
             if new_state in TERMINAL:
                 self.finished_at = now
-                if self._on_terminal is not None:
-                    self._on_terminal(self)
+            self.persist()
             self.changed.notify_all()
             return True
+
+    def persist(self) -> None:
+        """Write the job's record now (the registry's hook; a failure is logged and retried there)."""
+        if self._on_change is not None:
+            with self.changed:
+                self._on_change(self)
+
+    def set_message(self, message: str) -> None:
+        """Change the message (what a queued job waits for, say) and wake watchers."""
+        with self.changed:
+            if message != self.message:
+                self.message = message
+                self.changed.notify_all()
 
     def request_cancel(self, reason: str) -> None:
         """Ask the job to stop: workers are told to stop at their next push."""
         self.cancel_reason = reason
         self.cancel_requested.set()
+        if self.store is not None:
+            self.store.stop()
+
+    def suspend(self) -> None:
+        """Stop training without ending the job: it stays unfinished for the next server to resume."""
+        self.suspended.set()
         if self.store is not None:
             self.store.stop()
 
@@ -110,6 +154,12 @@ class Job:
             created_at=self.created_at,
             started_at=self.started_at,
             finished_at=self.finished_at,
+            resumed_from=self.resumed_from,
+            restarts=self.restarts,
+            worker_restarts=self.worker_restarts,
+            checkpoint_version=self.checkpoint_version,
+            checkpoint_at=self.checkpoint_at,
+            checkpoint_error=self.checkpoint_error,
         )
         if self.data_shape is not None:
             shape = self.data_shape
@@ -123,6 +173,10 @@ class Job:
         if self.gradient_cost is not None:
             status.gradient_seconds_per_step, status.analytic_seconds_per_step = self.gradient_cost.means()
         if self.store is None:
+            if self.resume_state is not None:  # adopted, not training yet: where it will go on from
+                status.steps = status.version = self.resume_state.version
+                for worker_id, steps in sorted(self.resume_state.worker_steps.items()):
+                    status.per_worker.add(worker_id=worker_id, steps=steps)
             return status
         version, loss, steps, nodes = self.store.progress()
         status.steps = status.version = version

@@ -1,7 +1,8 @@
 """The Ray launcher: the only module of descent that imports ``ray``.
 
-It connects to a Ray cluster (or starts a local one), places a job's worker
-actors (one CPU each, spread over the nodes), runs gradient checks and sweeps
+It connects to a Ray cluster (or starts a local one), reserves a job's CPUs as a
+placement group (one one-CPU bundle per worker, spread over the nodes) and starts
+worker actors in its bundles, runs gradient checks and sweeps
 as Ray tasks — one task, or many in parallel with their results streamed back as
 they finish (``imap_tasks``) — and reports what the cluster looks like.
 """
@@ -10,10 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import ray
+from ray.util.placement_group import placement_group, remove_placement_group
+from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from server.errors import Cancelled, ResourcesExhausted
 from worker.actor import LoopConfig, TrainLoop
@@ -28,15 +32,6 @@ class _RayTrainLoop(TrainLoop):
 
 
 _TrainActor = ray.remote(num_cpus=1, max_restarts=0, max_task_retries=0)(_RayTrainLoop)
-
-
-@dataclasses.dataclass(frozen=True)
-class WorkerOutcome:
-    """How one worker's run ended: its result dict, or the error that ended it."""
-
-    worker_id: str
-    result: dict | None
-    error: str | None
 
 
 class RayLauncher:
@@ -60,10 +55,15 @@ class RayLauncher:
         return ray.util.get_node_ip_address()
 
     def total_cpus(self) -> float:
-        return float(ray.cluster_resources().get("CPU", 0.0))
+        """CPUs of the live nodes (a node Ray knows to be dead does not count)."""
+        return float(sum(n.get("Resources", {}).get("CPU", 0.0) for n in ray.nodes() if n.get("Alive")))
+
+    def free_cpus(self) -> float:
+        """CPUs not held by any actor, task or placement group right now."""
+        return float(ray.available_resources().get("CPU", 0.0))
 
     def check_capacity(self, workers: int) -> None:
-        """Raise ResourcesExhausted if the cluster has fewer CPUs than ``workers``."""
+        """Raise ResourcesExhausted if the live cluster has fewer CPUs than ``workers``."""
         total = self.total_cpus()
         if workers > total:
             raise ResourcesExhausted(
@@ -71,45 +71,82 @@ class RayLauncher:
                 "(one worker takes one CPU); add worker nodes or ask for fewer workers"
             )
 
+    def reserve(self, cpus: int, timeout: float, should_stop: Callable[[], bool], poll: float = 0.25) -> Any | None:
+        """Gang-reserve ``cpus`` one-CPU bundles spread over the nodes (a placement group).
+
+        Returns the group once every bundle is placed, or None (the group removed) if
+        that did not happen within ``timeout`` seconds or ``should_stop()`` turned true.
+        """
+        group = placement_group([{"CPU": 1}] * cpus, strategy="SPREAD")
+        ready = group.ready()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not should_stop():
+            done, _ = ray.wait([ready], timeout=poll)
+            if done:
+                return group
+        remove_placement_group(group)
+        return None
+
+    def release(self, group: Any) -> None:
+        """Remove a placement group (its CPUs are free again)."""
+        try:
+            remove_placement_group(group)
+        except Exception as exc:  # Ray shutting down, or the group is gone already
+            logging.getLogger(__name__).warning("removing a placement group failed: %s", exc)
+
+    def start_worker(self, config: LoopConfig, group: Any, bundle: int) -> Any:
+        """One training actor in bundle ``bundle`` of ``group`` (placed when that bundle has a live node)."""
+        strategy = PlacementGroupSchedulingStrategy(group, placement_group_bundle_index=bundle)
+        return _TrainActor.options(scheduling_strategy=strategy).remote(config)
+
+    def run_worker(self, actor: Any, X_ref: Any, y_ref: Any) -> Any:
+        """Start ``actor``'s training loop; returns the future of its result."""
+        return actor.run.remote(X_ref, y_ref)
+
+    def wait_any(self, futures: Sequence[Any], timeout: float) -> list[Any]:
+        """The futures among ``futures`` that finished within ``timeout`` seconds."""
+        if not futures:
+            return []
+        done, _ = ray.wait(list(futures), num_returns=1, timeout=timeout)
+        if done:  # collect every other one that is also finished, without waiting
+            more, _ = ray.wait(list(futures), num_returns=len(futures), timeout=0)
+            return list({*done, *more})
+        return []
+
+    def outcome(self, future: Any) -> tuple[dict | None, str | None]:
+        """A finished worker's result, or the one-line error that ended it."""
+        try:
+            return ray.get(future), None
+        except Exception as exc:  # RayActorError (the actor or its node died) or RayTaskError (it raised)
+            return None, _short_error(exc)
+
     def put(self, value: Any) -> Any:
         """Place ``value`` in the object store once; workers read it without copies per step."""
         return ray.put(value)
 
-    def start_workers(self, configs: Sequence[LoopConfig]) -> list[Any]:
-        """Create one actor per config, spread over the nodes."""
-        return [_TrainActor.options(scheduling_strategy="SPREAD").remote(c) for c in configs]
-
-    def wait_ready(self, actors: Sequence[Any], should_stop: Callable[[], bool], poll: float = 0.5) -> list[str] | None:
-        """Wait until every actor is placed; return their node ids, or None if ``should_stop``."""
-        pending = [a.ready.remote() for a in actors]
-        while True:
-            done, _ = ray.wait(pending, num_returns=len(pending), timeout=poll)
-            if len(done) == len(pending):
-                return ray.get(pending)
-            if should_stop():
-                return None
-
-    def run_workers(self, actors: Sequence[Any], worker_ids: Sequence[str], X_ref: Any, y_ref: Any) -> list[WorkerOutcome]:
-        """Run every actor's training loop to the end; collect results and errors."""
-        futures = {a.run.remote(X_ref, y_ref): wid for a, wid in zip(actors, worker_ids)}
-        outcomes = []
-        remaining = list(futures)
-        while remaining:
-            done, remaining = ray.wait(remaining, num_returns=1)
-            for ref in done:
-                try:
-                    outcomes.append(WorkerOutcome(futures[ref], ray.get(ref), None))
-                except Exception as exc:  # RayActorError (the actor died) or RayTaskError (it raised)
-                    outcomes.append(WorkerOutcome(futures[ref], None, _short_error(exc)))
-        return outcomes
-
     def kill(self, actors: Sequence[Any]) -> None:
         for actor in actors:
-            ray.kill(actor, no_restart=True)
+            try:
+                ray.kill(actor, no_restart=True)
+            except Exception as exc:  # Ray shutting down, or the actor is gone already
+                logging.getLogger(__name__).warning("killing a worker actor failed: %s", exc)
 
-    def run_task(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Run ``fn(*args, **kwargs)`` as a Ray task on one CPU and return its result."""
-        return ray.get(ray.remote(num_cpus=1, max_retries=0)(fn).remote(*args, **kwargs))
+    def run_task(
+        self, fn: Callable[..., Any], *args: Any, should_stop: Callable[[], bool] | None = None, **kwargs: Any
+    ) -> Any:
+        """Run ``fn(*args, **kwargs)`` as a Ray task on one CPU and return its result.
+
+        If ``should_stop()`` turns true first (checked every half second) the task is
+        cancelled and Cancelled raised.
+        """
+        ref = ray.remote(num_cpus=1, max_retries=0)(fn).remote(*args, **kwargs)
+        while True:
+            done, _ = ray.wait([ref], timeout=0.5)
+            if done:
+                return ray.get(ref)
+            if should_stop is not None and should_stop():
+                ray.cancel(ref)
+                raise Cancelled("stopped before the task finished")
 
     def imap_tasks(
         self,

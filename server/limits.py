@@ -30,7 +30,7 @@ class Limits:
     """Each limit names the ``serve`` flag that raises it (see server.config)."""
 
     request_memory: int = 1 << 30  # bytes one job or analysis may allocate (--max-request-memory)
-    jobs: int = 8  # jobs PENDING or RUNNING at once (--max-jobs)
+    jobs: int = 64  # jobs not yet finished (pending, queued, running) at once (--max-jobs)
     analyses: int = 4  # gradient checks and sweeps running at once (--max-analyses)
     workers_per_job: int = 128  # (--max-workers-per-job)
     steps: int = 10**9  # steps of one job (--max-steps)

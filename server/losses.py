@@ -23,6 +23,21 @@ class LossHistory:
         self._sums = np.zeros(math.ceil(target_steps / self.block))
         self._count = 0
 
+    @classmethod
+    def restore(cls, target_steps: int, sums: np.ndarray, count: int) -> LossHistory:
+        """A history that goes on from ``count`` losses summed as ``sums`` (from ``state()``)."""
+        history = cls(target_steps)
+        if len(sums) > len(history._sums) or count > target_steps:
+            raise ValueError(f"loss history of {count} steps does not fit a {target_steps}-step job")
+        history._sums[: len(sums)] = sums
+        history._count = int(count)
+        return history
+
+    def state(self) -> tuple[np.ndarray, int]:
+        """A copy of the block sums in use and the number of losses added."""
+        used = -(-self._count // self.block)
+        return self._sums[:used].copy(), self._count
+
     def __len__(self) -> int:
         return self._count
 

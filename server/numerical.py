@@ -70,7 +70,7 @@ def train_numerically(
     parts = [p for p in np.array_split(np.arange(int(np.prod(shape))), cfg.workers) if len(p)]
     offsets = np.concatenate([[0], np.cumsum([len(p) for p in parts])])
     W, version = store.weights()
-    while version < cfg.steps and not job.cancel_requested.is_set():
+    while version < cfg.steps and not job.cancel_requested.is_set() and not store.done:
         Xb, yb = sample_batch(X, y, cfg.batch_size, rng)
         W64, Xb64 = W.astype(np.float64), Xb.astype(np.float64)
         start = time.perf_counter()

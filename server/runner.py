@@ -1,9 +1,16 @@
 """Runs one training job from PENDING to a terminal state in a background thread.
 
 Load and preprocess the data set, put the training split into Ray's object
-store once, initialise W, place the worker actors, let them train against the
-parameter store until it says stop, then evaluate W on train/val/test and
+store once, initialise W, wait for the job's CPUs (server.scheduler: QUEUED if
+need be), run the worker actors and replace any that dies (server.supervisor)
+until the parameter store says stop, then evaluate W on train/val/test and
 persist everything.
+
+A job adopted after its server stopped starts from its checkpoint (W, version,
+per-worker counts, losses): it applies exactly the updates it still lacks. When
+training reaches the step target a last checkpoint is written before evaluation,
+so a crash during evaluation does not redo training. A job suspended because this
+server stops is left unfinished (the shutdown path checkpoints it), never ended.
 
 With ``check_gradient`` the job first checks its gradient on the first batch and
 ends FAILED without training if the check fails (server.guard). With
@@ -14,7 +21,9 @@ each one's full numerical gradient computed in parallel Ray tasks
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections.abc import Callable
 
 import numpy as np
@@ -22,20 +31,24 @@ import numpy as np
 from proto import descent_pb2
 from server.job import DataShape, Job
 from server.guard import first_batch_check, refusal
+from server.checkpoints import Checkpointer
 from server.launcher import RayLauncher
 from server.messages import check_summary
 from server.numerical import train_numerically
 from server.registry import JobRegistry
+from server.scheduler import Scheduler
 from server.store import ParameterStore
+from server.supervisor import supervise
 from worker.actor import LoopConfig
 from worker.data import Prepared, prepare
 from worker.svm import accuracy, svm_loss_grad
 
 State = descent_pb2.JobState
+log = logging.getLogger("descent.runner")
 
 
 class JobRunner:
-    """Starts job threads; one per job, each owning its actors until the job ends."""
+    """Starts job threads; one per job, each owning its placement group and actors until the job ends."""
 
     def __init__(
         self,
@@ -43,6 +56,9 @@ class JobRunner:
         launcher: RayLauncher,
         server_address: str,
         grad_fn: Callable = svm_loss_grad,
+        checkpointer: Checkpointer | None = None,
+        scheduler: Scheduler | None = None,
+        stall_timeout: float = 120.0,
         token: str = "",
         tls_ca: bytes = b"",
     ):
@@ -51,6 +67,9 @@ class JobRunner:
         ``tls_ca`` the PEM they verify a TLS server with (empty: plaintext)."""
         self._token, self._tls_ca = token, tls_ca
         self._registry = registry
+        self._checkpointer = checkpointer
+        self._scheduler = scheduler or Scheduler(launcher, queue_timeout=3600.0)
+        self._stall_timeout = stall_timeout
         self._launcher = launcher
         self._server_address = server_address
         self._grad_fn = grad_fn
@@ -62,25 +81,27 @@ class JobRunner:
         thread.start()
 
     def join(self, timeout: float | None = None) -> None:
-        """Wait for every job thread (used at shutdown, after jobs were cancelled)."""
+        """Wait for every job thread, ``timeout`` seconds in all (used at shutdown, after jobs were suspended)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
         for thread in list(self._threads.values()):
-            thread.join(timeout)
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
 
     def _run(self, job: Job) -> None:
-        actors: list = []  # filled by _train as soon as they exist, so a failure still kills them
         try:
-            self._train(job, actors)
+            self._train(job)
         except Exception as exc:  # any failure ends the job with a message, never the server
-            job.transition(State.FAILED, f"{type(exc).__name__}: {exc}")
+            if job.suspended.is_set():
+                log.info("job %s stopped while suspended: %s: %s", job.job_id, type(exc).__name__, exc)
+            else:
+                log.exception("job %s failed", job.job_id)
+                job.transition(State.FAILED, f"{type(exc).__name__}: {exc}")
         finally:
             if job.store is not None:
                 job.store.stop()
-            if actors:
-                self._launcher.kill(actors)
-            if not job.terminal:  # a terminal state was saved as it was set (Job.on_terminal)
-                self._registry.save(job)
+            if not job.terminal and not job.suspended.is_set():
+                job.persist()
 
-    def _train(self, job: Job, actors: list) -> None:
+    def _train(self, job: Job) -> None:
         cfg = job.config
         data = prepare(cfg.dataset, seed=cfg.seed, dtype=cfg.dtype)
         num_features = data.X_train.shape[1]
@@ -91,48 +112,57 @@ class JobRunner:
             num_val=len(data.y_val),
             num_test=len(data.y_test),
         )
-        seeds = np.random.SeedSequence(cfg.seed).generate_state(cfg.workers + 1, dtype=np.uint64)
-        init_rng = np.random.default_rng(int(seeds[0]))
+        # A resumed job's workers draw fresh batches: the same seed, another stream per restart.
+        entropy = cfg.seed if job.restarts == 0 else [cfg.seed, job.restarts]
+        seeds = np.random.SeedSequence(entropy).generate_state(cfg.workers + 1, dtype=np.uint64)
+        init_rng = np.random.default_rng(int(np.random.SeedSequence(cfg.seed).generate_state(1, dtype=np.uint64)[0]))
         weights = (cfg.init_scale * init_rng.standard_normal((data.num_classes, num_features))).astype(cfg.dtype)
-        job.store = ParameterStore(weights, cfg.lr, cfg.steps)
-        if job.cancel_requested.is_set():
+        if job.resume_state is not None:
+            if job.resume_state.weights.shape != weights.shape or job.resume_state.weights.dtype != weights.dtype:
+                raise ValueError(
+                    f"checkpoint W {job.resume_state.weights.shape} {job.resume_state.weights.dtype} does not fit "
+                    f"the data set ({weights.shape} {weights.dtype})"
+                )
+            job.store = ParameterStore.resume(job.resume_state, cfg.lr, cfg.steps)
+        else:
+            job.store = ParameterStore(weights, cfg.lr, cfg.steps)
+        if job.cancel_requested.is_set() or job.suspended.is_set():
             job.store.stop()
-        if cfg.check_gradient and not self._check_first_batch(job, data, weights, int(seeds[1])):
+        if job.store.done and not job.suspended.is_set():  # resumed after the last update: evaluate only
+            self._finish(job, data, [])
+            return
+        first = job.resume_state is None
+        if cfg.check_gradient and first and not self._check_first_batch(job, data, weights, int(seeds[1])):
             return
         if cfg.gradient == "numerical":
             self._train_numerically(job, data, int(seeds[1]))
             return
         X_ref, y_ref = self._launcher.put(data.X_train), self._launcher.put(data.y_train)
-
-        worker_ids = [f"{job.job_id}-w{i}" for i in range(cfg.workers)]
-        configs = [
-            LoopConfig(
-                server_address=self._server_address,
-                job_id=job.job_id,
-                worker_id=wid,
-                node_id="",
-                batch_size=cfg.batch_size,
-                reg=cfg.reg,
-                seed=int(seed),
-                token=self._token,
-                tls_ca=self._tls_ca,
-                secret=job.store.enroll(wid),
-            )
-            for wid, seed in zip(worker_ids, seeds[1:])
-        ]
-        actors.extend(self._launcher.start_workers(configs))
-        nodes = self._launcher.wait_ready(actors, job.cancel_requested.is_set)
-        if nodes is None:
-            job.transition(State.CANCELLED, f"{job.cancel_reason} before the workers started")
+        stopping = lambda: job.cancel_requested.is_set() or job.suspended.is_set()  # noqa: E731
+        group = self._scheduler.place(job, cfg.workers, stopping)
+        if group is None:
+            if not job.suspended.is_set():
+                job.transition(State.CANCELLED, f"{job.cancel_reason} before the workers started")
             return
-        for wid, node in zip(worker_ids, nodes):
-            job.store.register(wid, node)
-        if not job.transition(State.RUNNING):
-            return
-        self._registry.save(job)
+        try:
+            if job.state == State.RUNNING:  # resumed: it was running when its server stopped
+                job.persist()
+            elif not job.transition(State.RUNNING):
+                return
 
-        outcomes = self._launcher.run_workers(actors, worker_ids, X_ref, y_ref)
-        errors = [f"{o.worker_id}: {o.error}" for o in outcomes if o.error]
+            def make_config(slot: int, incarnation: int) -> LoopConfig:
+                seed = seeds[1 + slot] if incarnation == 0 else np.random.SeedSequence(
+                    [cfg.seed, job.restarts, slot, incarnation]).generate_state(1, dtype=np.uint64)[0]
+                worker_id = f"{job.job_id}-w{slot}"
+                return LoopConfig(
+                    server_address=self._server_address, job_id=job.job_id, worker_id=worker_id,
+                    node_id="", batch_size=cfg.batch_size, reg=cfg.reg, seed=int(seed),
+                    token=self._token, tls_ca=self._tls_ca, secret=job.store.enroll(worker_id),  # a fresh secret per incarnation
+                )
+
+            errors = supervise(job, self._launcher, group, make_config, (X_ref, y_ref), self._stall_timeout)
+        finally:
+            self._launcher.release(group)
         self._finish(job, data, errors)
 
     def _check_first_batch(self, job: Job, data: Prepared, weights: np.ndarray, batch_seed: int) -> bool:
@@ -152,9 +182,8 @@ class JobRunner:
         if job.cancel_requested.is_set():
             job.transition(State.CANCELLED, f"{job.cancel_reason} before training started")
             return
-        if not job.transition(State.RUNNING):
+        if job.state != State.RUNNING and not job.transition(State.RUNNING):
             return
-        self._registry.save(job)
         train_numerically(job, self._launcher, data.X_train, data.y_train, batch_seed, self._grad_fn)
         self._finish(job, data, [])
 
@@ -162,14 +191,22 @@ class JobRunner:
         """The terminal state once training stopped: CANCELLED, FAILED (short of steps) or SUCCEEDED (evaluated)."""
         cfg = job.config
         version = job.store.progress()[0]
+        if job.suspended.is_set():
+            return  # this server stops: the job stays unfinished, checkpointed by the shutdown path
         if job.cancel_requested.is_set():
             job.transition(State.CANCELLED, f"{job.cancel_reason} after {version} of {cfg.steps} steps")
         elif version < cfg.steps:
             job.transition(State.FAILED, f"workers stopped after {version} of {cfg.steps} steps: " + "; ".join(errors))
         else:
+            if self._checkpointer is not None and job.checkpoint_version < version:
+                self._checkpointer.checkpoint(job)  # a crash during evaluation does not redo training
             W, _ = job.store.weights()
             splits = {"train": data.X_train, "val": data.X_val, "test": data.X_test}
             labels = {"train": data.y_train, "val": data.y_val, "test": data.y_test}
             job.accuracy = {name: accuracy(W, X, labels[name]) for name, X in splits.items() if len(X)}
-            note = f"finished on the remaining workers; {len(errors)} failed: " + "; ".join(errors) if errors else ""
+            note = (
+                f"{len(errors)} worker(s) failed on the way ({job.worker_restarts} replacements started): " + "; ".join(errors[-5:])
+                if errors
+                else ""
+            )
             job.transition(State.SUCCEEDED, note)

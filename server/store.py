@@ -21,6 +21,18 @@ from server.losses import LossHistory
 
 
 @dataclass(frozen=True)
+class StoreState:
+    """Everything a checkpoint needs to continue a job exactly: W, its version, per-worker counts, losses."""
+
+    weights: np.ndarray
+    version: int
+    worker_steps: dict[str, int]
+    worker_nodes: dict[str, str]
+    loss_sums: np.ndarray
+    loss_count: int
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """W as bytes (C order, native little-endian), its version and whether workers should stop."""
 
@@ -44,6 +56,38 @@ class ParameterStore:
         self._worker_nodes: dict[str, str] = {}
         self._secrets: dict[str, str] = {}
         self._lock = threading.Lock()
+
+    @classmethod
+    def resume(cls, state: StoreState, lr: float, target_steps: int) -> ParameterStore:
+        """A store that goes on from a checkpoint: same W, version, per-worker counts and losses."""
+        if not 0 <= state.version <= target_steps or state.loss_count != state.version:
+            raise ValueError(f"checkpoint at version {state.version} does not fit a {target_steps}-step job")
+        if sum(state.worker_steps.values()) != state.version:
+            raise ValueError("checkpoint's per-worker steps do not add up to its version")
+        store = cls(state.weights, lr, target_steps)
+        store._version = int(state.version)
+        store._losses = LossHistory.restore(target_steps, state.loss_sums, state.loss_count)
+        store._worker_steps = dict(state.worker_steps)
+        store._worker_nodes = dict(state.worker_nodes)
+        return store
+
+    def capture(self) -> StoreState:
+        """A consistent copy of everything a checkpoint needs (taken under the lock, O(W) copy)."""
+        with self._lock:
+            sums, count = self._losses.state()
+            return StoreState(
+                self._w.copy(), self._version, dict(self._worker_steps), dict(self._worker_nodes), sums, count
+            )
+
+    @property
+    def version(self) -> int:
+        """Updates applied so far (read without the lock: an int read is atomic)."""
+        return self._version
+
+    @property
+    def done(self) -> bool:
+        """Whether the store accepts no more updates (target reached or stopped)."""
+        return self._done()
 
     @property
     def shape(self) -> tuple[int, ...]:

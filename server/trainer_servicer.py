@@ -106,7 +106,8 @@ class TrainerServicer(descent_pb2_grpc.TrainerServicer):
     def StepSizeSweep(self, request, context):
         cfg = self._admission.admit_sweep(analysis.resolve_sweep(request))
         with self._admission.analysis_slot():
-            return messages.sweep_response(analysis.run_sweep(self._launcher, self._registry, cfg))
+            outcome = analysis.run_sweep(self._launcher, self._registry, cfg, lambda: not context.is_active())
+        return messages.sweep_response(outcome)
 
     @grpc_errors
     def ClusterInfo(self, request, context):

@@ -50,7 +50,8 @@ class ServerProcess:
         self.token = secrets.token_urlsafe(24)
         self.tls_ca = tls_ca
         roots = data_roots if data_roots is not None else [ROOT, Path(os.environ.get("TMPDIR", "/tmp")), ROOT.parent / "shared"]
-        self._args = [arg for root in roots for arg in ("--data-root", str(root))] + list(extra_args or [])
+        self.extra_args = list(extra_args or [])
+        self._args = [arg for root in roots for arg in ("--data-root", str(root))] + self.extra_args
         self.log_path = log_path or self.state_dir.parent / f"server-{os.getpid()}-{id(self):x}.log"
         self._log = open(self.log_path, "w")
         self.channel = None
@@ -95,6 +96,20 @@ class ServerProcess:
         if self.tls_ca is not None:
             return grpc.secure_channel(self.address, grpc.ssl_channel_credentials(self.tls_ca), options=GRPC_OPTIONS)
         return grpc.insecure_channel(self.address, options=GRPC_OPTIONS)
+
+    def kill(self) -> None:
+        """SIGKILL the server process alone (a crash), then clear the rest of its process group.
+
+        The server started the group's other processes (its local Ray cluster); they are
+        killed too, so that leftovers of one test do not load the machine for the next.
+        """
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.stop()
 
     def stop(self, timeout: float = 60) -> int:
         """Graceful stop; returns the exit code."""

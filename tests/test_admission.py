@@ -105,7 +105,7 @@ def test_count_limits_name_their_flags(tmp_path):
     with pytest.raises(ResourcesExhausted, match="2000 steps.*--max-steps"):
         gate.admit_job(JobConfig(steps=2000))
     busy = Admission(Limits(jobs=2), DataRoots([tmp_path]), job_dataset=lambda _: "digits", running_jobs=lambda: 2)
-    with pytest.raises(ResourcesExhausted, match="2 jobs are pending or running.*--max-jobs"):
+    with pytest.raises(ResourcesExhausted, match="2 jobs are not finished yet.*--max-jobs"):
         busy.admit_job(JobConfig())
     crowded = Admission(Limits(worker_streams=6), DataRoots([tmp_path]), job_dataset=lambda _: "digits",
                         running_jobs=lambda: 1, running_workers=lambda: 5)

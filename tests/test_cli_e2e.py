@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from tests.server_process import ROOT, ServerProcess
+from tests.stored import stored_states
 
 MNIST = ROOT.parent / "shared" / "data" / "mnist"
 
@@ -37,17 +38,20 @@ def as_json(result: subprocess.CompletedProcess):
 
 
 def ray_processes() -> set[int]:
-    """PIDs of Ray's own daemons (raylet, gcs_server) alive now, started from this checkout's Python
-    (other checkouts on a shared machine start and stop clusters of their own meanwhile)."""
+    """PIDs of Ray's own daemons (raylet, gcs_server) of this environment's Ray alive now.
+
+    Only daemons run from this interpreter's installation count: other checkouts on the
+    same machine (their own venvs) start and stop clusters of their own meanwhile.
+    """
     pids = set()
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             text = stat.read_text()
-            command = (stat.parent / "cmdline").read_bytes()
+            exe = (stat.parent / "cmdline").read_bytes().split(b"\0", 1)[0].decode(errors="replace")
         except OSError:
             continue
         name, state = text[text.index("(") + 1 : text.rindex(")")], text.rsplit(")", 1)[1].split()[0]
-        if name in ("raylet", "gcs_server") and state != "Z" and str(ROOT).encode() + b"/" in command:
+        if name in ("raylet", "gcs_server") and state != "Z" and exe.startswith(sys.prefix):
             pids.add(int(stat.parent.name))
     return pids
 
@@ -150,15 +154,15 @@ def test_ctrl_c_cancels_the_job_and_leaves_no_process(tmp_path):
     deadline = time.monotonic() + 120
     running = None
     while running is None and time.monotonic() < deadline:
-        for path in (tmp_path / "jobs").glob("*.json"):
-            if json.loads(path.read_text())["status"].get("state") == "RUNNING":
-                running = path
+        for job_id, state in stored_states(tmp_path).items():
+            if state == "RUNNING":
+                running = job_id
         time.sleep(0.2)
     assert running is not None, "the job never started"
     cli.send_signal(signal.SIGINT)
     _, stderr = cli.communicate(timeout=90)
     assert cli.returncode == 130, stderr
     assert "Traceback" not in stderr
-    assert json.loads(running.read_text())["status"]["state"] == "CANCELLED"
+    assert stored_states(tmp_path)[running] == "CANCELLED"
     time.sleep(1)
     assert ray_processes() <= before, "Ray daemons outlived the command"

@@ -145,6 +145,7 @@ def test_the_embedded_command_line_and_environment(tmp_path):
     assert list(embedded.command) == [
         sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", "0",
         "--state-dir", str(tmp_path / "state"), "--data-root", os.getcwd(), "--data-root", "/", "--announce",
+        "--exit-with-parent", str(os.getpid()),
     ]
     assert embedded.env["DESCENT_TOKEN"] == ""  # the session puts a fresh token here (see session.connect)
     assert embedded_config(config, "t0k3n").env["DESCENT_TOKEN"] == "t0k3n"

@@ -6,7 +6,6 @@ to do, and the runner is given an analytic gradient with a planted bug.
 
 from __future__ import annotations
 
-import json
 
 import numpy as np
 
@@ -15,6 +14,7 @@ from server import guard
 from server.jobspec import JobConfig
 from server.registry import JobRegistry
 from server.runner import JobRunner
+from tests.stored import stored_status
 from worker import data, svm
 
 
@@ -55,8 +55,9 @@ def test_a_failing_check_refuses_to_train(tmp_path):
     assert "not training" in status.message and status.started_at == 0
     assert status.first_batch_check.num_checked == 20 and not status.first_batch_check.passed
     assert launcher.calls == []  # no data put, no worker started
-    stored = json.loads((tmp_path / "jobs" / f"{job.job_id}.json").read_text())["status"]
-    assert stored["state"] == "FAILED" and not stored["first_batch_check"].get("passed", False)  # proto3: false is omitted
+    stored = stored_status(tmp_path, job.job_id)
+    assert descent_pb2.JobState.Name(stored.state) == "FAILED"
+    assert stored.first_batch_check.num_checked == 20 and not stored.first_batch_check.passed
 
 
 def test_a_passing_check_goes_on_to_start_the_workers(tmp_path):

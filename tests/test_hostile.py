@@ -219,7 +219,7 @@ def test_worker_ids_and_finished_jobs_cannot_be_changed(server):
     running = server.trainer.SubmitJob(pb.SubmitJobRequest(spec=pb.JobSpec(dataset=TINY, workers=1, steps=10**7, lr=1e-6)))
     try:
         for status in server.trainer.WatchJob(pb.WatchJobRequest(job_id=running.job_id, interval=0.1)):
-            if status.state == State.RUNNING:
+            if status.state == State.RUNNING and status.steps > 0:  # its worker is placed and pushing
                 break
         for worker_id, words in (("", "worker_id is empty"), ("w" * (10 << 20), "at most 128")):
             code, details = code_of(lambda: list(server.params.PushStream(iter([pb.PushRequest(job_id=running.job_id, worker_id=worker_id)]))))
@@ -262,9 +262,9 @@ def test_control_calls_answer_while_long_streams_fill_their_budget(server):
     watchers, started = [], time.monotonic()
     try:
         for status in server.trainer.WatchJob(pb.WatchJobRequest(job_id=job.job_id, interval=0.1)):
-            if status.state == State.RUNNING or time.monotonic() - started > 120:
-                break
-        assert status.state == State.RUNNING, status.message
+            if (status.state == State.RUNNING and status.steps > 0) or time.monotonic() - started > 120:
+                break  # its workers are placed and pushing
+        assert status.state == State.RUNNING and status.steps > 0, status.message
         for _ in range(6):
             call = server.trainer.WatchJob(pb.WatchJobRequest(job_id=job.job_id, interval=0.05))
             next(call)
@@ -278,7 +278,11 @@ def test_control_calls_answer_while_long_streams_fill_their_budget(server):
             calls.append(pool.submit(server.trainer.ListJobs, pb.ListJobsRequest(), timeout=1))
             for future in calls:
                 future.result()  # raises DEADLINE_EXCEEDED if a control call waited over 1 s
-        assert server.trainer.GetJob(pb.GetJobRequest(job_id=job.job_id)).steps > 0  # the workers still push
+        before = status.steps
+        deadline = time.monotonic() + 30
+        while server.trainer.GetJob(pb.GetJobRequest(job_id=job.job_id)).steps <= before and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert server.trainer.GetJob(pb.GetJobRequest(job_id=job.job_id)).steps > before  # the workers still push
     finally:
         for call in watchers:
             call.cancel()

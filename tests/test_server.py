@@ -7,7 +7,6 @@ survives the server.
 
 from __future__ import annotations
 
-import json
 
 import grpc
 import numpy as np
@@ -16,6 +15,7 @@ import pytest
 from proto import descent_pb2 as pb
 from proto.tensor import from_chunks, to_tensor
 from tests.server_process import ROOT, ServerProcess
+from tests.stored import stored_status, stored_weights
 
 State = pb.JobState
 
@@ -63,10 +63,8 @@ def test_digits_job_runs_to_the_end_with_exact_steps(server):
 
     weights, version = from_chunks(server.trainer.GetWeights(pb.GetWeightsRequest(job_id=status.job_id)))
     assert weights.shape == (10, 65) and weights.dtype == np.float32 and version == 400
-    stored = np.load(server.state_dir / "jobs" / f"{status.job_id}.npy")
-    np.testing.assert_array_equal(weights, stored)
-    record = json.loads((server.state_dir / "jobs" / f"{status.job_id}.json").read_text())
-    assert record["status"]["state"] == "SUCCEEDED"
+    np.testing.assert_array_equal(weights, stored_weights(server.state_dir, status.job_id))
+    assert State.Name(stored_status(server.state_dir, status.job_id).state) == "SUCCEEDED"
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,11 @@ nodes and checks a 3-worker job used 3 distinct Ray nodes, runs a gradient
 check, trains on MNIST through the ./data bind mount, runs the client inside
 the compose network, scales to 4 and checks the new node is used by the next
 job, kills a worker container in the middle of a job and checks the job ends
-(finishing on the remaining workers), then tears everything down — also on
-failure — and stops the engine it started. Exits non-zero on any failure.
+(finishing on the remaining workers), interrupts the server mid-job three ways
+(kill -9 of its process, `docker compose restart server`, `down` then `up -d`)
+and checks each job is resumed and ends with its exact step count
+(durability.py), then tears everything down — also on failure — and stops the
+engine it started. Exits non-zero on any failure.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 
+from tests.e2e.compose import durability  # noqa: E402
 from tests.e2e.compose.engine import DockerEngine, log, run  # noqa: E402
 
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -148,6 +152,7 @@ def scenario(engine: DockerEngine) -> None:
         check(len(new) >= 1, "the node added by --scale was not used by the next job")
 
         killed_job(cluster)
+        durability.scenario(cluster, workers=3)
     finally:
         cluster.down()
 
@@ -157,7 +162,7 @@ def killed_job(cluster: Cluster) -> None:
     job = cluster.descent("train", "--dataset", "digits", "--workers", "4", "--steps", "60000", "--detach")
     deadline = time.monotonic() + 120
     while (status := cluster.descent("status", job["job_id"]))["steps"] < 1000:
-        check(status["state"] in ("PENDING", "RUNNING"), f"job ended early: {status['state']} {status['message']}")
+        check(status["state"] in ("PENDING", "QUEUED", "RUNNING"), f"job ended early: {status['state']} {status['message']}")
         check(time.monotonic() < deadline, "job did not start")
         time.sleep(1)
     victim = cluster.worker_containers()[0]
@@ -169,6 +174,7 @@ def killed_job(cluster: Cluster) -> None:
     if final["state"] == "SUCCEEDED":
         check(final["steps"] == 60000, "a job that succeeded must have all its steps")
         check("failed" in final["message"], "the lost worker should be named in the job's message")
+        check(final["worker_restarts"] >= 1, "a replacement should have been started for the lost worker")
     else:
         check(bool(final["message"]), "a failed job must say why")
 

@@ -1,0 +1,89 @@
+"""Keeping a job's workers alive: start one per bundle, replace any that dies, fail only on a stall.
+
+Each worker slot (one bundle of the job's placement group) runs one actor at a time.
+When an actor dies — its process killed, its node lost — and the job still needs
+updates, a replacement is started in the same bundle: at once if the bundle's node is
+alive, or as soon as Ray re-places the bundle on a live node with a free CPU. The
+replacement keeps the slot's worker id, so per-worker counts go on adding up to the
+version. The job fails only when no update was applied for ``stall_timeout`` seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from server.job import Job
+from server.launcher import RayLauncher
+from worker.actor import LoopConfig
+
+log = logging.getLogger("descent.supervisor")
+
+#: Seconds the supervisor waits, after the store stopped, for workers to return before killing them.
+STOP_GRACE = 3.0
+
+
+class Stalled(RuntimeError):
+    """No worker of the job made progress for the stall timeout."""
+
+
+def supervise(
+    job: Job,
+    launcher: RayLauncher,
+    group: Any,
+    make_config: Callable[[int, int], LoopConfig],
+    data_refs: tuple[Any, Any],
+    stall_timeout: float,
+    poll: float = 0.5,
+) -> list[str]:
+    """Run the job's workers until its store stops; return the errors of the workers that died.
+
+    ``make_config(slot, incarnation)`` is the LoopConfig of a slot's n-th actor. Raises
+    Stalled when no update was applied for ``stall_timeout`` seconds.
+    """
+    store = job.store
+    slots = job.config.workers
+    running: dict[Any, tuple[int, Any]] = {}  # future -> (slot, actor)
+    incarnation = [0] * slots
+    errors: list[str] = []
+
+    def start(slot: int) -> None:
+        actor = launcher.start_worker(make_config(slot, incarnation[slot]), group, slot)
+        running[launcher.run_worker(actor, *data_refs)] = (slot, actor)
+
+    for slot in range(slots):
+        start(slot)
+    last_version, last_progress = store.version, time.monotonic()
+    stopped_at = None
+    try:
+        while running:
+            for future in launcher.wait_any(list(running), timeout=poll):
+                slot, _ = running.pop(future)
+                _, error = launcher.outcome(future)
+                if error is None:
+                    continue
+                worker_id = make_config(slot, incarnation[slot]).worker_id
+                errors.append(f"{worker_id}: {error}")
+                if store.done:
+                    continue
+                incarnation[slot] += 1
+                job.worker_restarts += 1
+                log.warning("job %s: worker %s died (%s); placing a replacement", job.job_id, worker_id, error)
+                start(slot)
+            now = time.monotonic()
+            if store.version != last_version:
+                last_version, last_progress = store.version, now
+            elif not store.done and now - last_progress > stall_timeout:
+                raise Stalled(
+                    f"no worker made progress for {stall_timeout:g} s (at {store.version} of {job.config.steps} "
+                    f"steps; {len(errors)} worker failures: " + "; ".join(errors[-3:]) + ")"
+                )
+            if store.done:
+                stopped_at = stopped_at or now
+                if now - stopped_at > STOP_GRACE:
+                    break  # workers not placed yet (or stuck): killed below
+    finally:
+        launcher.kill([actor for _, actor in running.values()])
+    return errors
