@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from formats.cifar import CLASS_NAMES as CIFAR10_CLASSES
 from formats.cifar import read_cifar_batch
 from formats.idx import read_idx
 
@@ -229,3 +230,27 @@ def load(spec, rng):
     kind, arg = parse_spec(spec)
     return _LOADERS[kind](arg, rng)
 
+
+
+def class_names(spec, num_classes):
+    """Names of a data set's classes in label order: CIFAR-10's words, else the labels as text."""
+    if parse_spec(spec)[0] == "cifar10" and num_classes == len(CIFAR10_CLASSES):
+        return CIFAR10_CLASSES
+    return tuple(str(label) for label in range(num_classes))
+
+
+def image_layout(spec, num_features):
+    """(image_shape, pixel_max) of a data set's raw rows of num_features values.
+
+    digits: 8 x 8 grayscale, values 0..16; mnist: square grayscale images, 0..255;
+    cifar10: 3 x 32 x 32 channel-major, 0..255; anything else: ((), 255.0), not images.
+    """
+    kind = parse_spec(spec)[0]
+    side = int(round(num_features ** 0.5))
+    if kind == "digits" and num_features == 64:
+        return (8, 8), 16.0
+    if kind == "mnist" and side * side == num_features:
+        return (side, side), 255.0
+    if kind == "cifar10" and num_features == 3 * 32 * 32:
+        return (3, 32, 32), 255.0
+    return (), 255.0

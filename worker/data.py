@@ -194,3 +194,15 @@ def sample_batch(X, y, batch_size, rng):
                          f"got batch_size {batch_size}")
     idx = rng.integers(0, len(X), size=batch_size)
     return X[idx], y[idx]
+
+
+def load_all(spec, seed):
+    """Every example of a data set, train and test pools together: (X (N, D) raw, y (N,) int64).
+
+    Synthetic data is drawn with the same generator prepare(spec, seed) would use.
+    """
+    load_rng, _ = np.random.default_rng(seed).spawn(2)
+    (X, y), test_pool, _ = load(spec, load_rng)
+    if test_pool is not None:
+        X, y = np.concatenate([X, test_pool[0]]), np.concatenate([y, test_pool[1]])
+    return X, y
