@@ -25,6 +25,7 @@ from client.command_kit import print_json as _print_json
 from client.config import OutputConfig
 from client.errors import CommandError
 from client.launch import server_argv, server_env
+from client.model_commands import COMMANDS as MODEL_COMMANDS
 from client.plot import save_sweep_plot
 from client.progress import follow, follow_check
 from client.render import cluster_json, gradcheck_json, job_json, state_name, sweep_json, weights_json
@@ -370,6 +371,10 @@ def serve(host, port, state_dir, ray_address, num_cpus):
         os.execve(sys.executable, argv, server_env(os.environ))
     except OSError as error:
         raise CommandError("UNAVAILABLE", f"cannot run the server ({' '.join(argv)}): {error}") from None
+
+
+for _command in MODEL_COMMANDS:  # export, predict, evaluate: client/model_commands.py
+    cli.add_command(_command)
 
 
 def main() -> None:
