@@ -154,14 +154,14 @@ def _scalar(archive, name, kind):
 
 def load_model(path) -> Model:
     """Read a model file; ModelFileError naming the file for anything that is not a readable model."""
+    with open(path, "rb") as f:  # FileNotFoundError for a missing file
+        head = f.read(4)
+    if head != b"PK\x03\x04":
+        raise ModelFileError(f"{path}: not a descent model file (not an .npz archive: it starts with {head!r})")
     try:
         archive = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise
     except (OSError, EOFError, ValueError, zipfile.BadZipFile) as err:
         raise ModelFileError(f"{path}: not a descent model file (not a readable .npz: {err})") from None
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise ModelFileError(f"{path}: not a descent model file (a single .npy array, not an .npz archive)")
     with archive:
         try:
             return _from_archive(archive)
