@@ -27,7 +27,10 @@ class ModelCalls:
             chunks: dict[str, list] = {}
             for part in parts:
                 chunks.setdefault(part.array, []).append(part.chunk)
+        expected = {"W", "mean"} | ({"X_test", "y_test"} if include_test_split else set())
         try:
+            if set(chunks) != expected:
+                raise ValueError(f"arrays {sorted(chunks)}, expected {sorted(expected)}")
             arrays = {name: from_chunks(pieces)[0] for name, pieces in chunks.items()}
         except ValueError as error:
             raise CommandError("DATA_LOSS", f"malformed model stream for job {job_id}: {error}") from None

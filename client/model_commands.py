@@ -22,7 +22,7 @@ from client.model_calls import decoded
 from client.model_text import evaluation_json, evaluation_report, export_report, predictions_json, predictions_report
 from formats.datasets import image_layout
 from formats.inputs import read_dataset, read_inputs
-from formats.model import HYPERPARAMETERS, Model, ModelFileError, load_model, model_bytes
+from formats.model import HYPERPARAMETERS, Model, load_model, model_bytes
 from formats.scoring import confusion_matrix, summarize
 from proto import descent_pb2
 
@@ -35,9 +35,7 @@ def _local_errors(work, *args):
         return work(*args)
     except FileNotFoundError as error:
         raise CommandError("NOT_FOUND", str(error)) from None
-    except ModelFileError as error:
-        raise CommandError("INVALID_ARGUMENT", str(error)) from None
-    except ValueError as error:
+    except ValueError as error:  # ModelFileError included: a file that is not a model this descent reads
         raise CommandError("INVALID_ARGUMENT", str(error)) from None
 
 
