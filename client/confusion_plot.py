@@ -30,8 +30,8 @@ def confusion_figure_png(result: dict[str, Any]) -> bytes:
     if len(names) <= 30:  # beyond that the numbers would not fit in the cells
         threshold = confusion.max() / 2 if confusion.size else 0
         for (i, j), count in np.ndenumerate(confusion):
-            ax.text(j, i, str(count), ha="center", va="center", fontsize="small",
-                    color="white" if count > threshold else "black")
+            color = "white" if count > threshold else ("black" if count else "lightgray")  # zeros recede
+            ax.text(j, i, str(count), ha="center", va="center", fontsize="small", color=color)
     ticks = np.arange(len(names))
     ax.set_xticks(ticks, labels=names, rotation=45 if max(len(n) for n in names) > 2 else 0, ha="right" if max(len(n) for n in names) > 2 else "center")
     ax.set_yticks(ticks, labels=names)

@@ -69,6 +69,9 @@ def test_readme_recipe_predict_and_evaluate_give_the_jobs_test_accuracy_exactly(
     assert predicted["accuracy"] == job["test_accuracy"] and predicted["num_examples"] == job["num_test"]
     on_server = as_json(descent("evaluate", job["job_id"], "--server", server.address, "--json"))
     assert on_server["accuracy"] == job["test_accuracy"] and on_server["split"] == "test"
+    for split in ("val", "train"):
+        other = as_json(descent("evaluate", job["job_id"], "--split", split, "--server", server.address, "--json"))
+        assert other["accuracy"] == job[f"{split}_accuracy"] and other["num_examples"] == job[f"num_{split}"]
     local = as_json(descent("evaluate", str(model), "--dataset", f"npz:{test}", "--plot", str(tmp_path / "cm.png"),
                             "--json"))
     assert local["accuracy"] == job["test_accuracy"]
