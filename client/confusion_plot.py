@@ -33,12 +33,13 @@ def confusion_figure_png(result: dict[str, Any]) -> bytes:
             color = "white" if count > threshold else ("black" if count else "lightgray")  # zeros recede
             ax.text(j, i, str(count), ha="center", va="center", fontsize="small", color=color)
     ticks = np.arange(len(names))
-    ax.set_xticks(ticks, labels=names, rotation=45 if max(len(n) for n in names) > 2 else 0, ha="right" if max(len(n) for n in names) > 2 else "center")
+    words = max(len(n) for n in names) > 2  # CIFAR's class names: slant them
+    ax.set_xticks(ticks, labels=names, rotation=45 if words else 0, ha="right" if words else "center")
     ax.set_yticks(ticks, labels=names)
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
-    ax.set_title(f"{result['dataset']} ({result['split']}, {result['num_examples']:,} examples): accuracy {result['accuracy']:.4f}",
-                 fontsize="medium")
+    title = f"{result['dataset']} ({result['split']}, {result['num_examples']:,} examples)"
+    ax.set_title(f"{title}: accuracy {result['accuracy']:.4f}", fontsize="medium")
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")

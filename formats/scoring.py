@@ -17,9 +17,8 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -
         if labels.dtype.kind not in "iu":
             raise ValueError(f"{name} must be integers, got dtype {labels.dtype}")
         if len(labels) and (labels.min() < 0 or labels.max() >= num_classes):
-            raise ValueError(
-                f"{name} range over [{labels.min()}, {labels.max()}] but the model has {num_classes} classes [0, {num_classes})"
-            )
+            raise ValueError(f"{name} range over [{labels.min()}, {labels.max()}] "
+                             f"but the model has {num_classes} classes [0, {num_classes})")
     flat = y_true.astype(np.int64) * num_classes + y_pred.astype(np.int64)
     return np.bincount(flat, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
 
