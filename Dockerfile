@@ -18,10 +18,11 @@ RUN useradd --create-home --uid 1000 descent \
 WORKDIR /opt/descent
 COPY pyproject.toml README.md ./
 COPY proto ./proto
+COPY formats ./formats
 COPY server ./server
 COPY worker ./worker
 COPY client ./client
-RUN pip install . && python -c "import ray, server, worker, client, proto"
+RUN pip install . && python -c "import ray, server, worker, client, proto, formats"
 
 USER descent
 WORKDIR /home/descent

@@ -19,6 +19,7 @@ import numpy as np
 
 from client.channel import open_channel
 from client.errors import CommandError
+from client.model_calls import ModelCalls
 from proto import descent_pb2, descent_pb2_grpc
 from proto.tensor import from_chunks
 
@@ -153,8 +154,10 @@ def _in_thread(work: Callable[[], T], timeout: float | None = None) -> T:
     raise value
 
 
-class TrainerApi:
+class TrainerApi(ModelCalls):
     """The Trainer service over one channel; every failure is an ``ApiError``.
+
+    The model calls (export_model, predict, evaluate) come from client.model_calls.
 
     Every gRPC operation runs on a helper thread (see ``_in_thread``), so an
     interrupt only ever abandons a wait and never corrupts the channel.

@@ -9,25 +9,26 @@ usage errors exit 2, an interrupt exits 130 (a signal N: 128 + N).
 
 from __future__ import annotations
 
-import functools
-import json
 import os
 import signal
 import sys
-import traceback
 from typing import Any
 
 import click
 
 from client.api import TrainerApi, gradcheck_request, job_spec
-from client.config import ConnectionConfig, OutputConfig, build_connection, build_output
+from client.command_kit import configs as _configs
+from client.command_kit import connection_options, raise_terminated, reports_errors
+from client.command_kit import note as _note
+from client.command_kit import open_connection as _connect
+from client.command_kit import print_json as _print_json
+from client.config import OutputConfig
 from client.errors import CommandError
-from client.hints import local_path_hint
 from client.launch import server_argv, server_env
+from client.model_commands import COMMANDS as MODEL_COMMANDS
 from client.plot import save_sweep_plot
 from client.progress import follow, follow_check
 from client.render import cluster_json, gradcheck_json, job_json, state_name, sweep_json, weights_json
-from client.session import connect
 from client.text import cluster_report, gradcheck_report, job_summary, jobs_table, sweep_report, weights_report
 from client.atomic_file import save_array
 from proto import descent_pb2
@@ -72,122 +73,6 @@ class FloatList(click.ParamType):
 
 FLOATS = FloatList()
 DATASET_HELP = "digits | mnist:DIR | cifar10:DIR | npz:FILE | synthetic:N,D,C (DIR/FILE on the server)  [server default: digits]"
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM or SIGHUP arrived: unwind like Ctrl-C so the embedded server is stopped."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum
-
-
-def _raise_terminated(signum: int, frame: Any) -> None:
-    raise Terminated(signum)
-
-
-def _note(message: str) -> None:
-    click.echo(message, err=True)
-
-
-def _print_json(obj: Any) -> None:
-    click.echo(json.dumps(obj, indent=2, allow_nan=False))
-
-
-def reports_errors(command):
-    """Run a command body, turning failures into ``error: CODE: details`` + exit 1 and interrupts into 130."""
-
-    @functools.wraps(command)
-    def run(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except CommandError as error:
-            _note(f"error: {error.code}: {error.details}")
-            params = click.get_current_context().params
-            hint = local_path_hint(error.code, params.get("dataset"), params.get("server"))
-            if hint:
-                _note(hint)
-            sys.exit(1)
-        except KeyboardInterrupt as interrupt:
-            _note("interrupted")
-            sys.exit(128 + interrupt.signum if isinstance(interrupt, Terminated) else 130)
-        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
-            raise
-        except Exception as error:  # a bug: say so in one line, the traceback only on request
-            if os.environ.get("DESCENT_DEBUG"):
-                traceback.print_exc()
-            _note(f"error: INTERNAL: {type(error).__name__}: {error}")
-            sys.exit(1)
-
-    return run
-
-
-def _remember(ctx: click.Context, param: click.Parameter, value):
-    """Keep an option for ``_configs`` without adding a parameter to every command."""
-    ctx.meta[f"descent.{param.name}"] = value
-    return value
-
-
-def connection_options(command):
-    """Add --server, --state-dir, --connect-timeout, --token-file, --tls-ca and --json to a command."""
-    command = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")(command)
-    command = click.option(
-        "--tls-ca",
-        type=click.Path(dir_okay=False),
-        envvar="DESCENT_TLS_CA",
-        show_envvar=True,
-        expose_value=False,
-        callback=_remember,
-        help="PEM CA that signed the server's certificate: talk TLS to --server.",
-    )(command)
-    command = click.option(
-        "--token-file",
-        type=click.Path(dir_okay=False),
-        envvar="DESCENT_TOKEN_FILE",
-        show_envvar=True,
-        expose_value=False,
-        callback=_remember,
-        help="File holding the server's bearer token (else $DESCENT_TOKEN, else a local server's STATE_DIR/server.token).",
-    )(command)
-    command = click.option(
-        "--connect-timeout",
-        type=click.FloatRange(min=0, min_open=True),
-        default=5.0,
-        show_default=True,
-        envvar="DESCENT_CONNECT_TIMEOUT",
-        show_envvar=True,
-        help="Seconds to wait for the server to answer.",
-    )(command)
-    command = click.option(
-        "--state-dir",
-        type=click.Path(file_okay=False),
-        help="State directory of the embedded server (not with --server).",
-    )(command)
-    command = click.option(
-        "--server",
-        metavar="HOST:PORT",
-        envvar="DESCENT_SERVER",
-        show_envvar=True,
-        help="A running descent server. Without it the command starts a local one (Ray) for its duration.",
-    )(command)
-    return command
-
-
-def _configs(server: str | None, state_dir: str | None, connect_timeout: float, as_json: bool) -> tuple[ConnectionConfig, OutputConfig]:
-    try:
-        meta = click.get_current_context().meta
-        connection = build_connection(
-            server, state_dir, connect_timeout, os.environ, meta.get("descent.token_file"), meta.get("descent.tls_ca")
-        )
-    except ValueError as error:
-        raise click.UsageError(str(error)) from None
-    return connection, build_output(as_json, sys.stderr.isatty())
-
-
-def _connect(connection: ConnectionConfig):
-    if connection.embedded and sys.stderr.isatty():
-        _note("starting a local server (Ray) …")
-    return connect(connection, _note)
 
 
 def _report_job(job: dict[str, Any], output: OutputConfig) -> None:
@@ -510,11 +395,15 @@ def serve(host, port, state_dir, ray_address, num_cpus, data_roots, token_file, 
         raise CommandError("UNAVAILABLE", f"cannot run the server ({' '.join(argv)}): {error}") from None
 
 
+for _command in MODEL_COMMANDS:  # export, predict, evaluate: client/model_commands.py
+    cli.add_command(_command)
+
+
 def main() -> None:
     """Entry point of the ``descent`` console script."""
-    signal.signal(signal.SIGTERM, _raise_terminated)
+    signal.signal(signal.SIGTERM, raise_terminated)
     if hasattr(signal, "SIGHUP"):
-        signal.signal(signal.SIGHUP, _raise_terminated)
+        signal.signal(signal.SIGHUP, raise_terminated)
     cli(prog_name="descent")
 
 

@@ -456,6 +456,92 @@ class ClusterInfoResponse(_message.Message):
     ray_address: str
     def __init__(self, nodes: _Optional[_Iterable[_Union[NodeInfo, _Mapping]]] = ..., total_cpus: _Optional[float] = ..., available_cpus: _Optional[float] = ..., workers: _Optional[_Iterable[_Union[ActiveWorker, _Mapping]]] = ..., ray_address: _Optional[str] = ...) -> None: ...
 
+class ExportModelRequest(_message.Message):
+    __slots__ = ("job_id", "include_test_split")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_TEST_SPLIT_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    include_test_split: bool
+    def __init__(self, job_id: _Optional[str] = ..., include_test_split: _Optional[bool] = ...) -> None: ...
+
+class ModelInfo(_message.Message):
+    __slots__ = ("job_id", "version", "spec", "class_names", "scale", "image_shape", "pixel_max", "test_accuracy", "num_test")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    CLASS_NAMES_FIELD_NUMBER: _ClassVar[int]
+    SCALE_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_SHAPE_FIELD_NUMBER: _ClassVar[int]
+    PIXEL_MAX_FIELD_NUMBER: _ClassVar[int]
+    TEST_ACCURACY_FIELD_NUMBER: _ClassVar[int]
+    NUM_TEST_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    version: int
+    spec: JobSpec
+    class_names: _containers.RepeatedScalarFieldContainer[str]
+    scale: float
+    image_shape: _containers.RepeatedScalarFieldContainer[int]
+    pixel_max: float
+    test_accuracy: float
+    num_test: int
+    def __init__(self, job_id: _Optional[str] = ..., version: _Optional[int] = ..., spec: _Optional[_Union[JobSpec, _Mapping]] = ..., class_names: _Optional[_Iterable[str]] = ..., scale: _Optional[float] = ..., image_shape: _Optional[_Iterable[int]] = ..., pixel_max: _Optional[float] = ..., test_accuracy: _Optional[float] = ..., num_test: _Optional[int] = ...) -> None: ...
+
+class ModelPart(_message.Message):
+    __slots__ = ("info", "array", "chunk")
+    INFO_FIELD_NUMBER: _ClassVar[int]
+    ARRAY_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    info: ModelInfo
+    array: str
+    chunk: TensorChunk
+    def __init__(self, info: _Optional[_Union[ModelInfo, _Mapping]] = ..., array: _Optional[str] = ..., chunk: _Optional[_Union[TensorChunk, _Mapping]] = ...) -> None: ...
+
+class PredictRequest(_message.Message):
+    __slots__ = ("job_id", "inputs")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    INPUTS_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    inputs: Tensor
+    def __init__(self, job_id: _Optional[str] = ..., inputs: _Optional[_Union[Tensor, _Mapping]] = ...) -> None: ...
+
+class PredictResponse(_message.Message):
+    __slots__ = ("labels", "scores", "class_names")
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    SCORES_FIELD_NUMBER: _ClassVar[int]
+    CLASS_NAMES_FIELD_NUMBER: _ClassVar[int]
+    labels: Tensor
+    scores: Tensor
+    class_names: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, labels: _Optional[_Union[Tensor, _Mapping]] = ..., scores: _Optional[_Union[Tensor, _Mapping]] = ..., class_names: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class EvaluateRequest(_message.Message):
+    __slots__ = ("job_id", "dataset", "split")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    DATASET_FIELD_NUMBER: _ClassVar[int]
+    SPLIT_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    dataset: str
+    split: str
+    def __init__(self, job_id: _Optional[str] = ..., dataset: _Optional[str] = ..., split: _Optional[str] = ...) -> None: ...
+
+class EvaluateResponse(_message.Message):
+    __slots__ = ("job_id", "dataset", "split", "confusion", "class_names", "num_examples", "accuracy")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    DATASET_FIELD_NUMBER: _ClassVar[int]
+    SPLIT_FIELD_NUMBER: _ClassVar[int]
+    CONFUSION_FIELD_NUMBER: _ClassVar[int]
+    CLASS_NAMES_FIELD_NUMBER: _ClassVar[int]
+    NUM_EXAMPLES_FIELD_NUMBER: _ClassVar[int]
+    ACCURACY_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    dataset: str
+    split: str
+    confusion: Tensor
+    class_names: _containers.RepeatedScalarFieldContainer[str]
+    num_examples: int
+    accuracy: float
+    def __init__(self, job_id: _Optional[str] = ..., dataset: _Optional[str] = ..., split: _Optional[str] = ..., confusion: _Optional[_Union[Tensor, _Mapping]] = ..., class_names: _Optional[_Iterable[str]] = ..., num_examples: _Optional[int] = ..., accuracy: _Optional[float] = ...) -> None: ...
+
 class PullRequest(_message.Message):
     __slots__ = ("job_id", "worker_id", "secret")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]

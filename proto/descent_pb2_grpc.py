@@ -84,6 +84,21 @@ class TrainerStub:
                 request_serializer=proto_dot_descent__pb2.ClusterInfoRequest.SerializeToString,
                 response_deserializer=proto_dot_descent__pb2.ClusterInfoResponse.FromString,
                 _registered_method=True)
+        self.ExportModel = channel.unary_stream(
+                '/descent.v1.Trainer/ExportModel',
+                request_serializer=proto_dot_descent__pb2.ExportModelRequest.SerializeToString,
+                response_deserializer=proto_dot_descent__pb2.ModelPart.FromString,
+                _registered_method=True)
+        self.Predict = channel.unary_unary(
+                '/descent.v1.Trainer/Predict',
+                request_serializer=proto_dot_descent__pb2.PredictRequest.SerializeToString,
+                response_deserializer=proto_dot_descent__pb2.PredictResponse.FromString,
+                _registered_method=True)
+        self.Evaluate = channel.unary_unary(
+                '/descent.v1.Trainer/Evaluate',
+                request_serializer=proto_dot_descent__pb2.EvaluateRequest.SerializeToString,
+                response_deserializer=proto_dot_descent__pb2.EvaluateResponse.FromString,
+                _registered_method=True)
 
 
 class TrainerServicer:
@@ -153,6 +168,27 @@ class TrainerServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExportModel(self, request, context):
+        """A SUCCEEDED job as a model: ModelInfo first, then its arrays in chunks.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Predict(self, request, context):
+        """Classify raw inputs with a SUCCEEDED job's W and preprocessing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Evaluate(self, request, context):
+        """A SUCCEEDED job's confusion matrix on one of its splits or on another data set.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TrainerServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -205,6 +241,21 @@ def add_TrainerServicer_to_server(servicer, server):
                     servicer.ClusterInfo,
                     request_deserializer=proto_dot_descent__pb2.ClusterInfoRequest.FromString,
                     response_serializer=proto_dot_descent__pb2.ClusterInfoResponse.SerializeToString,
+            ),
+            'ExportModel': grpc.unary_stream_rpc_method_handler(
+                    servicer.ExportModel,
+                    request_deserializer=proto_dot_descent__pb2.ExportModelRequest.FromString,
+                    response_serializer=proto_dot_descent__pb2.ModelPart.SerializeToString,
+            ),
+            'Predict': grpc.unary_unary_rpc_method_handler(
+                    servicer.Predict,
+                    request_deserializer=proto_dot_descent__pb2.PredictRequest.FromString,
+                    response_serializer=proto_dot_descent__pb2.PredictResponse.SerializeToString,
+            ),
+            'Evaluate': grpc.unary_unary_rpc_method_handler(
+                    servicer.Evaluate,
+                    request_deserializer=proto_dot_descent__pb2.EvaluateRequest.FromString,
+                    response_serializer=proto_dot_descent__pb2.EvaluateResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -477,6 +528,87 @@ class Trainer:
             '/descent.v1.Trainer/ClusterInfo',
             proto_dot_descent__pb2.ClusterInfoRequest.SerializeToString,
             proto_dot_descent__pb2.ClusterInfoResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/descent.v1.Trainer/ExportModel',
+            proto_dot_descent__pb2.ExportModelRequest.SerializeToString,
+            proto_dot_descent__pb2.ModelPart.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Predict(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/descent.v1.Trainer/Predict',
+            proto_dot_descent__pb2.PredictRequest.SerializeToString,
+            proto_dot_descent__pb2.PredictResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Evaluate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/descent.v1.Trainer/Evaluate',
+            proto_dot_descent__pb2.EvaluateRequest.SerializeToString,
+            proto_dot_descent__pb2.EvaluateResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,8 +1,8 @@
 """Admission control: refuse what cannot be served before anything is allocated.
 
-Every job, gradient check and sweep passes here after its fields were validated: its
+Every job, gradient check, sweep and evaluation on another data set passes here after its fields were validated: its
 data set path is confined to the data roots (server.data_roots) and must exist, its
-size is read from the data set's headers (worker.sizes), and what the request will
+size is read from the data set's headers (formats.sizes), and what the request will
 allocate — raw data, the prepared copy, the copy in Ray's object store, W and its
 copies, the loss history, the largest temporary of a check or sweep — is compared with
 the configured limits. A refusal is ResourcesExhausted (RESOURCE_EXHAUSTED) naming
@@ -23,7 +23,7 @@ from server.jobspec import JobConfig
 from server.limits import FLAGS, Limits
 from server.losses import MAX_BLOCKS
 from worker.data import check_spec, parse_spec
-from worker.sizes import DataSize, data_size
+from formats.sizes import DataSize, data_size
 
 _ITEMSIZE = {"float32": 4, "float64": 8}
 #: Copies of W a job holds at once: the store's W and scratch, a snapshot's bytes, a saved copy.
@@ -127,6 +127,10 @@ class Admission:
         """The sweep with its data set confined, or a refusal."""
         dataset = self._analysis(cfg.dataset, cfg.job_id, lambda size: sweep_bytes(size, cfg), "this sweep")
         return dataclasses.replace(cfg, dataset=dataset) if dataset else cfg
+
+    def admit_evaluation(self, dataset: str) -> str:
+        """The confined data set a job is evaluated on (every example, preprocessed), or a refusal."""
+        return self.dataset(dataset, lambda size: size.raw_bytes + _prepared(size, 8), "this evaluation")[0]
 
     @contextlib.contextmanager
     def analysis_slot(self) -> Iterator[None]:

@@ -1,12 +1,13 @@
 """Long calls in bounded pools, so control calls and the health check always find a thread.
 
 The synchronous gRPC server runs every call on one thread of its pool for the call's
-whole length. A WatchJob, GetWeights, gradient check, sweep, health Watch or reflection
-stream can last minutes, a worker's PushStream a whole job: without a bound, enough of
-them take every thread and GetJob, CancelJob and the health check wait forever. Here
-they are counted in two budgets — client long calls and worker streams — and one past
-its budget is refused at once with RESOURCE_EXHAUSTED. The pool is sized as both
-budgets plus CONTROL_THREADS, so unary control calls always have threads of their own.
+whole length. A WatchJob, GetWeights, ExportModel, gradient check, sweep, evaluation,
+health Watch or reflection stream can last minutes, a worker's PushStream a whole job:
+without a bound, enough of them take every thread and GetJob, CancelJob and the health
+check wait forever. Here they are counted in two budgets — client long calls and worker
+streams — and one past its budget is refused at once with RESOURCE_EXHAUSTED. The pool
+is sized as both budgets plus CONTROL_THREADS, so unary control calls always have
+threads of their own.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ CLIENT_LONG_CALLS = frozenset({
     "/descent.v1.Trainer/GradientCheck",
     "/descent.v1.Trainer/GradientCheckStream",
     "/descent.v1.Trainer/StepSizeSweep",
+    "/descent.v1.Trainer/ExportModel",
+    "/descent.v1.Trainer/Evaluate",
     "/grpc.health.v1.Health/Watch",
     "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
     "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",

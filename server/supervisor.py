@@ -3,7 +3,9 @@
 Each worker slot (one bundle of the job's placement group) runs one actor at a time.
 When an actor dies — its process killed, its node lost — and the job still needs
 updates, a replacement is started in the same bundle: at once if the bundle's node is
-alive, or as soon as Ray re-places the bundle on a live node with a free CPU. The
+alive, or as soon as Ray re-places the bundle on a live node with a free CPU. A slot
+whose replacements keep failing (its bundle has no live node yet) backs off: 2 s, 4 s,
+… at most 30 s between tries. The
 replacement keeps the slot's worker id, so per-worker counts go on adding up to the
 version. The job fails only when no update was applied for ``stall_timeout`` seconds.
 """
@@ -23,6 +25,8 @@ log = logging.getLogger("descent.supervisor")
 
 #: Seconds the supervisor waits, after the store stopped, for workers to return before killing them.
 STOP_GRACE = 3.0
+#: Seconds before a slot's second replacement (doubling for each further one, at most RETRY_MAX).
+RETRY_FIRST, RETRY_MAX = 2.0, 30.0
 
 
 class Stalled(RuntimeError):
@@ -47,6 +51,7 @@ def supervise(
     slots = job.config.workers
     running: dict[Any, tuple[int, Any]] = {}  # future -> (slot, actor)
     incarnation = [0] * slots
+    due: dict[int, float] = {}  # slot -> when to start its replacement
     errors: list[str] = []
 
     def start(slot: int) -> None:
@@ -58,7 +63,7 @@ def supervise(
     last_version, last_progress = store.version, time.monotonic()
     stopped_at = None
     try:
-        while running:
+        while running or (due and not store.done):
             for future in launcher.wait_any(list(running), timeout=poll):
                 slot, _ = running.pop(future)
                 _, error = launcher.outcome(future)
@@ -68,11 +73,21 @@ def supervise(
                 errors.append(f"{worker_id}: {error}")
                 if store.done:
                     continue
-                incarnation[slot] += 1
-                job.worker_restarts += 1
+                # Back off when replacements keep failing (their bundle has no live node yet).
+                failures = incarnation[slot]
+                due[slot] = time.monotonic() + min(RETRY_MAX, RETRY_FIRST * 2 ** (failures - 1)) if failures else 0.0
                 log.warning("job %s: worker %s died (%s); placing a replacement", job.job_id, worker_id, error)
-                start(slot)
             now = time.monotonic()
+            for slot, when in list(due.items()):
+                if now >= when and not store.done:
+                    del due[slot]
+                    incarnation[slot] += 1
+                    job.worker_restarts += 1
+                    start(slot)
+            if not running and not due:
+                break
+            if not running:
+                time.sleep(poll)
             if store.version != last_version:
                 last_version, last_progress = store.version, now
             elif not store.done and now - last_progress > stall_timeout:

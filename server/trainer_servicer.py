@@ -6,7 +6,7 @@ import time
 
 from proto import descent_pb2, descent_pb2_grpc
 from proto.tensor import to_chunks
-from server import analysis, messages
+from server import analysis, inference, messages, model_export
 from server.admission import Admission
 from server.errors import JobNotActive, grpc_errors, grpc_stream_errors
 from server.job import TERMINAL, Job
@@ -123,3 +123,17 @@ class TrainerServicer(descent_pb2_grpc.TrainerServicer):
                 for w in status.per_worker:
                     response.workers.add(job_id=job.job_id, worker_id=w.worker_id, node_id=w.node_id)
         return response
+
+    @grpc_stream_errors
+    def ExportModel(self, request, context):
+        yield from model_export.export_parts(self._registry, request.job_id, request.include_test_split)
+
+    @grpc_errors
+    def Predict(self, request, context):
+        return inference.predict(self._registry, request.job_id, request.inputs)
+
+    @grpc_errors
+    def Evaluate(self, request, context):
+        dataset = self._admission.admit_evaluation(request.dataset) if request.dataset else ""
+        with self._admission.analysis_slot():
+            return inference.evaluate(self._registry, request.job_id, dataset, request.split)

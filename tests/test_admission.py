@@ -20,7 +20,7 @@ from server.errors import RequestError, ResourcesExhausted
 from server.jobspec import JobConfig
 from server.limits import Limits, parse_bytes
 from worker.data import load, parse_spec
-from worker.sizes import data_size
+from formats.sizes import data_size
 
 REAL_MNIST = Path(__file__).resolve().parents[2] / "shared/data/mnist"
 

@@ -120,6 +120,11 @@ def test_thousands_of_random_and_mutated_requests(server):
         "Push": (p.Push, lambda: pb.PushRequest(job_id=job.job_id, worker_id=f"{job.job_id}-w0", loss=1.0)),
         "PushStream": (lambda r, timeout: list(p.PushStream(iter([r, r]), timeout=timeout)),
                        lambda: pb.PushRequest(job_id=job.job_id, worker_id=f"{job.job_id}-w0")),
+        "ExportModel": (lambda r, timeout: list(t.ExportModel(r, timeout=timeout)),
+                        lambda: pb.ExportModelRequest(job_id=job.job_id)),
+        "Predict": (t.Predict, lambda: pb.PredictRequest(
+            job_id=job.job_id, inputs=pb.Tensor(dtype="float32", shape=[2, 4], data=b"\0" * 32))),
+        "Evaluate": (t.Evaluate, lambda: pb.EvaluateRequest(job_id=job.job_id, split="test")),
     }
     rng = random.Random(SEED)
     codes: collections.Counter = collections.Counter()

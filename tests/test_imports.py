@@ -1,4 +1,7 @@
-"""Dependencies point one way: client → proto, worker → proto, server → proto, worker."""
+"""Dependencies point one way: client → proto, formats; worker → proto, formats; server → proto, worker, formats.
+
+formats (pure numpy file formats) depends on nothing of ours.
+"""
 
 import ast
 import subprocess
@@ -10,9 +13,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 ALLOWED = {
     "proto": {"proto"},
-    "worker": {"proto", "worker"},
-    "server": {"proto", "worker", "server"},
-    "client": {"proto", "client"},
+    "formats": {"formats"},
+    "worker": {"proto", "formats", "worker"},
+    "server": {"proto", "formats", "worker", "server"},
+    "client": {"proto", "formats", "client"},
 }
 OURS = set(ALLOWED)
 
@@ -66,3 +70,10 @@ def test_proto_is_ours_not_a_shadowing_package():
     import proto
 
     assert Path(proto.__file__).resolve().parent == ROOT / "proto"
+
+
+def test_formats_load_only_numpy():
+    code = ("import sys, formats.model, formats.inputs, formats.scoring; "
+            "print(sorted(m for m in ('grpc', 'ray', 'PIL', 'sklearn', 'proto', 'worker', 'server', 'client') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

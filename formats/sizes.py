@@ -1,7 +1,7 @@
 """What a data set will cost, read from its headers without loading it.
 
 ``data_size(kind, arg)`` returns the number of examples N, raw features D, classes C and
-the bytes the raw arrays take once loaded, for the parsed spec of ``worker.data``:
+the bytes the raw arrays take once loaded, for the parsed spec of ``formats.datasets``:
 synthetic from its spec, npz from the ``.npy`` headers of its zip members, MNIST from the
 IDX headers, CIFAR-10 from the size of its batch files, digits as bundled. For npz and
 MNIST, C is only known from the labels themselves: ``data_size(..., labels=False)``
@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from worker.data import _IDX_DTYPES, _cifar_files, _mnist_files
+from formats.datasets import _cifar_files, _mnist_files
+from formats.idx import _IDX_DTYPES, read_idx
 
 #: Bytes per CIFAR-10 example in a python batch (3,072 pixel bytes and a label).
 _CIFAR_EXAMPLE_BYTES = 3073
@@ -96,8 +97,6 @@ def _idx_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
 
 
 def _mnist_size(directory: Path, labels: bool) -> DataSize:
-    from worker.data import read_idx  # the labels, once their header says they are small
-
     n_total, features, classes, raw = 0, None, 2, 0
     for images_path, labels_path in _mnist_files(directory).values():
         dims, dtype = _idx_header(images_path)
@@ -123,7 +122,7 @@ def _cifar_size(directory: Path) -> DataSize:
 
 
 def data_size(kind: str, arg, labels: bool = True) -> DataSize:
-    """Sizes of the data set ``worker.data.parse_spec`` returned as ``(kind, arg)``, from headers
+    """Sizes of the data set ``formats.datasets.parse_spec`` returned as ``(kind, arg)``, from headers
     (and, with ``labels``, the label arrays: see the module docstring)."""
     if kind == "digits":
         return DataSize(1797, 64, 10, 1797 * 64 * 8)
