@@ -46,11 +46,11 @@ def exported(server, tmp_path_factory):
     """One trained job per data set, exported with its test split: {name: (job, model path, test path)}."""
     out = {}
     for name, spec in DATASETS.items():
-        job = as_json(descent("train", "--dataset", spec, "--server", server.address, "--json"))
+        job = as_json(descent("train", "--dataset", spec, *server.cli_args, "--json"))
         assert job["state"] == "SUCCEEDED"
         where = tmp_path_factory.mktemp(name)
         saved = as_json(descent("export", job["job_id"], "--out", str(where / "model.npz"),
-                                "--test-split", str(where / "test.npz"), "--server", server.address, "--json"))
+                                "--test-split", str(where / "test.npz"), *server.cli_args, "--json"))
         assert saved["test_accuracy"] == job["test_accuracy"] and saved["num_test"] == job["num_test"]
         out[name] = (job, where / "model.npz", where / "test.npz")
     return out
@@ -67,10 +67,10 @@ def test_readme_recipe_predict_and_evaluate_give_the_jobs_test_accuracy_exactly(
 
     predicted = as_json(descent("predict", str(model), str(test), "--json"))
     assert predicted["accuracy"] == job["test_accuracy"] and predicted["num_examples"] == job["num_test"]
-    on_server = as_json(descent("evaluate", job["job_id"], "--server", server.address, "--json"))
+    on_server = as_json(descent("evaluate", job["job_id"], *server.cli_args, "--json"))
     assert on_server["accuracy"] == job["test_accuracy"] and on_server["split"] == "test"
     for split in ("val", "train"):
-        other = as_json(descent("evaluate", job["job_id"], "--split", split, "--server", server.address, "--json"))
+        other = as_json(descent("evaluate", job["job_id"], "--split", split, *server.cli_args, "--json"))
         assert other["accuracy"] == job[f"{split}_accuracy"] and other["num_examples"] == job[f"num_{split}"]
     local = as_json(descent("evaluate", str(model), "--dataset", f"npz:{test}", "--plot", str(tmp_path / "cm.png"),
                             "--json"))
@@ -102,12 +102,12 @@ def test_images_are_classified_locally_and_on_the_server_alike(exported, server,
     local = as_json(descent("predict", str(model), str(folder), "--scores", "--json"))
     assert [p["label"] for p in local["predictions"]] == from_npz
     assert [int(np.argmax(s)) for s in local["scores"]] == from_npz
-    remote = as_json(descent("predict", job["job_id"], str(folder), "--scores", "--server", server.address, "--json"))
+    remote = as_json(descent("predict", job["job_id"], str(folder), "--scores", *server.cli_args, "--json"))
     assert [p["label"] for p in remote["predictions"]] == from_npz
     assert np.allclose(remote["scores"], local["scores"], rtol=0, atol=1e-6)
 
     Image.fromarray(np.zeros((20, 20), dtype=np.uint8)).save(tmp_path / "small.png")
-    for target, extra in ((str(model), ()), (job["job_id"], ("--server", server.address))):
+    for target, extra in ((str(model), ()), (job["job_id"], server.cli_args)):
         refused = descent("predict", target, str(tmp_path / "small.png"), *extra)
         assert refused.returncode == 1 and "Traceback" not in refused.stderr
         assert refused.stderr.startswith("error: INVALID_ARGUMENT: ") and "20x20 pixels" in refused.stderr
@@ -115,7 +115,7 @@ def test_images_are_classified_locally_and_on_the_server_alike(exported, server,
 
 
 def test_bad_inputs_get_one_clear_line_and_change_nothing(exported, server, tmp_path):
-    at = ("--server", server.address)
+    at = server.cli_args
     job, model, _ = exported["mnist"]
     digits_job, digits_model, digits_test = exported["digits"]
     with np.load(model, allow_pickle=False) as archive:
@@ -144,7 +144,7 @@ def test_bad_inputs_get_one_clear_line_and_change_nothing(exported, server, tmp_
 
 
 def test_export_refuses_a_job_that_is_not_a_model_or_whose_data_changed(server, tmp_path):
-    at = ("--server", server.address)
+    at = server.cli_args
     rng = np.random.default_rng(0)
     y = np.arange(300) % 3
     X = rng.standard_normal((300, 6)) + y[:, None]
