@@ -144,7 +144,7 @@ def test_the_embedded_command_line_and_environment(tmp_path):
     embedded = embedded_config(config)
     assert list(embedded.command) == [
         sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", "0",
-        "--state-dir", str(tmp_path / "state"), "--announce",
+        "--state-dir", str(tmp_path / "state"), "--announce", "--exit-with-parent", str(os.getpid()),
     ]
     assert embedded.start_timeout == 7.0 and embedded.stop_timeout == 30.0
     repo = str(Path(__file__).resolve().parent.parent)
