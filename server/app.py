@@ -38,17 +38,18 @@ def serve(config: ServerConfig) -> int:
     keep_freed_memory()
 
     registry = JobRegistry(config.state_dir)
-    grpc_server = grpc.server(futures.ThreadPoolExecutor(max_workers=config.max_threads), options=GRPC_OPTIONS)
-    port = grpc_server.add_insecure_port(f"{config.host}:{config.port}")
-    if port == 0:
-        log.error("cannot listen on %s:%s", config.host, config.port)
-        return 1
-
+    # Ray first, before this process holds any gRPC object: see server.launcher (a raylet
+    # forked while gRPC's poller threads run can die before it execs).
     launcher = RayLauncher(config.ray_address, config.num_cpus)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):  # after ray.init, which installs handlers of its own
         signal.signal(sig, lambda *_: stop.set())
     try:
+        grpc_server = grpc.server(futures.ThreadPoolExecutor(max_workers=config.max_threads), options=GRPC_OPTIONS)
+        port = grpc_server.add_insecure_port(f"{config.host}:{config.port}")
+        if port == 0:
+            log.error("cannot listen on %s:%s", config.host, config.port)
+            return 1
         advertise = config.advertise_address or f"{_reachable_host(config.host, launcher)}:{port}"
         runner = JobRunner(registry, launcher, advertise)
         descent_pb2_grpc.add_TrainerServicer_to_server(TrainerServicer(registry, runner, launcher), grpc_server)

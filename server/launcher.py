@@ -4,6 +4,18 @@ It connects to a Ray cluster (or starts a local one), places a job's worker
 actors (one CPU each, spread over the nodes), runs gradient checks and sweeps
 as Ray tasks — one task, or many in parallel with their results streamed back as
 they finish (``imap_tasks``) — and reports what the cluster looks like.
+
+Starting a local cluster: ``ray.init`` must run before the calling process creates any
+gRPC server or channel. Ray forks its GCS, monitor, dashboard, log monitor and raylet with a
+Python ``preexec_fn`` (to block SIGINT and set PR_SET_PDEATHSIG), so ``subprocess`` uses a
+real ``fork()`` and the child runs the process's at-fork handlers before it execs. With
+grpcio's event-engine poller threads alive in the parent, that child sometimes dies before
+``exec`` — SIGABRT after "Epoll1Poller ... epoll_wait error: Bad file descriptor", or a
+silent exit 0 — so no raylet ever exists, its log files are never created, and ``ray.init``
+gives up after its fixed 30 s ("The current node timed out during startup"). Measured:
+25 in-process ``ray.init`` calls with a bound grpcio server in the process failed 3 times
+(raylet exit -6, -6, 0); 25 without it, 0. Hence one attempt and no retry here: the server
+(server.app) starts Ray first.
 """
 
 from __future__ import annotations
@@ -48,7 +60,7 @@ class RayLauncher:
             kwargs["address"] = address
         elif num_cpus:
             kwargs["num_cpus"] = num_cpus
-        self.context = _init(kwargs, attempts=1 if address else 2)
+        self.context = ray.init(**kwargs)
         self.address = address or self.context.address_info.get("address", "")
         self._remote_tasks: dict[Callable[..., Any], Any] = {}
 
@@ -167,19 +179,6 @@ class RayLauncher:
             "available_cpus": float(ray.available_resources().get("CPU", 0.0)),
             "ray_address": self.address,
         }
-
-
-def _init(kwargs: dict[str, Any], attempts: int) -> Any:
-    """``ray.init``; a local cluster gets a second try, since its raylet can miss Ray's fixed
-    30 s registration deadline on a loaded 2-core machine ("The current node timed out during startup")."""
-    for attempt in range(1, attempts + 1):
-        try:
-            return ray.init(**kwargs)
-        except Exception as exc:
-            if attempt == attempts:
-                raise
-            logging.getLogger(__name__).warning("starting local Ray failed (%s); trying again", exc)
-            ray.shutdown()
 
 
 def _short_error(exc: BaseException) -> str:
