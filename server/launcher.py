@@ -16,12 +16,18 @@ gives up after its fixed 30 s ("The current node timed out during startup"). Mea
 25 in-process ``ray.init`` calls with a bound grpcio server in the process failed 3 times
 (raylet exit -6, -6, 0); 25 without it, 0. Hence one attempt and no retry here: the server
 (server.app) starts Ray first.
+
+A local cluster also gets a reaper (server.reaper) holding a pipe from this process: when
+the server exits, however it exits, every process of its cluster is gone within seconds.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -63,9 +69,17 @@ class RayLauncher:
         self.context = ray.init(**kwargs)
         self.address = address or self.context.address_info.get("address", "")
         self._remote_tasks: dict[Callable[..., Any], Any] = {}
+        self._reaper = None if address else _start_reaper(self.context.address_info["session_dir"])
 
     def shutdown(self) -> None:
+        """Disconnect; for a local cluster, also make sure none of its processes outlives this call by long."""
         ray.shutdown()
+        if self._reaper is not None:
+            self._reaper.stdin.close()  # EOF: the reaper kills what ray.shutdown left behind
+            try:
+                self._reaper.wait(timeout=REAPER_WAIT_S)
+            except subprocess.TimeoutExpired:
+                logging.getLogger(__name__).warning("Ray's processes are still being reaped")
 
     def node_ip(self) -> str:
         """This node's address as the other nodes of the cluster reach it."""
@@ -179,6 +193,20 @@ class RayLauncher:
             "available_cpus": float(ray.available_resources().get("CPU", 0.0)),
             "ray_address": self.address,
         }
+
+
+# How long shutdown waits for the reaper's sweep (it SIGKILLs; a sweep takes well under a second).
+REAPER_WAIT_S = 5.0
+
+
+def _start_reaper(session_dir: str) -> subprocess.Popen:
+    """Start ``python -m server.reaper`` for this cluster; it acts when our end of its stdin closes."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "server.reaper", session_dir, os.path.dirname(ray.__file__)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    )
 
 
 def _short_error(exc: BaseException) -> str:
