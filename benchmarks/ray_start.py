@@ -144,6 +144,7 @@ def run_case(case: str, runs: int, timeout: float, slow: float, num_cpus: int, w
     stops: list[float] = []
     failures: list[dict] = []
     slow_starts: list[dict] = []
+    unclean: list[dict] = []
     orphans: list[int] = []
     orphan_examples: list[str] = []
     for i in range(runs):
@@ -179,6 +180,8 @@ def run_case(case: str, runs: int, timeout: float, slow: float, num_cpus: int, w
                 except ProcessLookupError:
                     pass
         stops.append(server.stop())
+        if server.proc.returncode != 0:
+            unclean.append({"run": i, "returncode": server.proc.returncode, "stderr_tail": server.log_path.read_text()[-1500:]})
         server.reap_session()
     if neighbour is not None:
         neighbour.stop()
@@ -195,6 +198,7 @@ def run_case(case: str, runs: int, timeout: float, slow: float, num_cpus: int, w
         },
         "p99_over_p50": (_percentile(starts, 0.99) / _percentile(starts, 0.5)) if starts else None,
         "stop_s": {"p50": _percentile(stops, 0.5), "max": max(stops) if stops else None},
+        "unclean_stops": unclean,
         "loadavg_before": load_before,
         "loadavg_after": os.getloadavg(),
         "failures": failures,

@@ -19,6 +19,7 @@ from server.parameter_servicer import ParameterServicer
 from server.registry import JobRegistry
 from server.runner import JobRunner
 from server.trainer_servicer import TrainerServicer
+from worker.data import preload
 from worker.malloc import keep_freed_memory
 
 log = logging.getLogger("descent.server")
@@ -38,6 +39,10 @@ def serve(config: ServerConfig) -> int:
     keep_freed_memory()
 
     registry = JobRegistry(config.state_dir)
+    # scikit-learn's import (the digits loader) overlaps Ray's start-up, which mostly waits on
+    # its processes, instead of delaying the first job. Pure Python: nothing of it runs in the
+    # processes Ray forks.
+    threading.Thread(target=preload, name="preload", daemon=True).start()
     # Ray first, before this process holds any gRPC object: see server.launcher (a raylet
     # forked while gRPC's poller threads run can die before it execs).
     launcher = RayLauncher(config.ray_address, config.num_cpus)

@@ -26,14 +26,17 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import ray
 
 from server.errors import Cancelled, ResourcesExhausted
+from server.reaper import processes_using
 from worker.actor import LoopConfig, TrainLoop
 
 
@@ -69,10 +72,15 @@ class RayLauncher:
         self.context = ray.init(**kwargs)
         self.address = address or self.context.address_info.get("address", "")
         self._remote_tasks: dict[Callable[..., Any], Any] = {}
-        self._reaper = None if address else _start_reaper(self.context.address_info["session_dir"])
+        self._session_dir = None if address else self.context.address_info["session_dir"]
+        self._reaper = None if address else _start_reaper(self._session_dir)
 
     def shutdown(self) -> None:
         """Disconnect; for a local cluster, also make sure none of its processes outlives this call by long."""
+        if self._session_dir is not None:
+            # ray.shutdown stops Ray's processes one at a time, SIGTERM and up to 1 s each; the
+            # autoscaler monitor (descent has no autoscaler) always used its full second.
+            _kill_monitor(self._session_dir)
         ray.shutdown()
         if self._reaper is not None:
             self._reaper.stdin.close()  # EOF: the reaper kills what ray.shutdown left behind
@@ -197,6 +205,16 @@ class RayLauncher:
 
 # How long shutdown waits for the reaper's sweep (it SIGKILLs; a sweep takes well under a second).
 REAPER_WAIT_S = 5.0
+
+
+def _kill_monitor(session_dir: str) -> None:
+    """SIGKILL the autoscaler monitor of the local cluster whose session dir this is."""
+    for pid in processes_using(Path(session_dir), (os.path.realpath(sys.executable),)):
+        try:
+            if b"autoscaler/_private/monitor.py" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                os.kill(pid, signal.SIGKILL)
+        except OSError:  # already gone
+            pass
 
 
 def _start_reaper(session_dir: str) -> subprocess.Popen:

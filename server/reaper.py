@@ -27,12 +27,12 @@ SWEEP_S = 5.0
 
 
 def processes_using(directory: Path, executables: tuple[str, ...]) -> list[int]:
-    """PIDs (not this one) running a binary under one of ``executables`` (paths or directories)
+    """PIDs (not this process nor its parent, the server) running a binary under one of ``executables`` (paths or directories)
     with a file open, or their working directory, under ``directory``."""
     prefix = str(directory.resolve()).rstrip("/") + "/"
     found = []
     for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
+        if not entry.isdigit() or int(entry) in (os.getpid(), os.getppid()):
             continue
         try:
             exe = os.readlink(f"/proc/{entry}/exe")

@@ -125,6 +125,11 @@ def check_spec(spec):
     return kind, arg
 
 
+def preload() -> None:
+    """Import what the bundled ``digits`` loader needs (scikit-learn, ~1 s) ahead of the first job."""
+    import sklearn.datasets  # noqa: F401
+
+
 # ---------------------------------------------------------------- loaders
 # Each returns (train_pool, test_pool or None, num_classes); a pool is (X (N, D), y (N,)).
 
