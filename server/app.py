@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import threading
+import time
 
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
@@ -22,11 +23,15 @@ from server.registry import JobRegistry
 from server.runner import JobRunner
 from server.scheduler import Scheduler
 from server.trainer_servicer import TrainerServicer
+from worker.data import preload
 from worker.malloc import keep_freed_memory
 
 log = logging.getLogger("descent.server")
 
 State = descent_pb2.JobState
+
+# How often the main thread looks for a stop signal (a signal also cuts the sleep short).
+STOP_POLL_S = 0.2
 
 
 def _reachable_host(host: str, launcher: RayLauncher) -> str:
@@ -45,18 +50,30 @@ def serve(config: ServerConfig) -> int:
     except (StateDirError, OSError) as exc:
         log.error("cannot use the state directory %s: %s", config.state_dir, exc)
         return 2
-    grpc_server, port = build_server(config)
-    if port == 0:
-        log.error("cannot listen on %s:%s", config.host, config.port)
+    # scikit-learn's import (the digits loader) overlaps Ray's start-up, which mostly waits on
+    # its processes, instead of delaying the first job. Pure Python: nothing of it runs in the
+    # processes Ray forks.
+    threading.Thread(target=preload, name="preload", daemon=True).start()
+    # Ray first, before this process holds any gRPC object: see server.launcher (a raylet
+    # forked while gRPC's poller threads run can die before it execs).
+    try:
+        launcher = RayLauncher(config.ray_address, config.num_cpus)
+    except BaseException:
         registry.retire()
-        return 1
-
-    launcher = RayLauncher(config.ray_address, config.num_cpus)
-    stop = threading.Event()
+        raise
+    # The handler only appends, taking no lock: a Python signal handler runs in the main thread
+    # between two bytecodes, so one calling Event.set can deadlock on the lock the main thread
+    # holds inside Event.wait. Seen once in 100 starts: SIGTERM right after the announce line,
+    # no "shutting down" logged, the server SIGKILLed 60 s later.
+    signals: list[int] = []
     for sig in (signal.SIGTERM, signal.SIGINT):  # after ray.init, which installs handlers of its own
-        signal.signal(sig, lambda *_: stop.set())
+        signal.signal(sig, lambda signum, _frame: signals.append(signum))
     housekeeping = None
     try:
+        grpc_server, port = build_server(config)
+        if port == 0:
+            log.error("cannot listen on %s:%s", config.host, config.port)
+            return 1
         advertise = config.advertise_address or f"{_reachable_host(config.host, launcher)}:{port}"
         checkpointer = Checkpointer(registry, config.checkpoints)
         scheduler = Scheduler(launcher, queue_timeout=config.queue_timeout)
@@ -81,8 +98,9 @@ def serve(config: ServerConfig) -> int:
         if config.announce:
             print(f"descent-server listening on {config.host}:{port}", flush=True)
         if config.parent_pid is not None:
-            threading.Thread(target=_follow_parent, args=(config.parent_pid, stop), name="parent", daemon=True).start()
-        stop.wait()
+            threading.Thread(target=_follow_parent, args=(config.parent_pid, signals), name="parent", daemon=True).start()
+        while not signals:
+            time.sleep(STOP_POLL_S)
         log.info("shutting down: checkpointing running jobs for the next server")
         health_servicer.enter_graceful_shutdown()
         housekeeping.stop()
@@ -97,14 +115,15 @@ def serve(config: ServerConfig) -> int:
     return 0
 
 
-def _follow_parent(pid: int, stop: threading.Event, poll: float = 1.0) -> None:
-    """Set ``stop`` once process ``pid`` is gone (an embedded server outliving a killed CLI command)."""
-    while not stop.wait(poll):
+def _follow_parent(pid: int, signals: list[int], poll: float = 1.0) -> None:
+    """Ask the server to stop once process ``pid`` is gone (an embedded server outliving a killed CLI command)."""
+    while not signals:
+        time.sleep(poll)
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
             log.info("process %d is gone: shutting down", pid)
-            stop.set()
+            signals.append(signal.SIGTERM)
         except PermissionError:
             pass
 

@@ -5,14 +5,34 @@ placement group (one one-CPU bundle per worker, spread over the nodes) and start
 worker actors in its bundles, runs gradient checks and sweeps
 as Ray tasks — one task, or many in parallel with their results streamed back as
 they finish (``imap_tasks``) — and reports what the cluster looks like.
+
+Starting a local cluster: ``ray.init`` must run before the calling process creates any
+gRPC server or channel. Ray forks its GCS, monitor, dashboard, log monitor and raylet with a
+Python ``preexec_fn`` (to block SIGINT and set PR_SET_PDEATHSIG), so ``subprocess`` uses a
+real ``fork()`` and the child runs the process's at-fork handlers before it execs. With
+grpcio's event-engine poller threads alive in the parent, that child sometimes dies before
+``exec`` — SIGABRT after "Epoll1Poller ... epoll_wait error: Bad file descriptor", or a
+silent exit 0 — so no raylet ever exists, its log files are never created, and ``ray.init``
+gives up after its fixed 30 s ("The current node timed out during startup"). Measured:
+25 in-process ``ray.init`` calls with a bound grpcio server in the process failed 3 times
+(raylet exit -6, -6, 0); 25 without it, 0. Hence one attempt and no retry here: the server
+(server.app) starts Ray first.
+
+A local cluster also gets a reaper (server.reaper) holding a pipe from this process: when
+the server exits, however it exits, every process of its cluster is gone within seconds.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import ray
@@ -20,6 +40,7 @@ from ray.util.placement_group import placement_group, remove_placement_group
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from server.errors import Cancelled, ResourcesExhausted
+from server.reaper import processes_using
 from worker.actor import LoopConfig, TrainLoop
 
 
@@ -43,12 +64,25 @@ class RayLauncher:
             kwargs["address"] = address
         elif num_cpus:
             kwargs["num_cpus"] = num_cpus
-        self.context = _init(kwargs, attempts=1 if address else 2)
+        self.context = ray.init(**kwargs)
         self.address = address or self.context.address_info.get("address", "")
         self._remote_tasks: dict[Callable[..., Any], Any] = {}
+        self._session_dir = None if address else self.context.address_info["session_dir"]
+        self._reaper = None if address else _start_reaper(self._session_dir)
 
     def shutdown(self) -> None:
+        """Disconnect; for a local cluster, also make sure none of its processes outlives this call by long."""
+        if self._session_dir is not None:
+            # ray.shutdown stops Ray's processes one at a time, SIGTERM and up to 1 s each; the
+            # autoscaler monitor (descent has no autoscaler) always used its full second.
+            _kill_monitor(self._session_dir)
         ray.shutdown()
+        if self._reaper is not None:
+            self._reaper.stdin.close()  # EOF: the reaper kills what ray.shutdown left behind
+            try:
+                self._reaper.wait(timeout=REAPER_WAIT_S)
+            except subprocess.TimeoutExpired:
+                logging.getLogger(__name__).warning("Ray's processes are still being reaped")
 
     def node_ip(self) -> str:
         """This node's address as the other nodes of the cluster reach it."""
@@ -206,17 +240,28 @@ class RayLauncher:
         }
 
 
-def _init(kwargs: dict[str, Any], attempts: int) -> Any:
-    """``ray.init``; a local cluster gets a second try, since its raylet can miss Ray's fixed
-    30 s registration deadline on a loaded 2-core machine ("The current node timed out during startup")."""
-    for attempt in range(1, attempts + 1):
+# How long shutdown waits for the reaper's sweep (it SIGKILLs; a sweep takes well under a second).
+REAPER_WAIT_S = 5.0
+
+
+def _kill_monitor(session_dir: str) -> None:
+    """SIGKILL the autoscaler monitor of the local cluster whose session dir this is."""
+    for pid in processes_using(Path(session_dir), (os.path.realpath(sys.executable),)):
         try:
-            return ray.init(**kwargs)
-        except Exception as exc:
-            if attempt == attempts:
-                raise
-            logging.getLogger(__name__).warning("starting local Ray failed (%s); trying again", exc)
-            ray.shutdown()
+            if b"autoscaler/_private/monitor.py" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                os.kill(pid, signal.SIGKILL)
+        except OSError:  # already gone
+            pass
+
+
+def _start_reaper(session_dir: str) -> subprocess.Popen:
+    """Start ``python -m server.reaper`` for this cluster; it acts when our end of its stdin closes."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "server.reaper", session_dir, os.path.dirname(ray.__file__)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    )
 
 
 def _short_error(exc: BaseException) -> str:

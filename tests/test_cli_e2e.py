@@ -23,10 +23,12 @@ from tests.stored import stored_states
 MNIST = ROOT.parent / "shared" / "data" / "mnist"
 
 
-def descent(*args: str, state_dir: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+def descent(*args: str, state_dir: Path | None = None, timeout: float = 300, mark: str = "") -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "DESCENT_SERVER"}
     if state_dir is not None:
         env["DESCENT_STATE_DIR"] = str(state_dir)
+    if mark:
+        env[MARK] = mark
     return subprocess.run(
         [sys.executable, "-m", "client.cli", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
     )
@@ -37,21 +39,25 @@ def as_json(result: subprocess.CompletedProcess):
     return json.loads(result.stdout)
 
 
-def ray_processes() -> set[int]:
-    """PIDs of Ray's own daemons (raylet, gcs_server) of this environment's Ray alive now.
+# Set in a CLI run's environment; every process it starts (server, Ray's daemons) inherits it.
+MARK = "DESCENT_TEST_MARK"
 
-    Only daemons run from this interpreter's installation count: other checkouts on the
-    same machine (their own venvs) start and stop clusters of their own meanwhile.
-    """
+
+def ray_processes(mark: str) -> set[int]:
+    """PIDs of Ray's own daemons (raylet, gcs_server) alive now that carry ``MARK=mark`` in their
+    environment: those of one CLI run, never another cluster on this shared machine."""
     pids = set()
+    needle = f"{MARK}={mark}".encode()
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             text = stat.read_text()
-            exe = (stat.parent / "cmdline").read_bytes().split(b"\0", 1)[0].decode(errors="replace")
+            name, state = text[text.index("(") + 1 : text.rindex(")")], text.rsplit(")", 1)[1].split()[0]
+            if name not in ("raylet", "gcs_server") or state == "Z":
+                continue
+            environ = (stat.parent / "environ").read_bytes().split(b"\0")
         except OSError:
             continue
-        name, state = text[text.index("(") + 1 : text.rindex(")")], text.rsplit(")", 1)[1].split()[0]
-        if name in ("raylet", "gcs_server") and state != "Z" and exe.startswith(sys.prefix):
+        if needle in environ:
             pids.add(int(stat.parent.name))
     return pids
 
@@ -64,8 +70,8 @@ def server(tmp_path_factory):
 
 
 def test_embedded_train_with_defaults_then_state_outlives_the_server(tmp_path):
-    before = ray_processes()
-    job = as_json(descent("train", "--dataset", "digits", "--workers", "2", "--json", state_dir=tmp_path))
+    mark = f"train-{os.getpid()}-{time.time_ns()}"
+    job = as_json(descent("train", "--dataset", "digits", "--workers", "2", "--json", state_dir=tmp_path, mark=mark))
     assert job["state"] == "SUCCEEDED"
     assert job["test_accuracy"] >= 0.95
     assert job["workers"] == 2 and job["batch_size"] == 256
@@ -73,7 +79,7 @@ def test_embedded_train_with_defaults_then_state_outlives_the_server(tmp_path):
     assert sum(w["steps"] for w in job["per_worker"]) == job["steps"]
     for key in ("job_id", "dataset", "lr", "reg", "loss", "train_accuracy", "val_accuracy", "seconds", "examples_per_second"):
         assert key in job
-    assert ray_processes() <= before, "the embedded server left Ray running"
+    assert not ray_processes(mark), "the embedded server left Ray running"
 
     listed = as_json(descent("jobs", "--json", state_dir=tmp_path))
     assert [j["job_id"] for j in listed] == [job["job_id"]]
@@ -144,8 +150,9 @@ def test_gradcheck_and_sweep_json(server):
 
 
 def test_ctrl_c_cancels_the_job_and_leaves_no_process(tmp_path):
-    before = ray_processes()
+    mark = f"ctrl-c-{os.getpid()}-{time.time_ns()}"
     env = {k: v for k, v in os.environ.items() if k != "DESCENT_SERVER"}
+    env[MARK] = mark
     cli = subprocess.Popen(
         [sys.executable, "-m", "client.cli", "train", "--dataset", "digits", "--steps", "100000000", "--lr", "1e-6",
          "--state-dir", str(tmp_path)],
@@ -159,10 +166,11 @@ def test_ctrl_c_cancels_the_job_and_leaves_no_process(tmp_path):
                 running = job_id
         time.sleep(0.2)
     assert running is not None, "the job never started"
+    assert ray_processes(mark), "the run's Ray daemons are not found by their mark"
     cli.send_signal(signal.SIGINT)
     _, stderr = cli.communicate(timeout=90)
     assert cli.returncode == 130, stderr
     assert "Traceback" not in stderr
     assert stored_states(tmp_path)[running] == "CANCELLED"
     time.sleep(1)
-    assert ray_processes() <= before, "Ray daemons outlived the command"
+    assert not ray_processes(mark), "Ray daemons outlived the command"

@@ -7,7 +7,6 @@ its exported test split, and so do `predict`, and `evaluate` locally and on the 
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import sys
