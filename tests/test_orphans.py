@@ -105,9 +105,11 @@ def test_nothing_a_killed_server_started_outlives_it_by_10_s(running_server):
     assert not left, "alive 10 s after the server was killed: " + "; ".join(_cmdline(p) for p in left)
 
 
-def test_sigterm_ends_the_server_and_everything_it_started(running_server):
+def test_sigterm_ends_the_server_and_everything_it_started_within_5_s(running_server):
+    """Docker gives a container 10 s after SIGTERM; the server promises its whole tree in 5."""
     server, processes = running_server
+    sent = time.monotonic()
     server.proc.send_signal(signal.SIGTERM)
     assert server.proc.wait(timeout=60) == 0
-    left = _wait_gone(processes, within=1)
-    assert not left, "alive after the server exited: " + "; ".join(_cmdline(p) for p in left)
+    left = _wait_gone(processes, within=max(0.0, 5.0 - (time.monotonic() - sent)))
+    assert not left, "alive 5 s after SIGTERM: " + "; ".join(_cmdline(p) for p in left)
