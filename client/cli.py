@@ -400,11 +400,28 @@ for _command in MODEL_COMMANDS:  # export, predict, evaluate: client/model_comma
 
 
 def main() -> None:
-    """Entry point of the ``descent`` console script."""
+    """Entry point of the ``descent`` console script.
+
+    Once the command is done — output flushed, files written, channels closed, an embedded
+    server stopped — the process ends with ``os._exit``: gRPC's threads can hold up the
+    interpreter's own teardown after a stream was cancelled (seen once in CI: a command
+    that had printed its whole result still running 300 s later).
+    """
     signal.signal(signal.SIGTERM, raise_terminated)
     if hasattr(signal, "SIGHUP"):
         signal.signal(signal.SIGHUP, raise_terminated)
-    cli(prog_name="descent")
+    try:
+        cli(prog_name="descent")
+        code = 0
+    except SystemExit as done:
+        if done.code is None or isinstance(done.code, int):
+            code = done.code or 0
+        else:  # a message instead of a code: Python would print it and exit 1
+            print(done.code, file=sys.stderr)
+            code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":
