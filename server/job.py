@@ -82,8 +82,10 @@ class Job:
         self.checkpoint_version = 0
         self.checkpoint_at = 0.0
         self.checkpoint_error = ""
-        # A store state to start from (a resumed job's checkpoint), used once by the runner.
+        # A store state to start from (a resumed job's checkpoint), used once by the runner,
+        # and the message that says so (shown again once the job leaves QUEUED).
         self.resume_state = None
+        self.resume_note = ""
         # Reentrant: on_terminal reads status() while the transition holds the lock.
         self.changed = threading.Condition(threading.RLock())
 
@@ -96,9 +98,10 @@ class Job:
         with self.changed:
             if new_state not in _ALLOWED.get(self.state, ()):
                 return False
+            leaving_queue = self.state == State.QUEUED
             self.state = new_state
-            if message:
-                self.message = message
+            if message or leaving_queue:  # what a queued job waited for is no longer true
+                self.message = message or self.resume_note
             now = time.time()
             if new_state == State.RUNNING and not self.started_at:
                 self.started_at = now

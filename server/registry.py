@@ -186,7 +186,7 @@ class JobRegistry:
         except CheckpointUnreadable as exc:
             log.error("job %s: %s; it starts again from the beginning", job.job_id, exc)
         job.resumed_from = job.resume_state.version if job.resume_state is not None else 0
-        job.message = (
+        job.message = job.resume_note = (
             f"resumed from version {job.resumed_from} of {config.steps} after its server stopped "
             f"(restart {job.restarts})"
         )

@@ -196,7 +196,9 @@ def test_a_job_waits_queued_for_cpus_then_runs(tmp_path):
         queued = wait_for(lambda: (s := get(server, second)).state == State.QUEUED and s, timeout=60)
         assert "waiting for 2 CPUs, 0 free" in queued.message, queued.message
         server.trainer.CancelJob(pb.CancelJobRequest(job_id=first))
-        assert_exact(finish(server, second), 300)
+        done = finish(server, second)
+        assert_exact(done, 300)
+        assert "waiting" not in done.message  # what it waited for is no longer true
         too_big = pytest.raises(Exception, submit, server, dataset="digits", workers=3, steps=10)
         assert "RESOURCE_EXHAUSTED" in str(too_big.value.code())
     finally:
