@@ -54,8 +54,12 @@ def supervise(
     due: dict[int, float] = {}  # slot -> when to start its replacement
     errors: list[str] = []
 
+    worker_ids: dict[int, str] = {}
+
     def start(slot: int) -> None:
-        actor = launcher.start_worker(make_config(slot, incarnation[slot]), group, slot)
+        config = make_config(slot, incarnation[slot])  # enrolls the incarnation (a fresh secret)
+        worker_ids[slot] = config.worker_id
+        actor = launcher.start_worker(config, group, slot)
         running[launcher.run_worker(actor, *data_refs)] = (slot, actor)
 
     for slot in range(slots):
@@ -69,7 +73,7 @@ def supervise(
                 _, error = launcher.outcome(future)
                 if error is None:
                     continue
-                worker_id = make_config(slot, incarnation[slot]).worker_id
+                worker_id = worker_ids[slot]
                 errors.append(f"{worker_id}: {error}")
                 if store.done:
                     continue
