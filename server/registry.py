@@ -99,6 +99,8 @@ class JobRegistry:
                 if not job.suspended.is_set():
                     log.warning("job %s is owned by another server now; stopping it here", job.job_id)
                 job.suspend()
+            elif job.terminal:  # its result and record are written: the checkpoint is not needed any more
+                self.files.remove_checkpoint(job.job_id)
             with self._lock:
                 self._unsaved.discard(job.job_id)
         except Exception as exc:

@@ -39,11 +39,6 @@ class Scheduler:
         self._queue: list[str] = []
         self._lock = threading.Lock()
 
-    def queued(self) -> int:
-        """How many jobs wait for CPUs now."""
-        with self._lock:
-            return len(self._queue)
-
     def place(self, job: Job, cpus: int, should_stop: Callable[[], bool]) -> Any | None:
         """Wait (QUEUED if need be) for ``cpus`` free CPUs; return the placement group, None if stopped.
 
