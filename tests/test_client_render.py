@@ -276,7 +276,7 @@ def test_sweep_plot_is_a_png(tmp_path):
 
 
 def test_h_list_option():
-    from client.cli import FLOATS
+    from client.params import FLOATS
 
     assert FLOATS.convert("1e-3,1e-5, 1e-7", None, None) == [1e-3, 1e-5, 1e-7]
     assert FLOATS.convert("1e-5", None, None) == [1e-5]
