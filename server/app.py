@@ -31,7 +31,7 @@ log = logging.getLogger("descent.server")
 State = descent_pb2.JobState
 
 # How often the main thread looks for a stop signal (a signal also cuts the sleep short).
-STOP_POLL_S = 0.2
+STOP_POLL_S = 0.05
 
 
 def _reachable_host(host: str, launcher: RayLauncher) -> str:
@@ -143,5 +143,12 @@ def _suspend_jobs(registry: JobRegistry, runner: JobRunner, checkpointer: Checkp
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the server; once it has stopped (jobs checkpointed, state closed, Ray's processes
+    reaped) end the process at once with ``os._exit``: the interpreter's own teardown waited
+    ~0.5 s more on gRPC's and Ray's threads, with nothing left to save."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
-    return serve(parse_args(argv))
+    code = serve(parse_args(argv))
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

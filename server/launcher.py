@@ -1,4 +1,4 @@
-"""The Ray launcher: the only module of descent that imports ``ray``.
+"""The Ray launcher: with server.ray_node (the lean local start), the only module of descent that imports ``ray``.
 
 It connects to a Ray cluster (or starts a local one), reserves a job's CPUs as a
 placement group (one one-CPU bundle per worker, spread over the nodes) and starts
@@ -6,7 +6,8 @@ worker actors in its bundles, runs gradient checks and sweeps
 as Ray tasks — one task, or many in parallel with their results streamed back as
 they finish (``imap_tasks``) — and reports what the cluster looks like.
 
-Starting a local cluster: ``ray.init`` must run before the calling process creates any
+Starting a local cluster (server.ray_node.start_local; a plain ``ray.init`` where this Ray's
+internals differ): it must run before the calling process creates any
 gRPC server or channel. Ray forks its GCS, monitor, dashboard, log monitor and raylet with a
 Python ``preexec_fn`` (to block SIGINT and set PR_SET_PDEATHSIG), so ``subprocess`` uses a
 real ``fork()`` and the child runs the process's at-fork handlers before it execs. With
@@ -40,6 +41,7 @@ from ray.util.placement_group import placement_group, remove_placement_group
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from server.errors import Cancelled, ResourcesExhausted
+from server.ray_node import LeanStartUnavailable, LocalCluster, start_local
 from server.reaper import processes_using
 from worker.actor import LoopConfig, TrainLoop
 
@@ -59,15 +61,21 @@ class RayLauncher:
     """A connection to one Ray cluster."""
 
     def __init__(self, address: str | None = None, num_cpus: int | None = None):
-        kwargs: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.WARNING}
-        if address:
-            kwargs["address"] = address
-        elif num_cpus:
-            kwargs["num_cpus"] = num_cpus
-        self.context = ray.init(**kwargs)
-        self.address = address or self.context.address_info.get("address", "")
         self._remote_tasks: dict[Callable[..., Any], Any] = {}
-        self._session_dir = None if address else self.context.address_info["session_dir"]
+        if address:
+            ray.init(address=address, logging_level=logging.WARNING)
+            self.address, self._session_dir = address, None
+        else:
+            try:
+                local = start_local(num_cpus)
+            except LeanStartUnavailable as exc:
+                logging.getLogger(__name__).warning("starting Ray the plain way: %s", exc)
+                kwargs: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.WARNING}
+                if num_cpus:
+                    kwargs["num_cpus"] = num_cpus
+                info = ray.init(**kwargs).address_info
+                local = LocalCluster(info.get("address", ""), info["session_dir"])
+            self.address, self._session_dir = local.address, local.session_dir
         self._reaper = None if address else _start_reaper(self._session_dir)
 
     def shutdown(self) -> None:

@@ -61,7 +61,7 @@ def reap(directory: Path, executables: tuple[str, ...], sweep_s: float = SWEEP_S
                 pass
         if not pids or time.monotonic() > deadline:
             return len(killed)
-        time.sleep(0.2)
+        time.sleep(0.05)  # killed processes vanish within milliseconds
 
 
 def main(argv: list[str] | None = None) -> int:
