@@ -7,10 +7,22 @@ the exact maximum; the percentiles come from the histogram (exact below the over
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 #: Buckets 0 .. BUCKETS-2 count one staleness value each; the last counts every larger one.
 BUCKETS = 64
+
+
+@dataclass(frozen=True)
+class Staleness:
+    """A job's staleness so far: the histogram (trailing empty buckets dropped), p50, p99 and max."""
+
+    histogram: list[int]
+    p50: int
+    p99: int
+    max: int
 
 
 class StalenessHistogram:
@@ -47,3 +59,7 @@ class StalenessHistogram:
         rank = int(np.ceil(q / 100.0 * total))
         bucket = int(np.searchsorted(np.cumsum(self._counts), max(rank, 1)))
         return self._max if bucket == BUCKETS - 1 else bucket
+
+    def summary(self) -> Staleness:
+        """The histogram with its p50, p99 and max."""
+        return Staleness(self.counts(), self.percentile(50), self.percentile(99), self._max)

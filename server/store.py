@@ -28,7 +28,7 @@ from server.consistency import ASYNC, Consistency
 from server.errors import Cancelled, PermissionDenied, RequestError
 from server.fields import echo
 from server.losses import LossHistory
-from server.staleness import StalenessHistogram
+from server.staleness import Staleness, StalenessHistogram
 
 #: Seconds between checks that a waiting push's caller is still there.
 WAIT_POLL = 0.25
@@ -58,16 +58,6 @@ class Snapshot:
     data: bytes
     version: int
     stop: bool
-
-
-@dataclass(frozen=True)
-class Staleness:
-    """The staleness of the job's applied gradients so far (see server.staleness)."""
-
-    histogram: list[int]
-    p50: int
-    p99: int
-    max: int
 
 
 class ParameterStore:
@@ -307,8 +297,7 @@ class ParameterStore:
     def staleness(self) -> Staleness:
         """The staleness histogram of the gradients applied so far and its p50, p99 and max."""
         with self._lock:
-            hist = self._staleness
-            return Staleness(hist.counts(), hist.percentile(50), hist.percentile(99), hist.max)
+            return self._staleness.summary()
 
     def progress(self) -> tuple[int, float, dict[str, int], dict[str, str]]:
         """Version, mean of the last 10% of pushed batch losses (nan before the first), per-worker steps and nodes."""
