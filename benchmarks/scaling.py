@@ -15,7 +15,9 @@ machine's CPUs) it runs, on one ``python -m server`` with that many Ray CPUs:
 Each figure is the median of ``--repeats`` runs (raw runs are kept). Keys scripts can rely
 on: ``runs``, a list of objects with ``consistency``, ``workers``, ``updates_per_s``,
 ``server_cpu_us_per_update``, ``staleness_p50``, ``staleness_p99``, ``seconds_to_target``.
-``speedup`` is updates/s at each width ÷ at 1 worker, per mode. README "Scaling" says how
+``speedup`` is updates/s at each width ÷ at 1 worker, per mode. ``raw.submit_to_running_s``
+shows the prepared-data cache at work: every throughput job after the first reuses the data
+set (server.datacache). README "Scaling" says how
 to read it.
 
     python benchmarks/scaling.py [--max-workers N] [--modes async,sync,ssp:1] [--repeats 3]
@@ -60,7 +62,7 @@ def _steps_for(mode: str, workers: int, steps: int) -> int:
 def measure(server: Server, mode: str, workers: int, args, val) -> dict:
     """One (mode, workers) cell: medians over repeats of the throughput and time-to-target jobs."""
     X_val, y_val = val
-    rates, cpus, p50s, p99s, times = [], [], [], [], []
+    rates, cpus, p50s, p99s, times, starts = [], [], [], [], [], []
     for _ in range(args.repeats):
         spec = descent_pb2.JobSpec(
             dataset=THROUGHPUT_DATASET, workers=workers, steps=_steps_for(mode, workers, args.steps), lr=1e-3, reg=1e-3,
@@ -69,6 +71,7 @@ def measure(server: Server, mode: str, workers: int, args, val) -> dict:
         result = server.run_job(spec)
         status = result["status"]
         rates.append(status.steps / status.seconds)
+        starts.append(result["submit_to_running_s"])
         cpus.append(result["server_cpu_s_per_update"] * 1e6)
         p50s.append(status.staleness_p50)
         p99s.append(status.staleness_p99)
@@ -90,6 +93,7 @@ def measure(server: Server, mode: str, workers: int, args, val) -> dict:
             "updates_per_s": [round(r, 1) for r in rates],
             "server_cpu_us_per_update": [round(c, 1) for c in cpus],
             "seconds_to_target": [None if t is None else round(t, 2) for t in times],
+            "submit_to_running_s": [round(t, 2) for t in starts],
         },
     }
 

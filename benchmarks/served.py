@@ -47,7 +47,8 @@ class Server:
             [sys.executable, "-m", "server", "--port", "0", "--announce", "--state-dir", state_dir,
              "--num-cpus", str(num_cpus), *roots, *extra_args],
             cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-            env={**os.environ, "DESCENT_TOKEN": token},
+            # PYTHONPATH: the checkout's own packages, in the server and in the Ray workers it starts.
+            env={**os.environ, "DESCENT_TOKEN": token, "PYTHONPATH": str(cwd)},
         )
         line = self.proc.stdout.readline()
         if "listening on" not in line:
@@ -90,7 +91,10 @@ class Server:
             (window[-1][0] - window[0][0]) / (window[-1][1] - window[0][1])
             if len(window) >= 2 and window[-1][1] > window[0][1] else float("nan")
         )
-        return {"status": status, "server_cpu_s_per_update": cpu_per_update, "seconds_to_target": reached}
+        return {
+            "status": status, "server_cpu_s_per_update": cpu_per_update, "seconds_to_target": reached,
+            "submit_to_running_s": status.started_at - status.created_at,
+        }
 
     def close(self) -> None:
         self.channel.close()

@@ -42,7 +42,8 @@ from server.seeds import initial_weights, replacement_seed, worker_seeds
 from server.store import ParameterStore
 from server.supervisor import supervise
 from worker.actor import LoopConfig
-from worker.data import Prepared, prepare
+from server.datacache import DataCache
+from worker.data import Prepared
 from worker.svm import accuracy, svm_loss_grad
 
 State = descent_pb2.JobState
@@ -63,6 +64,7 @@ class JobRunner:
         stall_timeout: float = 120.0,
         token: str = "",
         tls_ca: bytes = b"",
+        data_cache: DataCache | None = None,
     ):
         """``grad_fn`` is the analytic gradient the first-batch check examines and numerical jobs time;
         ``token`` is the server's bearer token, handed to the workers with their own secrets, and
@@ -76,6 +78,7 @@ class JobRunner:
         self._server_address = server_address
         self._grad_fn = grad_fn
         self._threads: dict[str, threading.Thread] = {}
+        self._data = data_cache or DataCache(launcher)
 
     def start(self, job: Job) -> None:
         thread = threading.Thread(target=self._run, args=(job,), name=f"job-{job.job_id}", daemon=True)
@@ -105,7 +108,8 @@ class JobRunner:
 
     def _train(self, job: Job) -> None:
         cfg = job.config
-        data = prepare(cfg.dataset, seed=cfg.seed, dtype=cfg.dtype)
+        shared = self._data.get(cfg.dataset, cfg.seed, cfg.dtype)  # prepared once, kept in the object store
+        data = shared.data
         num_features = data.X_train.shape[1]
         job.data_shape = DataShape(
             num_classes=data.num_classes,
@@ -138,7 +142,7 @@ class JobRunner:
         if cfg.gradient == "numerical":
             self._train_numerically(job, data, seeds[0])
             return
-        X_ref, y_ref = self._launcher.put(data.X_train), self._launcher.put(data.y_train)
+        X_ref, y_ref = shared.X_ref, shared.y_ref
         stopping = lambda: job.cancel_requested.is_set() or job.suspended.is_set()  # noqa: E731
         group = self._scheduler.place(job, cfg.workers, stopping)
         if group is None:
