@@ -10,6 +10,9 @@ The distributed job runs on two servers side by side: one with checkpoints at
 their defaults (``ratio``, ``distributed_steps_per_s``) and one with them off
 (``--checkpoint-seconds 0``); ``checkpoints_on_vs_off`` is the ratio of the two.
 
+``ratio`` is with the worker's overlap (the next gradient computed while a push is in
+flight, the default); ``ratio_no_overlap`` is the same job with ``overlap=False``.
+
 The Ray worker runs with one BLAS thread (Ray sets OMP_NUM_THREADS=1 for a
 1-CPU actor), so the pure loop is timed with one BLAS thread too (``ratio``);
 the pure loop with the default thread count is reported beside it.
@@ -83,8 +86,10 @@ class Server:
         self.channel = open_channel(self.address, token)
         self.stub = descent_pb2_grpc.TrainerStub(self.channel)
 
-    def train(self, steps: int) -> descent_pb2.JobStatus:
-        spec = descent_pb2.JobSpec(dataset=DATASET, workers=1, steps=steps, lr=LR, reg=REG, batch_size=BATCH, seed=SEED)
+    def train(self, steps: int, overlap: bool = True) -> descent_pb2.JobStatus:
+        spec = descent_pb2.JobSpec(
+            dataset=DATASET, workers=1, steps=steps, lr=LR, reg=REG, batch_size=BATCH, seed=SEED, overlap=overlap
+        )
         job = self.stub.SubmitJob(descent_pb2.SubmitJobRequest(spec=spec))
         for status in self.stub.WatchJob(descent_pb2.WatchJobRequest(job_id=job.job_id, interval=1.0)):
             pass
@@ -107,7 +112,7 @@ def main() -> None:
     keep_freed_memory()  # the server and the worker do the same: like for like
     data = prepare(DATASET, seed=SEED, dtype="float32")
     X, y = data.X_train, data.y_train
-    pure_1, pure_default, distributed, no_checkpoints = [], [], [], []
+    pure_1, pure_default, distributed, no_checkpoints, no_overlap = [], [], [], [], []
     with tempfile.TemporaryDirectory() as state_dir, tempfile.TemporaryDirectory() as plain_dir:
         # The same job through a server with checkpoints (its defaults) and one without, alternately.
         server = Server(state_dir)
@@ -123,6 +128,8 @@ def main() -> None:
                 distributed.append(status.steps / status.seconds)
                 status = plain.train(args.steps)
                 no_checkpoints.append(status.steps / status.seconds)
+                status = server.train(args.steps, overlap=False)
+                no_overlap.append(status.steps / status.seconds)
         finally:
             server.close()
             plain.close()
@@ -136,6 +143,8 @@ def main() -> None:
                 "pure_steps_per_s": round(pure, 1),
                 "distributed_steps_per_s": round(dist, 1),
                 "ratio": round(dist / pure, 3),
+                "ratio_no_overlap": round(statistics.median(no_overlap) / pure, 3),
+                "distributed_steps_per_s_no_overlap": round(statistics.median(no_overlap), 1),
                 "distributed_steps_per_s_no_checkpoints": round(plain_dist, 1),
                 "checkpoints_on_vs_off": round(dist / plain_dist, 3),
                 "pure_steps_per_s_default_threads": round(statistics.median(pure_default), 1),
@@ -145,10 +154,12 @@ def main() -> None:
                     "pure_default_threads": pure_default,
                     "distributed": distributed,
                     "distributed_no_checkpoints": no_checkpoints,
+                    "distributed_no_overlap": no_overlap,
                 },
                 "steps": args.steps,
                 "repeats": args.repeats,
                 "dataset": DATASET,
+                "load_average": list(os.getloadavg()),
                 "batch_size": BATCH,
                 **blas_facts(),
             },

@@ -75,6 +75,9 @@ def job_spec(
     gradient: str | None = None,
     check_gradient: bool | None = None,
     numerical_method: str | None = None,
+    consistency: str | None = None,
+    push_every: int | None = None,
+    overlap: bool | None = None,
 ) -> descent_pb2.JobSpec:
     """Build a JobSpec that carries only the fields given (the server defaults the rest)."""
     return _with_optional(
@@ -91,6 +94,9 @@ def job_spec(
         gradient=gradient,
         check_gradient=check_gradient,
         numerical_method=numerical_method,
+        consistency=consistency,
+        push_every=push_every,
+        overlap=overlap,
     )
 
 

@@ -79,12 +79,23 @@ def cli() -> None:
     help="How --gradient numerical evaluates f(W ± h e).  [server default: incremental]",
 )
 @click.option("--check-gradient", is_flag=True, help="Check the gradient on the first batch first; refuse to train if it fails.")
+@click.option(
+    "--consistency",
+    metavar="MODE",
+    help="async (each gradient applied as it arrives), sync (each step averages one gradient per worker) "
+    "or ssp:S (no worker more than S pushes ahead of the slowest).  [server default: async]",
+)
+@click.option("--push-every", type=INT32, metavar="K", help="Local steps per push, counted as K updates.  [server default: 1]")
+@click.option(
+    "--overlap/--no-overlap", default=None,
+    help="Compute the next gradient while a push is in flight (off for sync).  [server default: on]",
+)
 @click.option("--detach", is_flag=True, help="Print the job id and return (needs --server).")
 @connection_options
 @reports_errors
 def train(
     dataset, workers, batch_size, steps, lr, reg, seed, dtype, init_scale, gradient, numerical_method, check_gradient,
-    detach, server, state_dir, connect_timeout, as_json,
+    consistency, push_every, overlap, detach, server, state_dir, connect_timeout, as_json,
 ):
     """Train a linear SVM and follow it to the end.
 
@@ -103,6 +114,7 @@ def train(
     spec = job_spec(
         dataset, workers=workers, batch_size=batch_size, steps=steps, lr=lr, reg=reg, seed=seed, dtype=dtype,
         init_scale=init_scale, gradient=gradient, numerical_method=numerical_method, check_gradient=check_gradient or None,
+        consistency=consistency, push_every=push_every, overlap=overlap,
     )
     with _connect(connection) as api:
         submitted = api.submit(spec)

@@ -100,6 +100,16 @@ def job_json(status: descent_pb2.JobStatus) -> dict[str, Any]:
         "checkpoint_version": status.checkpoint_version,
         "checkpoint_at": _time(status.checkpoint_at),
         "checkpoint_error": status.checkpoint_error or None,
+        # consistency and staleness (updates between the W a gradient was computed on and the W it met)
+        "consistency": _optional(spec, "consistency"),
+        "push_every": _optional(spec, "push_every"),
+        "overlap": _optional(spec, "overlap"),
+        "staleness": {
+            "histogram": list(status.staleness_histogram),
+            "p50": status.staleness_p50,
+            "p99": status.staleness_p99,
+            "max": status.staleness_max,
+        },
     }
     if status.loss_history:
         obj["loss_history"] = [_num(x) for x in status.loss_history]

@@ -101,6 +101,8 @@ def job_summary(job: dict[str, Any]) -> str:
     ]
     for i, w in enumerate(job["per_worker"]):
         pairs.append(("workers" if i == 0 else "", f"{w['worker_id']} on node {_short(w['node_id'])}: {w['steps']} steps"))
+    if job.get("consistency"):
+        pairs.append(("consistency", _consistency(job)))
     if job.get("gradient") == "numerical":
         pairs.append(("gradient", _gradient_cost(job)))
     check = job.get("first_batch_check")
@@ -118,6 +120,16 @@ def job_summary(job: dict[str, Any]) -> str:
     if job.get("message"):
         pairs.append(("message", job["message"]))
     return _fields(pairs)
+
+
+def _consistency(job: dict[str, Any]) -> str:
+    """``async, push every 1, overlap on; staleness p50 1, p99 2, max 3``."""
+    stale = job.get("staleness") or {}
+    overlap = "on" if job.get("overlap") and job["consistency"] != "sync" else "off"
+    return (
+        f"{job['consistency']}, push every {_g(job.get('push_every'))}, overlap {overlap}; "
+        f"staleness p50 {stale.get('p50', 0)}, p99 {stale.get('p99', 0)}, max {stale.get('max', 0)}"
+    )
 
 
 def _durability(job: dict[str, Any]) -> str:

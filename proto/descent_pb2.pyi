@@ -69,7 +69,7 @@ class TensorChunk(_message.Message):
     def __init__(self, dtype: _Optional[str] = ..., shape: _Optional[_Iterable[int]] = ..., offset: _Optional[int] = ..., data: _Optional[bytes] = ..., version: _Optional[int] = ...) -> None: ...
 
 class JobSpec(_message.Message):
-    __slots__ = ("dataset", "workers", "batch_size", "steps", "lr", "reg", "seed", "dtype", "init_scale", "gradient", "check_gradient", "numerical_method")
+    __slots__ = ("dataset", "workers", "batch_size", "steps", "lr", "reg", "seed", "dtype", "init_scale", "gradient", "check_gradient", "numerical_method", "consistency", "push_every", "overlap")
     DATASET_FIELD_NUMBER: _ClassVar[int]
     WORKERS_FIELD_NUMBER: _ClassVar[int]
     BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
@@ -82,6 +82,9 @@ class JobSpec(_message.Message):
     GRADIENT_FIELD_NUMBER: _ClassVar[int]
     CHECK_GRADIENT_FIELD_NUMBER: _ClassVar[int]
     NUMERICAL_METHOD_FIELD_NUMBER: _ClassVar[int]
+    CONSISTENCY_FIELD_NUMBER: _ClassVar[int]
+    PUSH_EVERY_FIELD_NUMBER: _ClassVar[int]
+    OVERLAP_FIELD_NUMBER: _ClassVar[int]
     dataset: str
     workers: int
     batch_size: int
@@ -94,7 +97,10 @@ class JobSpec(_message.Message):
     gradient: str
     check_gradient: bool
     numerical_method: str
-    def __init__(self, dataset: _Optional[str] = ..., workers: _Optional[int] = ..., batch_size: _Optional[int] = ..., steps: _Optional[int] = ..., lr: _Optional[float] = ..., reg: _Optional[float] = ..., seed: _Optional[int] = ..., dtype: _Optional[str] = ..., init_scale: _Optional[float] = ..., gradient: _Optional[str] = ..., check_gradient: _Optional[bool] = ..., numerical_method: _Optional[str] = ...) -> None: ...
+    consistency: str
+    push_every: int
+    overlap: bool
+    def __init__(self, dataset: _Optional[str] = ..., workers: _Optional[int] = ..., batch_size: _Optional[int] = ..., steps: _Optional[int] = ..., lr: _Optional[float] = ..., reg: _Optional[float] = ..., seed: _Optional[int] = ..., dtype: _Optional[str] = ..., init_scale: _Optional[float] = ..., gradient: _Optional[str] = ..., check_gradient: _Optional[bool] = ..., numerical_method: _Optional[str] = ..., consistency: _Optional[str] = ..., push_every: _Optional[int] = ..., overlap: _Optional[bool] = ...) -> None: ...
 
 class WorkerStats(_message.Message):
     __slots__ = ("worker_id", "node_id", "steps")
@@ -107,7 +113,7 @@ class WorkerStats(_message.Message):
     def __init__(self, worker_id: _Optional[str] = ..., node_id: _Optional[str] = ..., steps: _Optional[int] = ...) -> None: ...
 
 class JobStatus(_message.Message):
-    __slots__ = ("job_id", "spec", "state", "message", "steps", "version", "loss", "train_accuracy", "val_accuracy", "test_accuracy", "seconds", "examples_per_second", "per_worker", "created_at", "started_at", "finished_at", "num_classes", "num_features", "num_train", "num_val", "num_test", "loss_history", "gradient_seconds_per_step", "analytic_seconds_per_step", "first_batch_check", "resumed_from", "restarts", "worker_restarts", "checkpoint_version", "checkpoint_at", "checkpoint_error")
+    __slots__ = ("job_id", "spec", "state", "message", "steps", "version", "loss", "train_accuracy", "val_accuracy", "test_accuracy", "seconds", "examples_per_second", "per_worker", "created_at", "started_at", "finished_at", "num_classes", "num_features", "num_train", "num_val", "num_test", "loss_history", "gradient_seconds_per_step", "analytic_seconds_per_step", "first_batch_check", "resumed_from", "restarts", "worker_restarts", "checkpoint_version", "checkpoint_at", "checkpoint_error", "staleness_histogram", "staleness_p50", "staleness_p99", "staleness_max")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -139,6 +145,10 @@ class JobStatus(_message.Message):
     CHECKPOINT_VERSION_FIELD_NUMBER: _ClassVar[int]
     CHECKPOINT_AT_FIELD_NUMBER: _ClassVar[int]
     CHECKPOINT_ERROR_FIELD_NUMBER: _ClassVar[int]
+    STALENESS_HISTOGRAM_FIELD_NUMBER: _ClassVar[int]
+    STALENESS_P50_FIELD_NUMBER: _ClassVar[int]
+    STALENESS_P99_FIELD_NUMBER: _ClassVar[int]
+    STALENESS_MAX_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     spec: JobSpec
     state: JobState
@@ -170,7 +180,11 @@ class JobStatus(_message.Message):
     checkpoint_version: int
     checkpoint_at: float
     checkpoint_error: str
-    def __init__(self, job_id: _Optional[str] = ..., spec: _Optional[_Union[JobSpec, _Mapping]] = ..., state: _Optional[_Union[JobState, str]] = ..., message: _Optional[str] = ..., steps: _Optional[int] = ..., version: _Optional[int] = ..., loss: _Optional[float] = ..., train_accuracy: _Optional[float] = ..., val_accuracy: _Optional[float] = ..., test_accuracy: _Optional[float] = ..., seconds: _Optional[float] = ..., examples_per_second: _Optional[float] = ..., per_worker: _Optional[_Iterable[_Union[WorkerStats, _Mapping]]] = ..., created_at: _Optional[float] = ..., started_at: _Optional[float] = ..., finished_at: _Optional[float] = ..., num_classes: _Optional[int] = ..., num_features: _Optional[int] = ..., num_train: _Optional[int] = ..., num_val: _Optional[int] = ..., num_test: _Optional[int] = ..., loss_history: _Optional[_Iterable[float]] = ..., gradient_seconds_per_step: _Optional[float] = ..., analytic_seconds_per_step: _Optional[float] = ..., first_batch_check: _Optional[_Union[CheckSummary, _Mapping]] = ..., resumed_from: _Optional[int] = ..., restarts: _Optional[int] = ..., worker_restarts: _Optional[int] = ..., checkpoint_version: _Optional[int] = ..., checkpoint_at: _Optional[float] = ..., checkpoint_error: _Optional[str] = ...) -> None: ...
+    staleness_histogram: _containers.RepeatedScalarFieldContainer[int]
+    staleness_p50: int
+    staleness_p99: int
+    staleness_max: int
+    def __init__(self, job_id: _Optional[str] = ..., spec: _Optional[_Union[JobSpec, _Mapping]] = ..., state: _Optional[_Union[JobState, str]] = ..., message: _Optional[str] = ..., steps: _Optional[int] = ..., version: _Optional[int] = ..., loss: _Optional[float] = ..., train_accuracy: _Optional[float] = ..., val_accuracy: _Optional[float] = ..., test_accuracy: _Optional[float] = ..., seconds: _Optional[float] = ..., examples_per_second: _Optional[float] = ..., per_worker: _Optional[_Iterable[_Union[WorkerStats, _Mapping]]] = ..., created_at: _Optional[float] = ..., started_at: _Optional[float] = ..., finished_at: _Optional[float] = ..., num_classes: _Optional[int] = ..., num_features: _Optional[int] = ..., num_train: _Optional[int] = ..., num_val: _Optional[int] = ..., num_test: _Optional[int] = ..., loss_history: _Optional[_Iterable[float]] = ..., gradient_seconds_per_step: _Optional[float] = ..., analytic_seconds_per_step: _Optional[float] = ..., first_batch_check: _Optional[_Union[CheckSummary, _Mapping]] = ..., resumed_from: _Optional[int] = ..., restarts: _Optional[int] = ..., worker_restarts: _Optional[int] = ..., checkpoint_version: _Optional[int] = ..., checkpoint_at: _Optional[float] = ..., checkpoint_error: _Optional[str] = ..., staleness_histogram: _Optional[_Iterable[int]] = ..., staleness_p50: _Optional[int] = ..., staleness_p99: _Optional[int] = ..., staleness_max: _Optional[int] = ...) -> None: ...
 
 class SubmitJobRequest(_message.Message):
     __slots__ = ("spec",)
@@ -553,7 +567,7 @@ class PullRequest(_message.Message):
     def __init__(self, job_id: _Optional[str] = ..., worker_id: _Optional[str] = ..., secret: _Optional[str] = ...) -> None: ...
 
 class PushRequest(_message.Message):
-    __slots__ = ("job_id", "worker_id", "node_id", "gradient", "loss", "version", "secret")
+    __slots__ = ("job_id", "worker_id", "node_id", "gradient", "loss", "version", "secret", "updates")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     WORKER_ID_FIELD_NUMBER: _ClassVar[int]
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -561,6 +575,7 @@ class PushRequest(_message.Message):
     LOSS_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     SECRET_FIELD_NUMBER: _ClassVar[int]
+    UPDATES_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     worker_id: str
     node_id: str
@@ -568,7 +583,8 @@ class PushRequest(_message.Message):
     loss: float
     version: int
     secret: str
-    def __init__(self, job_id: _Optional[str] = ..., worker_id: _Optional[str] = ..., node_id: _Optional[str] = ..., gradient: _Optional[_Union[Tensor, _Mapping]] = ..., loss: _Optional[float] = ..., version: _Optional[int] = ..., secret: _Optional[str] = ...) -> None: ...
+    updates: int
+    def __init__(self, job_id: _Optional[str] = ..., worker_id: _Optional[str] = ..., node_id: _Optional[str] = ..., gradient: _Optional[_Union[Tensor, _Mapping]] = ..., loss: _Optional[float] = ..., version: _Optional[int] = ..., secret: _Optional[str] = ..., updates: _Optional[int] = ...) -> None: ...
 
 class Parameters(_message.Message):
     __slots__ = ("weights", "version", "stop")

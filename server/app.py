@@ -18,7 +18,7 @@ from server.edge import admission_for, build_server, enable_reflection
 from server.housekeeping import Housekeeping
 from server.jobdb import StateDirError
 from server.launcher import RayLauncher
-from server.parameter_servicer import ParameterServicer
+from server.parameter_servicer import ParameterServicer, add_to_server as add_parameter_service
 from server.registry import JobRegistry
 from server.runner import JobRunner
 from server.scheduler import Scheduler
@@ -84,7 +84,7 @@ def serve(config: ServerConfig) -> int:
         )
         trainer = TrainerServicer(registry, runner, launcher, admission_for(config, registry))
         descent_pb2_grpc.add_TrainerServicer_to_server(trainer, grpc_server)
-        descent_pb2_grpc.add_ParameterServerServicer_to_server(ParameterServicer(registry), grpc_server)
+        add_parameter_service(ParameterServicer(registry), grpc_server)
         health_servicer = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, grpc_server)
         enable_reflection(grpc_server)

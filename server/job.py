@@ -191,6 +191,9 @@ class Job:
             status.seconds = max(end - self.started_at, 0.0)
             if status.seconds > 0:
                 status.examples_per_second = version * self.config.batch_size / status.seconds
+        staleness = self.store.staleness()
+        status.staleness_histogram.extend(staleness.histogram)
+        status.staleness_p50, status.staleness_p99, status.staleness_max = staleness.p50, staleness.p99, staleness.max
         if include_history:
             status.loss_history.extend(self.store.loss_history()[1])
         return status

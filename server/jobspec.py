@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from proto import descent_pb2
+from server.consistency import parse_consistency
 from server.errors import RequestError
 from server.fields import check_range, echo, optional
 
@@ -34,6 +35,9 @@ class JobConfig:
     gradient: str = "analytic"
     check_gradient: bool = False
     numerical_method: str = "incremental"
+    consistency: str = "async"
+    push_every: int = 1
+    overlap: bool = True
 
     def to_proto(self) -> descent_pb2.JobSpec:
         """The spec with every field set."""
@@ -46,6 +50,7 @@ DEFAULTS = JobConfig()
 MAX_WORKERS = 128
 MAX_BATCH = 1 << 20
 MAX_STEPS = 10**9
+MAX_PUSH_EVERY = 10_000
 
 
 def _field(spec: descent_pb2.JobSpec, name: str):
@@ -67,6 +72,9 @@ def resolve(spec: descent_pb2.JobSpec) -> JobConfig:
         gradient=_field(spec, "gradient"),
         check_gradient=_field(spec, "check_gradient"),
         numerical_method=_field(spec, "numerical_method"),
+        consistency=_field(spec, "consistency"),
+        push_every=_field(spec, "push_every"),
+        overlap=_field(spec, "overlap"),
     )
     check_range("workers", config.workers, 1, MAX_WORKERS)
     check_range("batch_size", config.batch_size, 1, MAX_BATCH)
@@ -83,5 +91,18 @@ def resolve(spec: descent_pb2.JobSpec) -> JobConfig:
         raise RequestError(
             f"numerical_method must be one of {', '.join(NUMERICAL_METHODS)}, got {echo(config.numerical_method)}"
         )
+    _check_consistency(config)
     return config
+
+
+def _check_consistency(config: JobConfig) -> None:
+    """The consistency mode parses, and the step target is a whole number of pushes (of steps, for sync)."""
+    mode = parse_consistency(config.consistency)
+    check_range("push_every", config.push_every, 1, MAX_PUSH_EVERY)
+    per_push = config.push_every * (config.workers if mode.kind == "sync" else 1)
+    if config.steps % per_push:
+        unit = f"workers x push_every = {per_push} (a sync step)" if mode.kind == "sync" else f"push_every = {per_push}"
+        raise RequestError(f"steps ({config.steps}) must be a multiple of {unit}: every push counts as whole updates")
+    if config.gradient == "numerical" and (mode.kind != "async" or config.push_every != 1):
+        raise RequestError("a numerical-gradient job runs its steps on the server: consistency and push_every do not apply")
 

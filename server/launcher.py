@@ -166,6 +166,10 @@ class RayLauncher:
         """Place ``value`` in the object store once; workers read it without copies per step."""
         return ray.put(value)
 
+    def get(self, ref: Any) -> Any:
+        """The value behind ``ref`` (a numpy array comes back as a read-only view of the shared copy)."""
+        return ray.get(ref)
+
     def kill(self, actors: Sequence[Any]) -> None:
         for actor in actors:
             try:

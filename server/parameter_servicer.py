@@ -4,12 +4,20 @@ Only a worker the job placed may push or pull: each request carries the worker's
 the secret the job handed it at placement (ParameterStore.authorize). A job that has
 ended takes no pushes or pulls at all (FAILED_PRECONDITION), so its status of record
 cannot change.
+
+On PushStream (the workers' hot path) a reply is the serialized ``Parameters`` built
+once per version of W by the store (proto.wire: one copy of W) and sent as it is: the
+method is registered with a serializer that passes bytes through (``add_to_server``).
+The gradient is decoded without a copy (``np.frombuffer`` over the request's bytes).
 """
 
 from __future__ import annotations
 
+import grpc
+
 from proto import descent_pb2, descent_pb2_grpc
 from proto.tensor import from_tensor
+from proto.wire import parameters_bytes, passthrough
 from server.errors import JobNotActive, JobNotFound, RequestError, grpc_errors, grpc_stream_errors
 from server.fields import check_request
 from server.job import TERMINAL
@@ -17,6 +25,7 @@ from server.registry import JobRegistry
 from server.store import ParameterStore, Snapshot
 
 State = descent_pb2.JobState
+SERVICE = "descent.v1.ParameterServer"
 
 
 class ParameterServicer(descent_pb2_grpc.ParameterServerServicer):
@@ -46,28 +55,62 @@ class ParameterServicer(descent_pb2_grpc.ParameterServerServicer):
         store = self._store(request)
         return self._encode(store, store.pull())
 
-    def _push(self, request) -> descent_pb2.Parameters:
+    def _apply(self, request, context, encode=None) -> Snapshot:
         store = self._store(request)
         try:
             grad = from_tensor(request.gradient)
         except ValueError as error:  # a malformed tensor
             raise RequestError(f"gradient: {error}") from None
-        return self._encode(store, store.push(grad, request.loss, request.worker_id, request.node_id))
+        kwargs = {} if encode is None else {"encode": encode}
+        return store.push(
+            grad, request.loss, request.worker_id, request.node_id, version=request.version,
+            updates=request.updates or 1, alive=context.is_active, **kwargs,
+        )
 
     @grpc_errors
     def Push(self, request, context):
-        return self._push(request)
+        return self._encode(self._store(request), self._apply(request, context))
+
+    @staticmethod
+    def _wire(snap: Snapshot) -> bytes:
+        """The serialized reply: the store's encoded Parameters, or a bare stop message."""
+        if snap.stop:
+            return descent_pb2.Parameters(version=snap.version, stop=True).SerializeToString()
+        return snap.data
 
     @grpc_stream_errors
     def PushStream(self, request_iterator, context):
         for request in request_iterator:
             check_request(request)
             if request.HasField("gradient"):
-                reply = self._push(request)
+                snap = self._apply(request, context, parameters_bytes)
             else:
                 store = self._store(request)
                 store.register(request.worker_id, request.node_id)
-                reply = self._encode(store, store.pull())
-            yield reply
-            if reply.stop:
+                snap = store.pull(parameters_bytes)
+            yield self._wire(snap)
+            if snap.stop:
                 return
+
+
+def add_to_server(servicer: ParameterServicer, server: grpc.Server) -> None:
+    """Register the service; PushStream replies are pre-serialized bytes, passed through as they are."""
+    handlers = {
+        "Pull": grpc.unary_unary_rpc_method_handler(
+            servicer.Pull,
+            request_deserializer=descent_pb2.PullRequest.FromString,
+            response_serializer=descent_pb2.Parameters.SerializeToString,
+        ),
+        "Push": grpc.unary_unary_rpc_method_handler(
+            servicer.Push,
+            request_deserializer=descent_pb2.PushRequest.FromString,
+            response_serializer=descent_pb2.Parameters.SerializeToString,
+        ),
+        "PushStream": grpc.stream_stream_rpc_method_handler(
+            servicer.PushStream,
+            request_deserializer=descent_pb2.PushRequest.FromString,
+            response_serializer=passthrough,
+        ),
+    }
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
+    server.add_registered_method_handlers(SERVICE, handlers)

@@ -37,10 +37,13 @@ from server.messages import check_summary
 from server.numerical import train_numerically
 from server.registry import JobRegistry
 from server.scheduler import Scheduler
+from server.consistency import parse_consistency
+from server.seeds import initial_weights, replacement_seed, worker_seeds
 from server.store import ParameterStore
 from server.supervisor import supervise
 from worker.actor import LoopConfig
-from worker.data import Prepared, prepare
+from server.datacache import DataCache
+from worker.data import Prepared
 from worker.svm import accuracy, svm_loss_grad
 
 State = descent_pb2.JobState
@@ -61,6 +64,7 @@ class JobRunner:
         stall_timeout: float = 120.0,
         token: str = "",
         tls_ca: bytes = b"",
+        data_cache: DataCache | None = None,
     ):
         """``grad_fn`` is the analytic gradient the first-batch check examines and numerical jobs time;
         ``token`` is the server's bearer token, handed to the workers with their own secrets, and
@@ -74,6 +78,7 @@ class JobRunner:
         self._server_address = server_address
         self._grad_fn = grad_fn
         self._threads: dict[str, threading.Thread] = {}
+        self._data = data_cache or DataCache(launcher)
 
     def start(self, job: Job) -> None:
         thread = threading.Thread(target=self._run, args=(job,), name=f"job-{job.job_id}", daemon=True)
@@ -103,7 +108,8 @@ class JobRunner:
 
     def _train(self, job: Job) -> None:
         cfg = job.config
-        data = prepare(cfg.dataset, seed=cfg.seed, dtype=cfg.dtype)
+        shared = self._data.get(cfg.dataset, cfg.seed, cfg.dtype)  # prepared once, kept in the object store
+        data = shared.data
         num_features = data.X_train.shape[1]
         job.data_shape = DataShape(
             num_classes=data.num_classes,
@@ -113,31 +119,30 @@ class JobRunner:
             num_test=len(data.y_test),
         )
         # A resumed job's workers draw fresh batches: the same seed, another stream per restart.
-        entropy = cfg.seed if job.restarts == 0 else [cfg.seed, job.restarts]
-        seeds = np.random.SeedSequence(entropy).generate_state(cfg.workers + 1, dtype=np.uint64)
-        init_rng = np.random.default_rng(int(np.random.SeedSequence(cfg.seed).generate_state(1, dtype=np.uint64)[0]))
-        weights = (cfg.init_scale * init_rng.standard_normal((data.num_classes, num_features))).astype(cfg.dtype)
+        seeds = worker_seeds(cfg.seed, cfg.workers, job.restarts)
+        weights = initial_weights(cfg.seed, cfg.init_scale, (data.num_classes, num_features), cfg.dtype)
+        mode = dict(consistency=parse_consistency(cfg.consistency), workers=cfg.workers, push_every=cfg.push_every)
         if job.resume_state is not None:
             if job.resume_state.weights.shape != weights.shape or job.resume_state.weights.dtype != weights.dtype:
                 raise ValueError(
                     f"checkpoint W {job.resume_state.weights.shape} {job.resume_state.weights.dtype} does not fit "
                     f"the data set ({weights.shape} {weights.dtype})"
                 )
-            job.store = ParameterStore.resume(job.resume_state, cfg.lr, cfg.steps)
+            job.store = ParameterStore.resume(job.resume_state, cfg.lr, cfg.steps, **mode)
         else:
-            job.store = ParameterStore(weights, cfg.lr, cfg.steps)
+            job.store = ParameterStore(weights, cfg.lr, cfg.steps, **mode)
         if job.cancel_requested.is_set() or job.suspended.is_set():
             job.store.stop()
         if job.store.done and not job.suspended.is_set():  # resumed after the last update: evaluate only
             self._finish(job, data, [])
             return
         first = job.resume_state is None
-        if cfg.check_gradient and first and not self._check_first_batch(job, data, weights, int(seeds[1])):
+        if cfg.check_gradient and first and not self._check_first_batch(job, data, weights, seeds[0]):
             return
         if cfg.gradient == "numerical":
-            self._train_numerically(job, data, int(seeds[1]))
+            self._train_numerically(job, data, seeds[0])
             return
-        X_ref, y_ref = self._launcher.put(data.X_train), self._launcher.put(data.y_train)
+        X_ref, y_ref = shared.X_ref, shared.y_ref
         stopping = lambda: job.cancel_requested.is_set() or job.suspended.is_set()  # noqa: E731
         group = self._scheduler.place(job, cfg.workers, stopping)
         if group is None:
@@ -151,12 +156,12 @@ class JobRunner:
                 return
 
             def make_config(slot: int, incarnation: int) -> LoopConfig:
-                seed = seeds[1 + slot] if incarnation == 0 else np.random.SeedSequence(
-                    [cfg.seed, job.restarts, slot, incarnation]).generate_state(1, dtype=np.uint64)[0]
+                seed = seeds[slot] if incarnation == 0 else replacement_seed(cfg.seed, job.restarts, slot, incarnation)
                 worker_id = f"{job.job_id}-w{slot}"
                 return LoopConfig(
                     server_address=self._server_address, job_id=job.job_id, worker_id=worker_id,
-                    node_id="", batch_size=cfg.batch_size, reg=cfg.reg, seed=int(seed),
+                    node_id="", batch_size=cfg.batch_size, reg=cfg.reg, seed=int(seed), lr=cfg.lr,
+                    push_every=cfg.push_every, overlap=cfg.overlap and mode["consistency"].kind != "sync",
                     token=self._token, tls_ca=self._tls_ca, secret=job.store.enroll(worker_id),  # a fresh secret per incarnation
                 )
 

@@ -118,6 +118,8 @@ def test_detached_job_on_a_server_watch_status_weights_cancel(server, tmp_path):
         (("train", "--dataset", "imagenet"), "INVALID_ARGUMENT"),
         (("status", "job-000000000000"), "NOT_FOUND"),
         (("gradcheck", "--dataset", "digits", "--h", "0"), "INVALID_ARGUMENT"),
+        (("train", "--dataset", "digits", "--consistency", "bsp"), "INVALID_ARGUMENT"),
+        (("train", "--dataset", "digits", "--push-every", "3"), "INVALID_ARGUMENT"),  # 2000 steps: not whole pushes
     ],
 )
 def test_bad_input_is_one_clear_line_and_exit_1(server, args, code):
@@ -126,6 +128,18 @@ def test_bad_input_is_one_clear_line_and_exit_1(server, args, code):
     assert result.stderr.startswith(f"error: {code}: ")
     assert "Traceback" not in result.stderr
     assert as_json(descent("cluster", *server.cli_args, "--json"))["total_cpus"] == 2  # still serving
+
+
+def test_train_with_a_consistency_mode_reports_staleness(server):
+    at = server.cli_args
+    job = as_json(descent("train", *at, "--dataset", "digits", "--workers", "2", "--steps", "400", "--consistency", "ssp:1",
+                          "--push-every", "2", "--json"))
+    assert job["state"] == "SUCCEEDED" and job["steps"] == 400
+    assert job["consistency"] == "ssp:1" and job["push_every"] == 2 and job["overlap"] is True
+    stale = job["staleness"]
+    assert sum(stale["histogram"]) == 200 and stale["p50"] <= stale["p99"] <= stale["max"]
+    text = descent("status", job["job_id"], *at)
+    assert text.returncode == 0 and f"ssp:1, push every 2, overlap on; staleness p50 {stale['p50']}" in text.stdout
 
 
 def test_gradcheck_and_sweep_json(server):

@@ -3,28 +3,42 @@
 This module does not import Ray: ``server.launcher`` wraps ``TrainLoop`` as an
 actor. The loop holds one ``PushStream`` call open for the whole job: each
 request carries a gradient and is answered with the new W (one round trip per
-step, without the fixed cost of a new call per step). While a push is in
-flight the next batch is sampled (it does not depend on W), so the sampling
-cost hides behind the round trip.
+step, without the fixed cost of a new call per step).
+
+Overlap (the default, except in ``sync`` jobs): while push t is in flight the loop
+computes step t+1's gradient on the newest W it has, so the round trip hides behind
+compute; each gradient is then one update staler (staleness 1 for a lone worker, and
+the server measures it). Without overlap the loop waits for the new W before computing.
+
+With ``push_every`` K (Downpour's n_push) the loop applies K local steps to its own copy
+of W (``W -= lr * dW``) and pushes the sum of the K gradients, which the server counts as
+K updates. Batches come from one generator per worker seeded by the job, one batch per
+local step, so a worker's batches are reproducible (server.seeds).
+
+Requests are serialized by ``proto.wire`` (one copy of the gradient) and the reply's W
+is decoded without a copy.
 """
 
 from __future__ import annotations
 
 import queue
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import grpc
 import numpy as np
 
-from proto import descent_pb2, descent_pb2_grpc
+from proto import descent_pb2
 from proto.limits import GRPC_OPTIONS
-from proto.tensor import from_tensor, to_tensor
+from proto.tensor import from_tensor
+from proto.wire import passthrough, push_request_bytes
 from worker.data import sample_batch
 from worker.malloc import keep_freed_memory
 from worker.svm import svm_loss_grad
 
 _END = None
+PUSH_STREAM = "/descent.v1.ParameterServer/PushStream"
 
 
 @dataclass(frozen=True)
@@ -41,9 +55,12 @@ class LoopConfig:
     token: str = ""  # the server's bearer token (every call carries it)
     secret: str = ""  # this worker's own secret, handed out by its job when it placed the worker
     tls_ca: bytes = b""  # PEM that verifies a TLS server (empty: plaintext)
+    lr: float = 0.0  # the job's step size (used for local steps when push_every > 1)
+    push_every: int = 1  # local steps per push (Downpour's n_push)
+    overlap: bool = True  # compute the next gradient while a push is in flight
 
 
-def _requests(outbox: queue.SimpleQueue) -> Iterator[descent_pb2.PushRequest]:
+def _requests(outbox: queue.SimpleQueue) -> Iterator[bytes]:
     while (request := outbox.get()) is not _END:
         yield request
 
@@ -53,6 +70,15 @@ def _channel(cfg: LoopConfig) -> grpc.Channel:
         credentials = grpc.ssl_channel_credentials(root_certificates=cfg.tls_ca)
         return grpc.secure_channel(cfg.server_address, credentials, options=GRPC_OPTIONS)
     return grpc.insecure_channel(cfg.server_address, options=GRPC_OPTIONS)
+
+
+@dataclass
+class _Update:
+    """A gradient ready to push: computed on W at ``version``, accumulating ``updates`` local steps."""
+
+    grad: np.ndarray
+    loss: float
+    version: int
 
 
 class TrainLoop:
@@ -65,40 +91,75 @@ class TrainLoop:
         """The node this worker runs on (lets the launcher wait for placement)."""
         return self.config.node_id
 
+    def _compute(self, params: descent_pb2.Parameters, X, y, rng) -> _Update:
+        """The gradient to push from W in ``params``: one batch, or push_every local steps on a copy."""
+        cfg = self.config
+        W = from_tensor(params.weights)
+        if cfg.push_every == 1:
+            Xb, yb = sample_batch(X, y, cfg.batch_size, rng)
+            loss, dW = svm_loss_grad(W, Xb, yb, cfg.reg)
+            return _Update(dW, float(loss), params.version)
+        local = W.copy()
+        total, losses = np.zeros_like(local), 0.0
+        for _ in range(cfg.push_every):
+            Xb, yb = sample_batch(X, y, cfg.batch_size, rng)
+            loss, dW = svm_loss_grad(local, Xb, yb, cfg.reg)
+            total += dW
+            losses += float(loss)
+            local -= cfg.lr * dW
+        return _Update(total, losses / cfg.push_every, params.version)
+
+    def _request(self, update: _Update) -> bytes:
+        cfg = self.config
+        return push_request_bytes(
+            update.grad, job_id=cfg.job_id, worker_id=cfg.worker_id, node_id=cfg.node_id, loss=update.loss,
+            version=update.version, secret=cfg.secret, updates=cfg.push_every,
+        )
+
     def run(self, X: np.ndarray, y: np.ndarray) -> dict:
-        """Train until told to stop; return this worker's push count and node."""
+        """Train until told to stop; return this worker's push count, node and where its time went."""
         cfg = self.config
         keep_freed_memory()
         rng = np.random.default_rng(cfg.seed)
         outbox: queue.SimpleQueue = queue.SimpleQueue()
-        pushes = 0
+        pushes, compute = 0, 0.0
+        started, cpu_started = time.perf_counter(), time.process_time()
         with _channel(cfg) as channel:
             metadata = (("authorization", f"Bearer {cfg.token}"),) if cfg.token else None
-            replies = descent_pb2_grpc.ParameterServerStub(channel).PushStream(_requests(outbox), metadata=metadata)
+            call = channel.stream_stream(
+                PUSH_STREAM, request_serializer=passthrough, response_deserializer=descent_pb2.Parameters.FromString
+            )
+            replies = call(_requests(outbox), metadata=metadata)
             try:
                 outbox.put(
                     descent_pb2.PushRequest(
                         job_id=cfg.job_id, worker_id=cfg.worker_id, node_id=cfg.node_id, secret=cfg.secret
-                    )
+                    ).SerializeToString()
                 )
                 params = next(replies)
-                Xb, yb = sample_batch(X, y, cfg.batch_size, rng)
                 while not params.stop:
-                    loss, dW = svm_loss_grad(from_tensor(params.weights), Xb, yb, cfg.reg)
-                    outbox.put(
-                        descent_pb2.PushRequest(
-                            job_id=cfg.job_id,
-                            worker_id=cfg.worker_id,
-                            node_id=cfg.node_id,
-                            gradient=to_tensor(dW),
-                            loss=loss,
-                            version=params.version,
-                            secret=cfg.secret,
-                        )
-                    )
-                    Xb, yb = sample_batch(X, y, cfg.batch_size, rng)
-                    params = next(replies)
+                    tick = time.perf_counter()
+                    update = self._compute(params, X, y, rng)
+                    compute += time.perf_counter() - tick
+                    outbox.put(self._request(update))
                     pushes += 1
+                    if cfg.overlap:
+                        # While this push is in flight, compute the next gradient on the W we have.
+                        while True:
+                            tick = time.perf_counter()
+                            update = self._compute(params, X, y, rng)
+                            compute += time.perf_counter() - tick
+                            params = next(replies)
+                            if params.stop:
+                                break
+                            outbox.put(self._request(update))
+                            pushes += 1
+                        break
+                    params = next(replies)
             finally:
                 outbox.put(_END)
-        return {"worker_id": cfg.worker_id, "node_id": cfg.node_id, "pushes": pushes}
+        return {
+            "worker_id": cfg.worker_id, "node_id": cfg.node_id, "pushes": pushes,
+            "seconds": time.perf_counter() - started, "compute_seconds": compute,
+            "cpu_seconds": time.process_time() - cpu_started,
+        }

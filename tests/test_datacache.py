@@ -1,0 +1,44 @@
+"""The prepared-data cache: one preparation per (spec, seed, dtype), read-only shared views, LRU by bytes."""
+
+import numpy as np
+
+from server.datacache import DataCache
+from tests.test_guard import Objects
+from worker.data import prepare
+
+
+def test_second_request_reuses_the_shared_copy_and_matches_prepare():
+    objects = Objects()
+    cache = DataCache(objects)
+    first = cache.get("digits", 3, "float32")
+    puts = len(objects.values)
+    second = cache.get(" digits ", 3, "float32")
+    assert second is first and len(objects.values) == puts  # prepared and put once
+    fresh = prepare("digits", seed=3, dtype="float32")
+    for name in ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test"):
+        view = getattr(first.data, name)
+        np.testing.assert_array_equal(view, getattr(fresh, name))
+        assert not view.flags.writeable and not view.flags.owndata  # a view of the store's copy
+    assert objects.values[first.X_ref] is not None and first.data.mean.shape == fresh.mean.shape
+
+
+def test_other_seed_or_dtype_is_another_entry():
+    cache = DataCache(Objects())
+    a = cache.get("digits", 0, "float32")
+    b = cache.get("digits", 1, "float32")
+    c = cache.get("digits", 0, "float64")
+    assert len({id(a), id(b), id(c)}) == 3 and c.data.X_train.dtype == np.float64
+    assert cache.keys() == [("digits", 0, "float32"), ("digits", 1, "float32"), ("digits", 0, "float64")]
+
+
+def test_least_recently_used_entries_go_once_past_the_bound():
+    one = DataCache(Objects()).get("digits", 0, "float32").nbytes
+    cache = DataCache(Objects(), max_bytes=2 * one)
+    cache.get("digits", 0, "float32")
+    cache.get("digits", 1, "float32")
+    cache.get("digits", 0, "float32")  # 0 is now the most recently used
+    cache.get("digits", 2, "float32")  # over the bound: 1 goes
+    assert cache.keys() == [("digits", 0, "float32"), ("digits", 2, "float32")]
+    small = DataCache(Objects(), max_bytes=1)
+    small.get("digits", 0, "float32")
+    assert small.keys() == [("digits", 0, "float32")]  # the entry just prepared always stays
