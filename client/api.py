@@ -75,6 +75,12 @@ def job_spec(
     gradient: str | None = None,
     check_gradient: bool | None = None,
     numerical_method: str | None = None,
+    optimizer: str | None = None,
+    momentum: float | None = None,
+    beta1: float | None = None,
+    beta2: float | None = None,
+    eps: float | None = None,
+    lr_schedule: str | None = None,
 ) -> descent_pb2.JobSpec:
     """Build a JobSpec that carries only the fields given (the server defaults the rest)."""
     return _with_optional(
@@ -91,6 +97,12 @@ def job_spec(
         gradient=gradient,
         check_gradient=check_gradient,
         numerical_method=numerical_method,
+        optimizer=optimizer,
+        momentum=momentum,
+        beta1=beta1,
+        beta2=beta2,
+        eps=eps,
+        lr_schedule=lr_schedule,
     )
 
 

@@ -27,7 +27,7 @@ from client.command_kit import print_json as _print_json
 from client.config import OutputConfig
 from client.errors import CommandError
 from client.model_commands import COMMANDS as MODEL_COMMANDS
-from client.params import DATASET_HELP, INT32, INT64
+from client.params import DATASET_HELP, INT32, INT64, update_rule_options
 from client.progress import follow
 from client.render import job_json, state_name, weights_json
 from client.server_commands import COMMANDS as SERVER_COMMANDS
@@ -79,12 +79,13 @@ def cli() -> None:
     help="How --gradient numerical evaluates f(W ± h e).  [server default: incremental]",
 )
 @click.option("--check-gradient", is_flag=True, help="Check the gradient on the first batch first; refuse to train if it fails.")
+@update_rule_options
 @click.option("--detach", is_flag=True, help="Print the job id and return (needs --server).")
 @connection_options
 @reports_errors
 def train(
     dataset, workers, batch_size, steps, lr, reg, seed, dtype, init_scale, gradient, numerical_method, check_gradient,
-    detach, server, state_dir, connect_timeout, as_json,
+    optimizer, momentum, beta1, beta2, eps, lr_schedule, detach, server, state_dir, connect_timeout, as_json,
 ):
     """Train a linear SVM and follow it to the end.
 
@@ -103,6 +104,7 @@ def train(
     spec = job_spec(
         dataset, workers=workers, batch_size=batch_size, steps=steps, lr=lr, reg=reg, seed=seed, dtype=dtype,
         init_scale=init_scale, gradient=gradient, numerical_method=numerical_method, check_gradient=check_gradient or None,
+        optimizer=optimizer, momentum=momentum, beta1=beta1, beta2=beta2, eps=eps, lr_schedule=lr_schedule,
     )
     with _connect(connection) as api:
         submitted = api.submit(spec)

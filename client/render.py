@@ -100,6 +100,14 @@ def job_json(status: descent_pb2.JobStatus) -> dict[str, Any]:
         "checkpoint_version": status.checkpoint_version,
         "checkpoint_at": _time(status.checkpoint_at),
         "checkpoint_error": status.checkpoint_error or None,
+        # the update rule at the parameter server and the step size of its next update
+        "optimizer": _optional(spec, "optimizer"),
+        "momentum": _optional(spec, "momentum"),
+        "beta1": _optional(spec, "beta1"),
+        "beta2": _optional(spec, "beta2"),
+        "eps": _optional(spec, "eps"),
+        "lr_schedule": _optional(spec, "lr_schedule"),
+        "effective_lr": _num(status.effective_lr) or None,
     }
     if status.loss_history:
         obj["loss_history"] = [_num(x) for x in status.loss_history]

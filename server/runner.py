@@ -38,6 +38,7 @@ from server.numerical import train_numerically
 from server.registry import JobRegistry
 from server.scheduler import Scheduler
 from server.store import ParameterStore
+from server.update_rules import make_rule
 from server.supervisor import supervise
 from worker.actor import LoopConfig
 from worker.data import Prepared, prepare
@@ -117,15 +118,16 @@ class JobRunner:
         seeds = np.random.SeedSequence(entropy).generate_state(cfg.workers + 1, dtype=np.uint64)
         init_rng = np.random.default_rng(int(np.random.SeedSequence(cfg.seed).generate_state(1, dtype=np.uint64)[0]))
         weights = (cfg.init_scale * init_rng.standard_normal((data.num_classes, num_features))).astype(cfg.dtype)
+        rule = make_rule(cfg.rule_spec(), weights.shape, weights.dtype)
         if job.resume_state is not None:
             if job.resume_state.weights.shape != weights.shape or job.resume_state.weights.dtype != weights.dtype:
                 raise ValueError(
                     f"checkpoint W {job.resume_state.weights.shape} {job.resume_state.weights.dtype} does not fit "
                     f"the data set ({weights.shape} {weights.dtype})"
                 )
-            job.store = ParameterStore.resume(job.resume_state, cfg.lr, cfg.steps)
+            job.store = ParameterStore.resume(job.resume_state, cfg.lr, cfg.steps, rule)
         else:
-            job.store = ParameterStore(weights, cfg.lr, cfg.steps)
+            job.store = ParameterStore(weights, cfg.lr, cfg.steps, rule)
         if job.cancel_requested.is_set() or job.suspended.is_set():
             job.store.stop()
         if job.store.done and not job.suspended.is_set():  # resumed after the last update: evaluate only

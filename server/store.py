@@ -1,9 +1,10 @@
 """The parameter store of one job: W, its version, the lock, and the update rule.
 
-Asynchronous SGD: every pushed gradient is applied as it arrives with the
-vanilla update ``W += -lr * dW``. The store stops accepting updates once
-``target_steps`` have been applied (or it was stopped), so the number of
-updates is exact however many workers push at once.
+Asynchronous SGD: every pushed gradient is applied as it arrives with the job's
+update rule (server/update_rules.py; vanilla ``W += -lr * dW`` unless the job
+names another), whose state travels with W in StoreState. The store stops
+accepting updates once ``target_steps`` have been applied (or it was stopped),
+so the number of updates is exact however many workers push at once.
 """
 
 from __future__ import annotations
@@ -11,13 +12,14 @@ from __future__ import annotations
 import hmac
 import secrets
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from server.errors import PermissionDenied, RequestError
 from server.fields import echo
 from server.losses import LossHistory
+from server.update_rules import RuleSpec, UpdateRule, make_rule
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,7 @@ class StoreState:
     worker_nodes: dict[str, str]
     loss_sums: np.ndarray
     loss_count: int
+    optimizer: dict[str, np.ndarray] = field(default_factory=dict)  # the update rule's state arrays
 
 
 @dataclass(frozen=True)
@@ -44,10 +47,9 @@ class Snapshot:
 class ParameterStore:
     """W, version and per-worker bookkeeping behind one lock."""
 
-    def __init__(self, weights: np.ndarray, lr: float, target_steps: int):
+    def __init__(self, weights: np.ndarray, lr: float, target_steps: int, rule: UpdateRule | None = None):
         self._w = np.array(weights, copy=True, order="C")
-        self._scratch = np.empty_like(self._w)
-        self._lr = float(lr)
+        self._rule = rule or make_rule(RuleSpec(lr=float(lr), total_steps=int(target_steps)), self._w.shape, self._w.dtype)
         self._target = int(target_steps)
         self._version = 0
         self._stopped = False
@@ -58,13 +60,16 @@ class ParameterStore:
         self._lock = threading.Lock()
 
     @classmethod
-    def resume(cls, state: StoreState, lr: float, target_steps: int) -> ParameterStore:
+    def resume(
+        cls, state: StoreState, lr: float, target_steps: int, rule: UpdateRule | None = None
+    ) -> ParameterStore:
         """A store that goes on from a checkpoint: same W, version, per-worker counts and losses."""
         if not 0 <= state.version <= target_steps or state.loss_count != state.version:
             raise ValueError(f"checkpoint at version {state.version} does not fit a {target_steps}-step job")
         if sum(state.worker_steps.values()) != state.version:
             raise ValueError("checkpoint's per-worker steps do not add up to its version")
-        store = cls(state.weights, lr, target_steps)
+        store = cls(state.weights, lr, target_steps, rule)
+        store._rule.load_state(state.optimizer)
         store._version = int(state.version)
         store._losses = LossHistory.restore(target_steps, state.loss_sums, state.loss_count)
         store._worker_steps = dict(state.worker_steps)
@@ -76,7 +81,8 @@ class ParameterStore:
         with self._lock:
             sums, count = self._losses.state()
             return StoreState(
-                self._w.copy(), self._version, dict(self._worker_steps), dict(self._worker_nodes), sums, count
+                self._w.copy(), self._version, dict(self._worker_steps), dict(self._worker_nodes), sums, count,
+                self._rule.state(),
             )
 
     @property
@@ -147,8 +153,7 @@ class ParameterStore:
             raise RequestError("worker_id is empty")
         with self._lock:
             if not self._done():
-                np.multiply(grad, -self._lr, out=self._scratch)
-                self._w += self._scratch
+                self._rule.apply(self._w, grad, self._version)
                 self._version += 1
                 self._losses.add(float(loss))
                 self._worker_steps[worker_id] = self._worker_steps.get(worker_id, 0) + 1
