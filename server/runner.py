@@ -37,6 +37,7 @@ from server.messages import check_summary
 from server.numerical import train_numerically
 from server.registry import JobRegistry
 from server.scheduler import Scheduler
+from server.metrics import ServerMetrics
 from server.store import ParameterStore
 from server.update_rules import make_rule
 from server.supervisor import supervise
@@ -62,6 +63,7 @@ class JobRunner:
         stall_timeout: float = 120.0,
         token: str = "",
         tls_ca: bytes = b"",
+        metrics: ServerMetrics | None = None,
     ):
         """``grad_fn`` is the analytic gradient the first-batch check examines and numerical jobs time;
         ``token`` is the server's bearer token, handed to the workers with their own secrets, and
@@ -74,6 +76,7 @@ class JobRunner:
         self._launcher = launcher
         self._server_address = server_address
         self._grad_fn = grad_fn
+        self._metrics = metrics  # counts the updates the stores apply
         self._threads: dict[str, threading.Thread] = {}
 
     def start(self, job: Job) -> None:
@@ -119,6 +122,8 @@ class JobRunner:
         init_rng = np.random.default_rng(int(np.random.SeedSequence(cfg.seed).generate_state(1, dtype=np.uint64)[0]))
         weights = (cfg.init_scale * init_rng.standard_normal((data.num_classes, num_features))).astype(cfg.dtype)
         rule = make_rule(cfg.rule_spec(), weights.shape, weights.dtype)
+        if self._metrics is not None:
+            rule = self._metrics.counted(rule)
         if job.resume_state is not None:
             if job.resume_state.weights.shape != weights.shape or job.resume_state.weights.dtype != weights.dtype:
                 raise ValueError(
