@@ -32,6 +32,7 @@ from client.progress import follow
 from client.render import job_json, state_name, weights_json
 from client.server_commands import COMMANDS as SERVER_COMMANDS
 from client.text import job_summary, jobs_table, weights_report
+from client.tune_commands import COMMANDS as TUNE_COMMANDS
 from proto import descent_pb2
 
 
@@ -206,8 +207,8 @@ def weights(job_id, out_path, server, state_dir, connect_timeout, as_json):
         click.echo(weights_report(saved))
 
 
-for _module in (ANALYSIS_COMMANDS, SERVER_COMMANDS, MODEL_COMMANDS):
-    for _command in _module:  # client/analysis_commands.py, server_commands.py, model_commands.py
+for _module in (ANALYSIS_COMMANDS, SERVER_COMMANDS, MODEL_COMMANDS, TUNE_COMMANDS):
+    for _command in _module:  # client/analysis_commands.py, server_commands.py, model_commands.py, tune_commands.py
         cli.add_command(_command)
 
 
