@@ -49,7 +49,9 @@ class ParameterStore:
 
     def __init__(self, weights: np.ndarray, lr: float, target_steps: int, rule: UpdateRule | None = None):
         self._w = np.array(weights, copy=True, order="C")
-        self._rule = rule or make_rule(RuleSpec(lr=float(lr), total_steps=int(target_steps)), self._w.shape, self._w.dtype)
+        if rule is None:  # plain SGD at a constant lr
+            rule = make_rule(RuleSpec(lr=float(lr), total_steps=int(target_steps)), self._w.shape, self._w.dtype)
+        self._rule = rule
         self._target = int(target_steps)
         self._version = 0
         self._stopped = False
