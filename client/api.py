@@ -78,6 +78,12 @@ def job_spec(
     consistency: str | None = None,
     push_every: int | None = None,
     overlap: bool | None = None,
+    optimizer: str | None = None,
+    momentum: float | None = None,
+    beta1: float | None = None,
+    beta2: float | None = None,
+    eps: float | None = None,
+    lr_schedule: str | None = None,
 ) -> descent_pb2.JobSpec:
     """Build a JobSpec that carries only the fields given (the server defaults the rest)."""
     return _with_optional(
@@ -97,6 +103,12 @@ def job_spec(
         consistency=consistency,
         push_every=push_every,
         overlap=overlap,
+        optimizer=optimizer,
+        momentum=momentum,
+        beta1=beta1,
+        beta2=beta2,
+        eps=eps,
+        lr_schedule=lr_schedule,
     )
 
 

@@ -27,11 +27,12 @@ from client.command_kit import print_json as _print_json
 from client.config import OutputConfig
 from client.errors import CommandError
 from client.model_commands import COMMANDS as MODEL_COMMANDS
-from client.params import DATASET_HELP, INT32, INT64
+from client.params import DATASET_HELP, INT32, INT64, update_rule_options
 from client.progress import follow
 from client.render import job_json, state_name, weights_json
 from client.server_commands import COMMANDS as SERVER_COMMANDS
 from client.text import job_summary, jobs_table, weights_report
+from client.tune_commands import COMMANDS as TUNE_COMMANDS
 from proto import descent_pb2
 
 
@@ -90,12 +91,14 @@ def cli() -> None:
     "--overlap/--no-overlap", default=None,
     help="Compute the next gradient while a push is in flight (off for sync).  [server default: on]",
 )
+@update_rule_options
 @click.option("--detach", is_flag=True, help="Print the job id and return (needs --server).")
 @connection_options
 @reports_errors
 def train(
     dataset, workers, batch_size, steps, lr, reg, seed, dtype, init_scale, gradient, numerical_method, check_gradient,
-    consistency, push_every, overlap, detach, server, state_dir, connect_timeout, as_json,
+    consistency, push_every, overlap, optimizer, momentum, beta1, beta2, eps, lr_schedule, detach, server, state_dir,
+    connect_timeout, as_json,
 ):
     """Train a linear SVM and follow it to the end.
 
@@ -115,6 +118,7 @@ def train(
         dataset, workers=workers, batch_size=batch_size, steps=steps, lr=lr, reg=reg, seed=seed, dtype=dtype,
         init_scale=init_scale, gradient=gradient, numerical_method=numerical_method, check_gradient=check_gradient or None,
         consistency=consistency, push_every=push_every, overlap=overlap,
+        optimizer=optimizer, momentum=momentum, beta1=beta1, beta2=beta2, eps=eps, lr_schedule=lr_schedule,
     )
     with _connect(connection) as api:
         submitted = api.submit(spec)
@@ -216,8 +220,8 @@ def weights(job_id, out_path, server, state_dir, connect_timeout, as_json):
         click.echo(weights_report(saved))
 
 
-for _module in (ANALYSIS_COMMANDS, SERVER_COMMANDS, MODEL_COMMANDS):
-    for _command in _module:  # client/analysis_commands.py, server_commands.py, model_commands.py
+for _module in (ANALYSIS_COMMANDS, SERVER_COMMANDS, MODEL_COMMANDS, TUNE_COMMANDS):
+    for _command in _module:  # client/analysis_commands.py, server_commands.py, model_commands.py, tune_commands.py
         cli.add_command(_command)
 
 

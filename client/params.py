@@ -43,3 +43,30 @@ class FloatList(click.ParamType):
 
 FLOATS = FloatList()
 DATASET_HELP = "digits | mnist:DIR | cifar10:DIR | npz:FILE | synthetic:N,D,C (DIR/FILE on the server)  [server default: digits]"
+
+#: The update-rule options of ``train`` and ``tune`` (checked by the server, which knows its rules).
+_UPDATE_RULE_OPTIONS = (
+    click.option(
+        "--optimizer", metavar="NAME",
+        help="Update rule at the parameter server: sgd | momentum | nesterov | adagrad | rmsprop | adam.  "
+        "[server default: sgd]",
+    ),
+    click.option("--momentum", type=float, help="mu of momentum and nesterov, in [0, 1).  [server default: 0.9]"),
+    click.option("--beta1", type=float, help="Adam's first-moment decay, in [0, 1).  [server default: 0.9]"),
+    click.option(
+        "--beta2", type=float,
+        help="Adam's second-moment decay / RMSprop's cache decay, in [0, 1).  [server default: 0.999 / 0.99]",
+    ),
+    click.option("--eps", type=float, help="adagrad, rmsprop, adam: added to the root of the cache.  [server default: 1e-8]"),
+    click.option(
+        "--lr-schedule", metavar="SCHEDULE",
+        help="constant | step:EVERY,FACTOR | cosine | exp:RATE (lr * e^(-RATE * step)).  [server default: constant]",
+    ),
+)
+
+
+def update_rule_options(command):
+    """Add --optimizer, --momentum, --beta1, --beta2, --eps and --lr-schedule to a click command."""
+    for option in reversed(_UPDATE_RULE_OPTIONS):
+        command = option(command)
+    return command

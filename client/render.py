@@ -110,6 +110,14 @@ def job_json(status: descent_pb2.JobStatus) -> dict[str, Any]:
             "p99": status.staleness_p99,
             "max": status.staleness_max,
         },
+        # the update rule at the parameter server and the step size of its next update
+        "optimizer": _optional(spec, "optimizer"),
+        "momentum": _optional(spec, "momentum"),
+        "beta1": _optional(spec, "beta1"),
+        "beta2": _optional(spec, "beta2"),
+        "eps": _optional(spec, "eps"),
+        "lr_schedule": _optional(spec, "lr_schedule"),
+        "effective_lr": _num(status.effective_lr) or None,
     }
     if status.loss_history:
         obj["loss_history"] = [_num(x) for x in status.loss_history]

@@ -114,6 +114,9 @@ def job_summary(job: dict[str, Any]) -> str:
                 f"{_sci(check['max_rel_error_smooth'])} over {check['num_smooth']} smooth of {check['num_checked']} coordinates",
             )
         )
+    rule = _update_rule(job)
+    if rule:
+        pairs.append(("update", rule))
     durability = _durability(job)
     if durability:
         pairs.append(("durability", durability))
@@ -130,6 +133,21 @@ def _consistency(job: dict[str, Any]) -> str:
         f"{job['consistency']}, push every {_g(job.get('push_every'))}, overlap {overlap}; "
         f"staleness p50 {stale.get('p50', 0)}, p99 {stale.get('p99', 0)}, max {stale.get('max', 0)}"
     )
+#: The hyperparameters each update rule uses (see server/update_rules.py).
+_RULE_PARAMS = {"momentum": ("momentum",), "nesterov": ("momentum",), "adagrad": ("eps",),
+                "rmsprop": ("beta2", "eps"), "adam": ("beta1", "beta2", "eps")}
+
+
+def _update_rule(job: dict[str, Any]) -> str:
+    """``adam (beta1 0.9, beta2 0.999, eps 1e-08), lr cosine, now 0.00121``; '' for plain sgd at a constant lr."""
+    optimizer, schedule = job.get("optimizer") or "sgd", job.get("lr_schedule") or "constant"
+    if optimizer == "sgd" and schedule == "constant":
+        return ""
+    params = [f"{name} {_g(job.get(name))}" for name in _RULE_PARAMS.get(optimizer, ())]
+    text = optimizer + (f" ({', '.join(params)})" if params else "")
+    if schedule != "constant":
+        text += f", lr {schedule}, now {_g(job.get('effective_lr'))}"
+    return text
 
 
 def _durability(job: dict[str, Any]) -> str:

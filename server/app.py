@@ -18,6 +18,7 @@ from server.edge import admission_for, build_server, enable_reflection
 from server.housekeeping import Housekeeping
 from server.jobdb import StateDirError
 from server.launcher import RayLauncher
+from server.metrics import ServerMetrics
 from server.parameter_servicer import ParameterServicer, add_to_server as add_parameter_service
 from server.registry import JobRegistry
 from server.runner import JobRunner
@@ -68,9 +69,18 @@ def serve(config: ServerConfig) -> int:
     signals: list[int] = []
     for sig in (signal.SIGTERM, signal.SIGINT):  # after ray.init, which installs handlers of its own
         signal.signal(sig, lambda signum, _frame: signals.append(signum))
-    housekeeping = None
+    housekeeping = metrics_http = None
     try:
-        grpc_server, port = build_server(config)
+        metrics = None
+        if config.metrics_port is not None:
+            metrics = ServerMetrics(registry.live_jobs, lambda: [status.state for status in registry.list()])
+            try:
+                metrics_http = metrics.serve(config.metrics_port, config.host)
+            except OSError as exc:
+                log.error("cannot serve metrics on %s:%s: %s", config.host, config.metrics_port, exc)
+                return 1
+            log.info("Prometheus metrics on http://%s:%d/metrics", config.host, config.metrics_port)
+        grpc_server, port = build_server(config, metrics)
         if port == 0:
             log.error("cannot listen on %s:%s", config.host, config.port)
             return 1
@@ -80,7 +90,7 @@ def serve(config: ServerConfig) -> int:
         tls_ca = config.tls_ca.read_bytes() if config.tls_ca is not None else b""
         runner = JobRunner(
             registry, launcher, advertise, checkpointer=checkpointer, scheduler=scheduler,
-            stall_timeout=config.stall_timeout, token=config.token, tls_ca=tls_ca,
+            stall_timeout=config.stall_timeout, token=config.token, tls_ca=tls_ca, metrics=metrics,
         )
         trainer = TrainerServicer(registry, runner, launcher, admission_for(config, registry))
         descent_pb2_grpc.add_TrainerServicer_to_server(trainer, grpc_server)
@@ -109,6 +119,8 @@ def serve(config: ServerConfig) -> int:
     finally:
         if housekeeping is not None:
             housekeeping.stop()
+        if metrics_http is not None:
+            metrics_http.shutdown()
         registry.retire()
         launcher.shutdown()
         registry.close()

@@ -52,6 +52,8 @@ class ServerConfig:
     stall_timeout: float = 120.0
     # An embedded server's client: stop (as on SIGTERM) once that process is gone.
     parent_pid: int | None = None
+    # Serve Prometheus metrics over HTTP on this port (same host; no token: internal networks only).
+    metrics_port: int | None = None
 
 
 def parse_args(argv: list[str] | None = None) -> ServerConfig:
@@ -121,9 +123,15 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
         "--exit-with-parent", type=int, default=None, metavar="PID",
         help="stop (as on SIGTERM) when process PID is gone: an embedded server follows its CLI command",
     )
+    parser.add_argument(
+        "--metrics-port", type=int, default=int(env["DESCENT_METRICS_PORT"]) if env.get("DESCENT_METRICS_PORT") else None,
+        help="serve Prometheus metrics on http://HOST:PORT/metrics (no token: keep it on an internal network)",
+    )
     args = parser.parse_args(argv)
     if not 0 <= args.port <= 65535:
         parser.error(f"--port must be in [0, 65535], got {args.port}")
+    if args.metrics_port is not None and not 1 <= args.metrics_port <= 65535:
+        parser.error(f"--metrics-port must be in [1, 65535], got {args.metrics_port}")
     if args.num_cpus is not None and args.num_cpus < 1:
         parser.error(f"--num-cpus must be at least 1, got {args.num_cpus}")
     if (args.tls_cert is None) != (args.tls_key is None):
@@ -168,6 +176,7 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
         queue_timeout=args.queue_timeout,
         stall_timeout=args.stall_timeout,
         parent_pid=args.exit_with_parent,
+        metrics_port=args.metrics_port,
     )
 
 

@@ -1,8 +1,9 @@
 """The gRPC edge, assembled: the server with its pool, interceptors, credentials and reflection,
 and the admission control its servicers consult.
 
-Interceptors run in order: the token check first (server.auth), then the long-call
-budgets (server.streams). The port is TLS-only when a certificate and key are
+Interceptors run in order: the metrics first when the server serves them
+(server.rpc_metrics: refused calls count too), then the token check (server.auth),
+then the long-call budgets (server.streams). The port is TLS-only when a certificate and key are
 configured, plaintext otherwise.
 """
 
@@ -19,19 +20,22 @@ from server.admission import Admission
 from server.auth import TokenInterceptor
 from server.config import ServerConfig
 from server.data_roots import DataRoots
+from server.metrics import ServerMetrics
 from server.registry import JobRegistry
+from server.rpc_metrics import MetricsInterceptor
 from server.streams import StreamBudgets, pool_threads
 
 #: Calls that may wait for a thread beyond those running (more are refused with RESOURCE_EXHAUSTED).
 QUEUED_CALLS = 256
 
 
-def build_server(config: ServerConfig) -> tuple[grpc.Server, int]:
+def build_server(config: ServerConfig, metrics: ServerMetrics | None = None) -> tuple[grpc.Server, int]:
     """The gRPC server bound to ``config.host:port``; returns it and the port (0 if it could not bind)."""
     threads = pool_threads(config.limits)
+    counting = [MetricsInterceptor(metrics)] if metrics is not None else []
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="grpc"),
-        interceptors=[TokenInterceptor(config.token), StreamBudgets(config.limits)],
+        interceptors=[*counting, TokenInterceptor(config.token), StreamBudgets(config.limits)],
         options=GRPC_OPTIONS,
         maximum_concurrent_rpcs=threads + QUEUED_CALLS,
     )

@@ -146,7 +146,10 @@ class Job:
     def status(self, include_history: bool = False) -> descent_pb2.JobStatus:
         """The job's status message, computed from the live store when there is one."""
         with self.changed:  # a terminal state is visible only once it has been persisted
-            return self._status(include_history)
+            status = self._status(include_history)
+        rule = self.config.rule_spec()
+        status.effective_lr = rule.lr_at(min(status.version, max(rule.total_steps - 1, 0)))
+        return status
 
     def _status(self, include_history: bool) -> descent_pb2.JobStatus:
         status = descent_pb2.JobStatus(

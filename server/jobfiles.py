@@ -1,10 +1,12 @@
 """A job's files beside the job database: checkpoints and final results, written atomically.
 
 ``checkpoints/<job>.npz`` is the newest checkpoint of a running job (W, its version,
-per-worker counts and nodes, the loss sums); ``results/<job>.npz`` is a finished
-job's W and loss history. Every write goes to a temporary file in the same directory,
-is fsync'ed and moved into place with ``os.replace``, so a reader (or a server that
-starts after a ``kill -9``) never sees half a file. All arrays are plain numpy
+per-worker counts and nodes, the loss sums, the update rule's state arrays as
+``optimizer_<name>``: none in checkpoints written before update rules);
+``results/<job>.npz`` is a finished job's W and loss history. Every write goes to a
+temporary file in the same directory, is fsync'ed and moved into place with
+``os.replace``, so a reader (or a server that starts after a ``kill -9``) never
+sees half a file. All arrays are plain numpy
 (``allow_pickle=False``).
 """
 
@@ -53,7 +55,11 @@ class JobFiles:
 
     def write_checkpoint(self, job_id: str, state: StoreState) -> None:
         ids = sorted(state.worker_steps)
-        meta = {"format": CHECKPOINT_FORMAT, "workers": ids, "nodes": [state.worker_nodes.get(i, "") for i in ids]}
+        optimizer = sorted(state.optimizer)
+        meta = {
+            "format": CHECKPOINT_FORMAT, "workers": ids, "nodes": [state.worker_nodes.get(i, "") for i in ids],
+            "optimizer": optimizer,
+        }
         atomic_write(
             self.checkpoint_path(job_id),
             _npz(
@@ -63,6 +69,7 @@ class JobFiles:
                 worker_steps=np.array([state.worker_steps[i] for i in ids], dtype=np.int64),
                 loss_sums=state.loss_sums,
                 loss_count=np.int64(state.loss_count),
+                **{f"optimizer_{name}": state.optimizer[name] for name in optimizer},
             ),
         )
 
@@ -83,6 +90,9 @@ class JobFiles:
                     worker_nodes={i: str(n) for i, n in zip(ids, meta["nodes"], strict=True) if n},
                     loss_sums=np.array(f["loss_sums"], dtype=np.float64),
                     loss_count=int(f["loss_count"]),
+                    optimizer={
+                        str(name): np.ascontiguousarray(f[f"optimizer_{name}"]) for name in meta.get("optimizer", [])
+                    },
                 )
         except FileNotFoundError:
             return None

@@ -13,6 +13,8 @@ from proto import descent_pb2
 from server.consistency import parse_consistency
 from server.errors import RequestError
 from server.fields import check_range, echo, optional
+from server.schedules import parse_schedule
+from server.update_rules import OPTIMIZERS, RuleSpec
 
 DTYPES = ("float32", "float64")
 GRADIENTS = ("analytic", "numerical")
@@ -38,6 +40,19 @@ class JobConfig:
     consistency: str = "async"
     push_every: int = 1
     overlap: bool = True
+    optimizer: str = "sgd"
+    momentum: float = 0.9
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+    lr_schedule: str = "constant"
+
+    def rule_spec(self) -> RuleSpec:
+        """The update rule this job applies at the parameter store (its schedule parsed)."""
+        return RuleSpec(
+            optimizer=self.optimizer, lr=self.lr, momentum=self.momentum, beta1=self.beta1, beta2=self.beta2,
+            eps=self.eps, schedule=parse_schedule(self.lr_schedule), total_steps=self.steps,
+        )
 
     def to_proto(self) -> descent_pb2.JobSpec:
         """The spec with every field set."""
@@ -51,6 +66,9 @@ MAX_WORKERS = 128
 MAX_BATCH = 1 << 20
 MAX_STEPS = 10**9
 MAX_PUSH_EVERY = 10_000
+MAX_SCHEDULE_CHARS = 64
+#: beta2 when the client leaves it unset and the optimizer is rmsprop (the notes' decay_rate).
+RMSPROP_BETA2 = 0.99
 
 
 def _field(spec: descent_pb2.JobSpec, name: str):
@@ -75,6 +93,12 @@ def resolve(spec: descent_pb2.JobSpec) -> JobConfig:
         consistency=_field(spec, "consistency"),
         push_every=_field(spec, "push_every"),
         overlap=_field(spec, "overlap"),
+        optimizer=_field(spec, "optimizer"),
+        momentum=_field(spec, "momentum"),
+        beta1=_field(spec, "beta1"),
+        beta2=optional(spec, "beta2", RMSPROP_BETA2 if spec.optimizer == "rmsprop" else DEFAULTS.beta2),
+        eps=_field(spec, "eps"),
+        lr_schedule=_field(spec, "lr_schedule"),
     )
     check_range("workers", config.workers, 1, MAX_WORKERS)
     check_range("batch_size", config.batch_size, 1, MAX_BATCH)
@@ -92,6 +116,7 @@ def resolve(spec: descent_pb2.JobSpec) -> JobConfig:
             f"numerical_method must be one of {', '.join(NUMERICAL_METHODS)}, got {echo(config.numerical_method)}"
         )
     _check_consistency(config)
+    _check_rule(config)
     return config
 
 
@@ -105,4 +130,21 @@ def _check_consistency(config: JobConfig) -> None:
         raise RequestError(f"steps ({config.steps}) must be a multiple of {unit}: every push counts as whole updates")
     if config.gradient == "numerical" and (mode.kind != "async" or config.push_every != 1):
         raise RequestError("a numerical-gradient job runs its steps on the server: consistency and push_every do not apply")
+
+
+def _check_rule(config: JobConfig) -> None:
+    """The update rule's fields: a known optimizer, decays in [0, 1), eps > 0, a well-formed schedule."""
+    if config.optimizer not in OPTIMIZERS:
+        raise RequestError(f"unknown optimizer {echo(config.optimizer)}: expected one of {', '.join(OPTIMIZERS)}")
+    for name in ("momentum", "beta1", "beta2"):
+        value = getattr(config, name)
+        if not 0.0 <= value < 1.0:  # also false for NaN
+            raise RequestError(f"{name} must be in [0, 1), got {value}")
+    check_range("eps", config.eps, 0.0, 1.0, low_open=True)
+    if len(config.lr_schedule) > MAX_SCHEDULE_CHARS:
+        raise RequestError(f"lr_schedule is {len(config.lr_schedule)} characters, at most {MAX_SCHEDULE_CHARS}")
+    try:
+        parse_schedule(config.lr_schedule)
+    except ValueError as exc:
+        raise RequestError(f"lr_schedule: {exc}") from None
 

@@ -38,8 +38,10 @@ from server.numerical import train_numerically
 from server.registry import JobRegistry
 from server.scheduler import Scheduler
 from server.consistency import parse_consistency
+from server.metrics import ServerMetrics
 from server.seeds import initial_weights, replacement_seed, worker_seeds
 from server.store import ParameterStore
+from server.update_rules import make_rule
 from server.supervisor import supervise
 from worker.actor import LoopConfig
 from server.datacache import DataCache
@@ -65,6 +67,7 @@ class JobRunner:
         token: str = "",
         tls_ca: bytes = b"",
         data_cache: DataCache | None = None,
+        metrics: ServerMetrics | None = None,
     ):
         """``grad_fn`` is the analytic gradient the first-batch check examines and numerical jobs time;
         ``token`` is the server's bearer token, handed to the workers with their own secrets, and
@@ -77,6 +80,7 @@ class JobRunner:
         self._launcher = launcher
         self._server_address = server_address
         self._grad_fn = grad_fn
+        self._metrics = metrics  # counts the updates the stores apply
         self._threads: dict[str, threading.Thread] = {}
         self._data = data_cache or DataCache(launcher)
 
@@ -121,7 +125,11 @@ class JobRunner:
         # A resumed job's workers draw fresh batches: the same seed, another stream per restart.
         seeds = worker_seeds(cfg.seed, cfg.workers, job.restarts)
         weights = initial_weights(cfg.seed, cfg.init_scale, (data.num_classes, num_features), cfg.dtype)
-        mode = dict(consistency=parse_consistency(cfg.consistency), workers=cfg.workers, push_every=cfg.push_every)
+        mode = dict(
+            consistency=parse_consistency(cfg.consistency), workers=cfg.workers, push_every=cfg.push_every,
+            rule=make_rule(cfg.rule_spec(), weights.shape, weights.dtype),
+            observer=self._metrics.job_observer() if self._metrics is not None else None,
+        )
         if job.resume_state is not None:
             if job.resume_state.weights.shape != weights.shape or job.resume_state.weights.dtype != weights.dtype:
                 raise ValueError(

@@ -1,14 +1,17 @@
 """The parameter store of one job: W, its version, the lock, and the update rule.
 
-Every update goes through ``_apply`` — the one place W changes — which does the
-vanilla step ``W += -lr * dW`` in place. How pushed gradients reach ``_apply`` is the
-job's consistency mode (server.consistency): ``async`` applies each as it arrives;
-``sync`` waits for one gradient from every worker and applies their mean; ``ssp:S``
+Every update goes through ``_apply`` — the one place W changes — which applies the job's
+update rule (server.update_rules: vanilla ``W += -lr * dW`` unless the job names another,
+its state carried in StoreState for checkpoints) in place. How pushed gradients reach
+``_apply`` is the job's consistency mode (server.consistency): ``async`` applies each as it
+arrives; ``sync`` waits for one gradient from every worker and applies their mean; ``ssp:S``
 applies a push at once but holds the reply (the W its worker's next step starts from)
 until that worker is at most S clocks (pushes) ahead of the slowest. A push
-carries ``updates`` local steps (push_every) and counts as that many updates. The store
-stops accepting updates once ``target_steps`` have been applied (or it was stopped), so
-the number of updates is exact however many workers push at once.
+carries ``updates`` local steps (push_every) and counts as that many updates; the rule
+sees one application, numbered by the version before it (so an lr schedule and Adam's
+bias correction count updates, not applications). The store stops accepting updates once
+``target_steps`` have been applied (or it was stopped), so the number of updates is exact
+however many workers push at once.
 
 The reply to a push is W after it, encoded once per version (``encode``) and shared by
 every worker that needs that version; a gradient is validated without copying it.
@@ -20,7 +23,8 @@ import hmac
 import secrets
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
@@ -29,6 +33,7 @@ from server.errors import Cancelled, PermissionDenied, RequestError
 from server.fields import echo
 from server.losses import LossHistory
 from server.staleness import Staleness, StalenessHistogram
+from server.update_rules import RuleSpec, UpdateRule, make_rule
 
 #: Seconds between checks that a waiting push's caller is still there.
 WAIT_POLL = 0.25
@@ -37,6 +42,14 @@ WAIT_POLL = 0.25
 def raw_bytes(weights: np.ndarray, version: int) -> bytes:
     """The default encoding of W: its C-order bytes."""
     return weights.tobytes()
+
+
+class StoreObserver(Protocol):
+    """What a store reports as it applies updates (the server's metrics; server.metrics.JobObserver)."""
+
+    def applied(self, updates: int) -> None: ...
+
+    def stale(self, updates_behind: int, times: int) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -49,6 +62,7 @@ class StoreState:
     worker_nodes: dict[str, str]
     loss_sums: np.ndarray
     loss_count: int
+    optimizer: dict[str, np.ndarray] = field(default_factory=dict)  # the update rule's state arrays
 
 
 @dataclass(frozen=True)
@@ -71,10 +85,14 @@ class ParameterStore:
         consistency: Consistency = ASYNC,
         workers: int = 1,
         push_every: int = 1,
+        rule: UpdateRule | None = None,
+        observer: StoreObserver | None = None,
     ):
         self._w = np.array(weights, copy=True, order="C")
-        self._scratch = np.empty_like(self._w)
-        self._lr = float(lr)
+        if rule is None:  # plain SGD at a constant lr
+            rule = make_rule(RuleSpec(lr=float(lr), total_steps=int(target_steps)), self._w.shape, self._w.dtype)
+        self._rule = rule
+        self._observer = observer
         self._target = int(target_steps)
         self._mode = consistency
         self._workers = int(workers)
@@ -94,14 +112,15 @@ class ParameterStore:
     @classmethod
     def resume(
         cls, state: StoreState, lr: float, target_steps: int, consistency: Consistency = ASYNC, workers: int = 1,
-        push_every: int = 1,
+        push_every: int = 1, rule: UpdateRule | None = None, observer: StoreObserver | None = None,
     ) -> ParameterStore:
         """A store that goes on from a checkpoint: same W, version, per-worker counts and losses."""
         if not 0 <= state.version <= target_steps or state.loss_count != state.version:
             raise ValueError(f"checkpoint at version {state.version} does not fit a {target_steps}-step job")
         if sum(state.worker_steps.values()) != state.version:
             raise ValueError("checkpoint's per-worker steps do not add up to its version")
-        store = cls(state.weights, lr, target_steps, consistency, workers, push_every)
+        store = cls(state.weights, lr, target_steps, consistency, workers, push_every, rule, observer)
+        store._rule.load_state(state.optimizer)
         store._version = int(state.version)
         store._losses = LossHistory.restore(target_steps, state.loss_sums, state.loss_count)
         store._worker_steps = dict(state.worker_steps)
@@ -113,7 +132,8 @@ class ParameterStore:
         with self._lock:
             sums, count = self._losses.state()
             return StoreState(
-                self._w.copy(), self._version, dict(self._worker_steps), dict(self._worker_nodes), sums, count
+                self._w.copy(), self._version, dict(self._worker_steps), dict(self._worker_nodes), sums, count,
+                self._rule.state(),
             )
 
     @property
@@ -196,11 +216,18 @@ class ParameterStore:
             return self._snapshot(encode)
 
     def _apply(self, grad: np.ndarray, updates: int) -> None:
-        """The one place W changes: ``W += -lr * grad`` in place (``grad`` may be a read-only view)."""
-        np.multiply(grad, -self._lr, out=self._scratch)
-        self._w += self._scratch
+        """The one place W changes: the update rule in place (``grad`` may be a read-only view)."""
+        self._rule.apply(self._w, grad, self._version)
         self._version += updates
+        if self._observer is not None:
+            self._observer.applied(updates)
         self._lock.notify_all()
+
+    def _stale(self, updates_behind: int, times: int = 1) -> None:
+        """Record the staleness of ``times`` applied gradients."""
+        self._staleness.add(updates_behind, times=times)
+        if self._observer is not None:
+            self._observer.stale(updates_behind, times)
 
     def _count(self, worker_id: str, node_id: str, loss: float, updates: int) -> None:
         for _ in range(updates):
@@ -252,7 +279,7 @@ class ParameterStore:
             if self._mode.kind == "sync":
                 self._push_sync(grad, loss, worker_id, node_id, alive)
             elif not self._done():
-                self._staleness.add(self._version - computed_on)
+                self._stale(self._version - computed_on)
                 self._apply(grad, updates)
                 self._count(worker_id, node_id, float(loss), updates)
                 mine = self._worker_steps[worker_id] // self._push_every
@@ -276,7 +303,7 @@ class ParameterStore:
             for worker in order[1:]:
                 total += pending[worker][0]
             total /= len(order)
-            self._staleness.add(0, times=len(order))
+            self._stale(0, times=len(order))
             for worker in order:
                 self._count(worker, "", pending[worker][1], self._push_every)
             self._apply(total, self._push_every * len(order))

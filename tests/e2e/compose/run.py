@@ -6,7 +6,7 @@ Brings the cluster up with `docker compose up` (one worker by default), trains
 through the published port with the host's `descent` CLI, scales to 3 worker
 nodes and checks a 3-worker job used 3 distinct Ray nodes, runs a gradient
 check, trains on MNIST through the ./data bind mount, runs the client inside
-the compose network, scales to 4 and checks the new node is used by the next
+the compose network and scrapes the server's metrics from there, scales to 4 and checks the new node is used by the next
 job, kills the container of one of a 3-worker job's nodes mid-job and checks a
 replacement runs on the spare node (and that a job submitted 1 s later does not
 fail), interrupts the server mid-job three ways
@@ -143,6 +143,7 @@ def scenario(engine: DockerEngine) -> None:
         inside_job = json.loads(inside.stdout)
         log(f"client inside the compose network: job {inside_job['job_id']} {inside_job['state']}")
         check(inside_job["state"] == "SUCCEEDED", "the in-network client's job failed")
+        scrape_metrics_inside(cluster)
 
         cluster.up(4)
         job4 = train(cluster, 4)
@@ -156,6 +157,20 @@ def scenario(engine: DockerEngine) -> None:
         durability.scenario(cluster, workers=3)
     finally:
         cluster.down()
+
+
+def scrape_metrics_inside(cluster: Cluster) -> None:
+    """Scrape the server's Prometheus metrics from a container on the compose network (port 9100 is not published)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    fetch = "import urllib.request; print(urllib.request.urlopen('http://server:9100/metrics', timeout=10).read().decode())"
+    text = cluster.compose("run", "--rm", "--no-deps", "client", "python", "-c", fetch).stdout
+    samples = {s.name: s.value for family in text_string_to_metric_families(text) for s in family.samples if not s.labels}
+    updates = samples.get("descent_updates_applied_total", 0)
+    log(f"metrics from inside the network: {updates:.0f} updates applied, "
+        f"{samples.get('descent_push_latency_seconds_count', 0):.0f} pushes timed")
+    check(updates > 0, "the metrics show no update applied")
+    check(samples.get("descent_push_latency_seconds_count", 0) > 0, "the push latency histogram is empty")
 
 
 def container_of_node(cluster: Cluster, node_id: str) -> str:
