@@ -23,7 +23,6 @@ from server.registry import JobRegistry
 from server.runner import JobRunner
 from server.scheduler import Scheduler
 from server.trainer_servicer import TrainerServicer
-from worker.data import preload
 from worker.malloc import keep_freed_memory
 
 log = logging.getLogger("descent.server")
@@ -50,10 +49,6 @@ def serve(config: ServerConfig) -> int:
     except (StateDirError, OSError) as exc:
         log.error("cannot use the state directory %s: %s", config.state_dir, exc)
         return 2
-    # scikit-learn's import (the digits loader) overlaps Ray's start-up, which mostly waits on
-    # its processes, instead of delaying the first job. Pure Python: nothing of it runs in the
-    # processes Ray forks.
-    threading.Thread(target=preload, name="preload", daemon=True).start()
     # Ray first, before this process holds any gRPC object: see server.launcher (a raylet
     # forked while gRPC's poller threads run can die before it execs).
     try:
