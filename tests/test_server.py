@@ -89,6 +89,13 @@ def test_bad_submissions_are_rejected_and_change_nothing(server, spec, code, wor
     assert [j.job_id for j in after.jobs] == [j.job_id for j in before.jobs]
 
 
+def test_a_missing_data_path_says_where_the_server_looks_and_how_to_mount_data(server):
+    _, details = code_of(server.trainer.SubmitJob, pb.SubmitJobRequest(spec=pb.JobSpec(dataset=f"mnist:{ROOT}/no/such/dir")))
+    assert f"under {ROOT}" in details, details  # this server's data root
+    assert "on the server's own file system" in details and "mount" in details
+    assert "$DESCENT_DATA (./data by default), which the server sees as /data" in details
+
+
 def test_unknown_jobs_are_not_found(server):
     for call, request in [
         (server.trainer.GetJob, pb.GetJobRequest(job_id="job-000000000000")),
