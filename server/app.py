@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import sys
 import threading
 import time
 
@@ -18,6 +17,7 @@ from server.edge import admission_for, build_server, enable_reflection
 from server.housekeeping import Housekeeping
 from server.jobdb import StateDirError
 from server.launcher import RayLauncher
+from server.log_format import configure_logging
 from server.parameter_servicer import ParameterServicer
 from server.registry import JobRegistry
 from server.runner import JobRunner
@@ -138,5 +138,7 @@ def _suspend_jobs(registry: JobRegistry, runner: JobRunner, checkpointer: Checkp
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
-    return serve(parse_args(argv))
+    configure_logging("text")  # parse_args may log (a fresh token's file) before the format is known
+    config = parse_args(argv)
+    configure_logging(config.log_format)
+    return serve(config)

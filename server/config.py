@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from server.checkpoints import CheckpointPolicy
+from server.log_format import FORMATS
 from server.limits import FLAGS, Limits, default_request_memory, parse_bytes
 
 #: Name of the token file a server writes into its state directory when no token was given.
@@ -52,6 +53,8 @@ class ServerConfig:
     stall_timeout: float = 120.0
     # An embedded server's client: stop (as on SIGTERM) once that process is gone.
     parent_pid: int | None = None
+    # Log lines as logfmt ("text") or JSON lines ("json"): server.log_format.
+    log_format: str = "text"
 
 
 def parse_args(argv: list[str] | None = None) -> ServerConfig:
@@ -121,6 +124,10 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
         "--exit-with-parent", type=int, default=None, metavar="PID",
         help="stop (as on SIGTERM) when process PID is gone: an embedded server follows its CLI command",
     )
+    parser.add_argument(
+        "--log-format", choices=FORMATS, default=env.get("DESCENT_LOG_FORMAT", "text"),
+        help="log lines as logfmt (text, the default) or JSON lines (json); job events carry their fields",
+    )
     args = parser.parse_args(argv)
     if not 0 <= args.port <= 65535:
         parser.error(f"--port must be in [0, 65535], got {args.port}")
@@ -168,6 +175,7 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
         queue_timeout=args.queue_timeout,
         stall_timeout=args.stall_timeout,
         parent_pid=args.exit_with_parent,
+        log_format=args.log_format,
     )
 
 
