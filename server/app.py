@@ -18,6 +18,7 @@ from server.housekeeping import Housekeeping
 from server.jobdb import StateDirError
 from server.launcher import RayLauncher
 from server.log_format import configure_logging
+from server.node_watch import NodeWatch
 from server.parameter_servicer import ParameterServicer
 from server.registry import JobRegistry
 from server.runner import JobRunner
@@ -64,6 +65,7 @@ def serve(config: ServerConfig) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):  # after ray.init, which installs handlers of its own
         signal.signal(sig, lambda signum, _frame: signals.append(signum))
     housekeeping = None
+    node_watch = NodeWatch(launcher.cluster)  # node_joined / node_left lines
     try:
         grpc_server, port = build_server(config)
         if port == 0:
@@ -87,6 +89,7 @@ def serve(config: ServerConfig) -> int:
         health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
         housekeeping = Housekeeping(registry, runner, checkpointer, resume=config.resume)
         housekeeping.start()
+        node_watch.start()
         log.info("serving on %s:%d (workers reach it at %s), state in %s", config.host, port, advertise, config.state_dir)
         log.info("%s; every call needs the bearer token; data sets are read under %s",
                  "TLS" if config.tls_cert else "plaintext", ", ".join(map(str, config.data_roots)))
@@ -104,6 +107,7 @@ def serve(config: ServerConfig) -> int:
     finally:
         if housekeeping is not None:
             housekeeping.stop()
+        node_watch.stop()
         registry.retire()
         launcher.shutdown()
         registry.close()

@@ -14,6 +14,9 @@ Events (the ``event`` field; every line also has ``job``):
 - ``finished`` (SUCCEEDED: ``test_accuracy``, ``val_accuracy``, ``seconds``), ``failed``
   (``reason``, ``seconds``) or ``cancelled`` (``reason``).
 
+And, with no ``job``, the cluster's Ray nodes as they come and go (server.node_watch):
+``node_joined`` (``node``, ``address``, ``cpus``, ``head``) and ``node_left``.
+
 Lines are written through the ``descent.events`` logger with their fields attached
 (server.log_format renders them as logfmt or JSON). Callers in the job control plane
 (registry, job, supervisor, checkpoints) call these functions in one line each.
@@ -37,8 +40,9 @@ _ENDINGS = {State.SUCCEEDED: "finished", State.FAILED: "failed", State.CANCELLED
 
 
 def emit(event: str, job_id: str, message: str, level: int = logging.INFO, **fields) -> None:
-    """Write one event line: ``event`` and ``job`` first, then ``fields`` in the order given."""
-    log.log(level, message, extra={"descent_fields": {"event": event, "job": job_id, **fields}})
+    """Write one event line: ``event`` and ``job`` (unless empty) first, then ``fields`` in the order given."""
+    head = {"event": event, "job": job_id} if job_id else {"event": event}
+    log.log(level, message, extra={"descent_fields": {**head, **fields}})
 
 
 def _round(value: float, digits: int = 6):
@@ -83,6 +87,17 @@ def worker_replaced(job, worker_id: str, incarnation: int) -> None:
 def checkpoint_failed(job) -> None:
     """Writing a checkpoint failed (the job goes on; ``job.checkpoint_error`` says why)."""
     emit("checkpoint_failed", job.job_id, "checkpoint failed", logging.ERROR, reason=job.checkpoint_error)
+
+
+def node_joined(node: dict) -> None:
+    """A Ray node is alive in the cluster (seen by server.node_watch)."""
+    emit("node_joined", "", "node joined", node=node["node_id"][:12], address=node["address"], cpus=node["cpus"],
+         head=node["is_head"])
+
+
+def node_left(node: dict) -> None:
+    """A Ray node that was alive is dead or gone."""
+    emit("node_left", "", "node left", logging.WARNING, node=node["node_id"][:12], address=node["address"])
 
 
 class JobProgress:

@@ -6,6 +6,7 @@ server (and local Ray) and must leave nothing running behind.
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import signal
@@ -126,6 +127,18 @@ def test_bad_input_is_one_clear_line_and_exit_1(server, args, code):
     assert result.stderr.startswith(f"error: {code}: ")
     assert "Traceback" not in result.stderr
     assert as_json(descent("cluster", *server.cli_args, "--json"))["total_cpus"] == 2  # still serving
+
+
+def test_version_of_the_cli_and_of_the_server(server):
+    installed = importlib.metadata.version("descent")
+    version = descent("--version")
+    assert version.returncode == 0 and version.stdout.strip() == f"descent {installed}"
+    info = as_json(descent("cluster", *server.cli_args, "--json"))
+    assert info["server_version"] == installed
+    assert [n["roles"] for n in info["nodes"]] == [["head", "server", "worker"]]
+    text = descent("cluster", *server.cli_args)
+    assert text.returncode == 0 and f"server       descent {installed}" in text.stdout
+    assert "head,server,worker" in text.stdout
 
 
 def test_gradcheck_and_sweep_json(server):

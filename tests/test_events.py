@@ -125,3 +125,19 @@ def test_a_real_server_logs_each_job_event(tmp_path):
     # Every line of the run, not only job events, is logfmt with the common keys.
     others = [line for line in server.log_path.read_text().splitlines() if not line.startswith("time=")]
     assert not [line for line in others if "descent." in line], others  # (Ray's own banner lines aside)
+
+
+def test_node_watch_logs_joins_and_leaves(caplog):
+    from server.node_watch import NodeWatch
+
+    caplog.set_level(logging.INFO, logger="descent.events")
+    head = {"node_id": "h" * 40, "address": "10.0.0.1", "alive": True, "cpus": 0.0, "is_head": True}
+    w1 = {"node_id": "a" * 40, "address": "10.0.0.2", "alive": True, "cpus": 1.0, "is_head": False}
+    w2 = {"node_id": "b" * 40, "address": "10.0.0.3", "alive": True, "cpus": 1.0, "is_head": False}
+    looks = iter([[head, w1], [head, w1], [head, {**w1, "alive": False}, w2]])
+    watch = NodeWatch(lambda: {"nodes": next(looks)})
+    for _ in range(3):
+        watch.poll()
+    got = [(r.descent_fields["event"], r.descent_fields["node"]) for r in caplog.records]
+    assert got == [("node_joined", "h" * 12), ("node_joined", "a" * 12), ("node_joined", "b" * 12), ("node_left", "a" * 12)]
+    assert "job" not in caplog.records[0].descent_fields and caplog.records[1].descent_fields["cpus"] == 1.0

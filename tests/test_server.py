@@ -7,6 +7,8 @@ survives the server.
 
 from __future__ import annotations
 
+import importlib.metadata
+
 
 import grpc
 import numpy as np
@@ -177,6 +179,8 @@ def test_step_size_sweep_over_rpc(server):
 def test_cluster_info(server):
     info = server.trainer.ClusterInfo(pb.ClusterInfoRequest())
     assert info.total_cpus == 4 and len(info.nodes) == 1 and info.nodes[0].alive and info.nodes[0].is_head
+    assert list(info.nodes[0].roles) == ["head", "server", "worker"]  # a local one-node cluster is all three
+    assert info.server_version == importlib.metadata.version("descent")
 
 
 def test_jobs_survive_the_server(server, tmp_path):
