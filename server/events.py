@@ -101,7 +101,7 @@ def node_left(node: dict) -> None:
 
 
 class JobProgress:
-    """The ``placed`` line (once every worker has reported its node) and ``progress`` lines of one running job.
+    """The ``placed`` line (once every worker has reported its node), then ``progress`` lines, of one running job.
 
     The supervisor calls ``tick()`` on each pass of its loop and ``close()`` when training stops.
     """
@@ -119,7 +119,7 @@ class JobProgress:
         if not self._placed and len(nodes) >= self._job.config.workers:
             self._emit_placed(nodes)
         now = self._clock()
-        if now >= self._next:
+        if self._placed and now >= self._next:  # the story reads placed, then progress
             self._emit_progress(now, version, loss)
 
     def close(self) -> None:

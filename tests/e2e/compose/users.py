@@ -35,12 +35,21 @@ def live_workers(cluster) -> list[dict]:
     return [n for n in cluster.descent("cluster")["nodes"] if n["alive"] and "worker" in n["roles"]]
 
 
-def wait_live_workers(cluster, count: int, timeout: float = 180) -> list[dict]:
+def wait_live_workers(cluster, count: int, timeout: float = 180, without: str = "") -> list[dict]:
+    """Wait until `descent cluster` shows ``count`` live worker nodes (none of them node ``without``)."""
     deadline = time.monotonic() + timeout
-    while len(workers := live_workers(cluster)) != count:
+    while len(workers := live_workers(cluster)) != count or any(n["node_id"] == without for n in workers):
         check(time.monotonic() < deadline, f"{len(workers)} live worker nodes after {timeout} s, expected {count}")
         time.sleep(2)
     return workers
+
+
+def node_of(cluster, container: str) -> str:
+    """The live Ray node of a worker container (matched by its IP address)."""
+    ip = run(["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", container],
+             env=cluster.env).stdout.strip()
+    (node,) = [n["node_id"] for n in live_workers(cluster) if n["address"] == ip]
+    return node
 
 
 def defaults(cluster) -> dict:
@@ -103,8 +112,9 @@ def settings_stick(cluster) -> None:
 def killed_workers_come_back(cluster) -> None:
     """kill -9 of a worker's process: back by itself; `docker kill`: back with `up -d`; 3 live worker nodes again."""
     victim = cluster.worker_containers()[0]
+    old_node = node_of(cluster, victim)
     pid = int(run(["docker", "inspect", "-f", "{{.State.Pid}}", victim], env=cluster.env).stdout)
-    log(f"kill -9 of worker container {victim[:12]}'s process (host PID {pid})")
+    log(f"kill -9 of worker container {victim[:12]}'s process (host PID {pid}, Ray node {old_node[:12]})")
     os.kill(pid, signal.SIGKILL)
     deadline = time.monotonic() + 120
     while True:
@@ -113,15 +123,21 @@ def killed_workers_come_back(cluster) -> None:
             break
         check(time.monotonic() < deadline, f"the killed worker did not come back: {state}")
         time.sleep(1)
-    workers = wait_live_workers(cluster, 3)
-    log(f"it came back by itself (restart count {state[1]}); descent cluster: {len(workers)} live worker nodes")
+    workers = wait_live_workers(cluster, 3, without=old_node)
+    new_node = node_of(cluster, victim)
+    dead = [n for n in cluster.descent("cluster")["nodes"] if n["node_id"] == old_node]
+    log(f"it came back by itself (restart count {state[1]}) as Ray node {new_node[:12]}; descent cluster: "
+        f"{len(workers)} live worker nodes, the old node listed as {[('alive' if n['alive'] else 'dead', n['cpus'], n['roles']) for n in dead]}")
+    check(new_node != old_node, "the restarted worker is the same Ray node")
+    check(all(not n["alive"] and n["cpus"] == 0 and n["roles"] == [] for n in dead), f"the old node is not shown dead: {dead}")
     victim = cluster.worker_containers()[1]
+    old_node = node_of(cluster, victim)
     run(["docker", "kill", victim], env=cluster.env)
     time.sleep(3)
     status = run(["docker", "inspect", "-f", "{{.State.Status}}", victim], env=cluster.env).stdout.strip()
     log(f"docker kill {victim[:12]}: {status} (docker counts it as a manual stop); docker compose up -d")
     cluster.compose("up", "-d", "--wait", "--wait-timeout", "300")
-    workers = wait_live_workers(cluster, 3)
+    workers = wait_live_workers(cluster, 3, without=old_node)
     check(len(cluster.worker_containers()) == 3, "up -d did not bring the killed worker back")
     log(f"after up -d: descent cluster shows {len(workers)} live worker nodes")
 
