@@ -22,7 +22,14 @@ COPY formats ./formats
 COPY server ./server
 COPY worker ./worker
 COPY client ./client
-RUN pip install . && python -c "import ray, server, worker, client, proto, formats"
+# No scikit-learn, SciPy or matplotlib (digits ship as formats/digits.npz; plotting is the
+# client extra). Ray's wheel carries libraries the nodes never load: the Java jars
+# (cross-language workers), RLlib, Serve and the LLM library (~60 MB); they go in the same
+# layer so they never reach the image. 881 MB before, 530 MB after (docker images).
+RUN pip install . \
+    && rm -rf /usr/local/lib/python3*/*-packages/ray/jars /usr/local/lib/python3*/*-packages/ray/rllib \
+              /usr/local/lib/python3*/*-packages/ray/serve /usr/local/lib/python3*/*-packages/ray/llm \
+    && python -c "import ray, ray.util.placement_group, server.app, server.launcher, worker.actor, client.cli, proto, formats.datasets"
 
 USER descent
 WORKDIR /home/descent

@@ -50,6 +50,7 @@ def _fail_unless_succeeded(status: descent_pb2.JobStatus) -> None:
 
 
 @click.group()
+@click.version_option(package_name="descent", prog_name="descent", message="%(prog)s %(version)s")
 def cli() -> None:
     """Distributed mini-batch training of multiclass linear SVMs (CS231n optimization notes).
 

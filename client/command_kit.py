@@ -22,6 +22,7 @@ from client.config import ConnectionConfig, OutputConfig, build_connection, buil
 from client.errors import CommandError
 from client.hints import local_path_hint
 from client.session import connect
+from formats.extras import MissingExtra
 
 
 class Terminated(KeyboardInterrupt):
@@ -66,6 +67,9 @@ def reports_errors(command):
             sys.exit(128 + interrupt.signum if isinstance(interrupt, Terminated) else 130)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
+        except MissingExtra as error:  # e.g. --plot without matplotlib
+            note(f"error: FAILED_PRECONDITION: {error}")
+            sys.exit(1)
         except Exception as error:  # a bug: say so in one line, the traceback only on request
             if os.environ.get("DESCENT_DEBUG"):
                 traceback.print_exc()

@@ -12,11 +12,12 @@ from typing import Any
 import numpy as np
 
 from client.atomic_file import write_atomically
+from formats.extras import import_extra
 
 
 def confusion_figure_png(result: dict[str, Any]) -> bytes:
     """The plot of an ``evaluate --json`` object as PNG bytes."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    FigureCanvasAgg = import_extra("matplotlib.backends.backend_agg", "drawing the confusion matrix (--plot)").FigureCanvasAgg
     from matplotlib.figure import Figure
 
     confusion = np.asarray(result["confusion"], dtype=np.int64)

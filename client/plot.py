@@ -12,11 +12,12 @@ import math
 from typing import Any
 
 from client.atomic_file import write_atomically
+from formats.extras import import_extra
 
 
 def sweep_figure_png(sweep: dict[str, Any]) -> bytes:
     """The plot of a ``sweep --json`` object as PNG bytes."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    FigureCanvasAgg = import_extra("matplotlib.backends.backend_agg", "drawing the sweep plot (--plot)").FigureCanvasAgg
     from matplotlib.figure import Figure
 
     rows = [r for r in sweep["rows"] if r["loss"] is not None and math.isfinite(r["loss"])]

@@ -214,9 +214,11 @@ def cluster_json(response: descent_pb2.ClusterInfoResponse) -> dict[str, Any]:
     """Cluster information as the ``cluster --json`` object."""
     return {
         "nodes": [
-            {"node_id": n.node_id, "address": n.address, "alive": n.alive, "cpus": n.cpus, "is_head": n.is_head}
+            {"node_id": n.node_id, "address": n.address, "alive": n.alive, "cpus": n.cpus, "is_head": n.is_head,
+             "roles": list(n.roles)}
             for n in response.nodes
         ],
+        "server_version": response.server_version,
         "total_cpus": response.total_cpus,
         "available_cpus": response.available_cpus,
         "workers": [{"job_id": w.job_id, "worker_id": w.worker_id, "node_id": w.node_id} for w in response.workers],

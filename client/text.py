@@ -340,14 +340,16 @@ def sweep_report(sweep: dict[str, Any]) -> str:
 def cluster_report(cluster: dict[str, Any]) -> str:
     """Nodes, CPU totals and the active workers of each job."""
     nodes = table(
-        ["NODE", "ADDRESS", "ALIVE", "CPUS", "HEAD"],
+        ["NODE", "ADDRESS", "STATE", "CPUS", "ROLES"],
         [
-            [_short(n["node_id"]), n["address"], "yes" if n["alive"] else "no", f"{n['cpus']:g}", "head" if n["is_head"] else ""]
+            [_short(n["node_id"]), n["address"], "alive" if n["alive"] else "dead", f"{n['cpus']:g}" if n["alive"] else DASH,
+             ",".join(n.get("roles", [])) or DASH]
             for n in cluster["nodes"]
         ],
         right=[False, False, False, True, False],
     )
     lines = [
+        f"server       descent {cluster.get('server_version') or DASH}",
         f"ray address  {cluster['ray_address'] or DASH}",
         f"cpus         {cluster['total_cpus']:g} total, {cluster['available_cpus']:g} available",
         "",

@@ -2,7 +2,8 @@
 
 Specs (see SPEC_FORMS):
 
-- ``digits``: scikit-learn's bundled 8x8 digits (1,797 images, 10 classes, pixel values 0..16), offline.
+- ``digits``: scikit-learn's 8x8 digits (1,797 images, 10 classes, pixel values 0..16), shipped in
+  the package as formats/digits.npz (formats.digits), offline.
 - ``mnist:DIR``: IDX files ``{train,t10k}-{images-idx3,labels-idx1}-ubyte`` (optionally
   ``.gz``; the ``train-images.idx3-ubyte`` dot spelling is accepted too).
 - ``cifar10:DIR``: CIFAR-10 "python version" batches ``data_batch_N`` and ``test_batch``.
@@ -10,7 +11,7 @@ Specs (see SPEC_FORMS):
 - ``synthetic:N,D,C``: class-dependent Gaussian means plus unit Gaussian noise, float32,
   deterministic from the seed.
 
-Pure numpy readers (scikit-learn only for digits): worker.data splits and preprocesses
+Pure numpy readers: worker.data splits and preprocesses
 what these return, and the client reads the same specs locally.
 """
 
@@ -22,6 +23,8 @@ import numpy as np
 
 from formats.cifar import CLASS_NAMES as CIFAR10_CLASSES
 from formats.cifar import read_cifar_batch
+from formats.digits import NUM_CLASSES as DIGITS_CLASSES
+from formats.digits import load_digits
 from formats.idx import read_idx
 
 SPEC_FORMS = ("digits", "mnist:DIR", "cifar10:DIR", "npz:FILE", "synthetic:N,D,C")
@@ -100,10 +103,8 @@ def check_spec(spec):
 
 
 def _load_digits(_arg, _rng):
-    from sklearn.datasets import load_digits  # lazy: importing sklearn takes ~1 s
-
-    digits = load_digits()
-    return (digits.data, digits.target.astype(np.int64)), None, 10
+    X, y = load_digits()
+    return (X, y), None, DIGITS_CLASSES
 
 
 def _require_dir(directory, what):

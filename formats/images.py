@@ -1,7 +1,7 @@
 """Image files (PNG, or anything else Pillow reads) as raw feature rows of an image data set.
 
 Pillow gives the stored integer pixel values exactly (matplotlib's imread rescales them
-to floats); it is imported only when an image is read. A grayscale model (image shape
+to floats); it is imported only when an image is read (the ``client`` extra, formats.extras). A grayscale model (image shape
 (H, W)) reads images as 8-bit luminance, a colour one ((3, H, W), CIFAR's channel-major
 row layout) as 8-bit RGB. Pixel values map to the data set's scale: ``value * pixel_max
 / 255`` (MNIST and CIFAR keep 0..255; digits is 0..16).
@@ -12,6 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+
+from formats.extras import import_extra
 
 #: File name endings read as images in a folder.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".pgm", ".ppm", ".tif", ".tiff", ".webp")
@@ -24,7 +26,7 @@ def image_row(path, image_shape: tuple[int, ...], pixel_max: float) -> np.ndarra
     ValueError naming the file when it is not a readable image, or naming both sizes when
     it is not H x W pixels; and when the model was not trained on images at all.
     """
-    from PIL import Image, UnidentifiedImageError
+    Image = import_extra("PIL.Image", "reading images")
 
     if len(image_shape) not in (2, 3):
         raise ValueError(f"{path}: the model was not trained on images (its inputs are not H x W pixels)")
@@ -36,7 +38,7 @@ def image_row(path, image_shape: tuple[int, ...], pixel_max: float) -> np.ndarra
                     f"{path}: the image is {image.width}x{image.height} pixels; the model expects {width}x{height}"
                 )
             pixels = np.asarray(image.convert("L" if len(image_shape) == 2 else "RGB"))
-    except (UnidentifiedImageError, OSError) as err:
+    except OSError as err:  # PIL's UnidentifiedImageError included
         raise ValueError(f"{path}: not a readable image ({err})") from None
     if pixels.ndim == 3:
         pixels = pixels.transpose(2, 0, 1)  # H, W, RGB -> RGB planes, as CIFAR rows are laid out

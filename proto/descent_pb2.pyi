@@ -447,18 +447,20 @@ class ClusterInfoRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class NodeInfo(_message.Message):
-    __slots__ = ("node_id", "address", "alive", "cpus", "is_head")
+    __slots__ = ("node_id", "address", "alive", "cpus", "is_head", "roles")
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     ALIVE_FIELD_NUMBER: _ClassVar[int]
     CPUS_FIELD_NUMBER: _ClassVar[int]
     IS_HEAD_FIELD_NUMBER: _ClassVar[int]
+    ROLES_FIELD_NUMBER: _ClassVar[int]
     node_id: str
     address: str
     alive: bool
     cpus: float
     is_head: bool
-    def __init__(self, node_id: _Optional[str] = ..., address: _Optional[str] = ..., alive: _Optional[bool] = ..., cpus: _Optional[float] = ..., is_head: _Optional[bool] = ...) -> None: ...
+    roles: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, node_id: _Optional[str] = ..., address: _Optional[str] = ..., alive: _Optional[bool] = ..., cpus: _Optional[float] = ..., is_head: _Optional[bool] = ..., roles: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ActiveWorker(_message.Message):
     __slots__ = ("job_id", "worker_id", "node_id")
@@ -471,18 +473,20 @@ class ActiveWorker(_message.Message):
     def __init__(self, job_id: _Optional[str] = ..., worker_id: _Optional[str] = ..., node_id: _Optional[str] = ...) -> None: ...
 
 class ClusterInfoResponse(_message.Message):
-    __slots__ = ("nodes", "total_cpus", "available_cpus", "workers", "ray_address")
+    __slots__ = ("nodes", "total_cpus", "available_cpus", "workers", "ray_address", "server_version")
     NODES_FIELD_NUMBER: _ClassVar[int]
     TOTAL_CPUS_FIELD_NUMBER: _ClassVar[int]
     AVAILABLE_CPUS_FIELD_NUMBER: _ClassVar[int]
     WORKERS_FIELD_NUMBER: _ClassVar[int]
     RAY_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    SERVER_VERSION_FIELD_NUMBER: _ClassVar[int]
     nodes: _containers.RepeatedCompositeFieldContainer[NodeInfo]
     total_cpus: float
     available_cpus: float
     workers: _containers.RepeatedCompositeFieldContainer[ActiveWorker]
     ray_address: str
-    def __init__(self, nodes: _Optional[_Iterable[_Union[NodeInfo, _Mapping]]] = ..., total_cpus: _Optional[float] = ..., available_cpus: _Optional[float] = ..., workers: _Optional[_Iterable[_Union[ActiveWorker, _Mapping]]] = ..., ray_address: _Optional[str] = ...) -> None: ...
+    server_version: str
+    def __init__(self, nodes: _Optional[_Iterable[_Union[NodeInfo, _Mapping]]] = ..., total_cpus: _Optional[float] = ..., available_cpus: _Optional[float] = ..., workers: _Optional[_Iterable[_Union[ActiveWorker, _Mapping]]] = ..., ray_address: _Optional[str] = ..., server_version: _Optional[str] = ...) -> None: ...
 
 class ExportModelRequest(_message.Message):
     __slots__ = ("job_id", "include_test_split")

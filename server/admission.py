@@ -71,7 +71,7 @@ class Admission:
         try:
             kind, arg = check_spec(spec)
         except FileNotFoundError as error:
-            raise type(error)(f"{error} (this server reads data sets under {self.roots.describe()})") from None
+            raise type(error)(self.roots.not_found(error)) from None
         except ValueError as error:
             raise RequestError(str(error)) from None
         try:

@@ -18,13 +18,14 @@ from server.edge import admission_for, build_server, enable_reflection
 from server.housekeeping import Housekeeping
 from server.jobdb import StateDirError
 from server.launcher import RayLauncher
+from server.log_format import configure_logging
 from server.metrics import ServerMetrics
+from server.node_watch import NodeWatch
 from server.parameter_servicer import ParameterServicer, add_to_server as add_parameter_service
 from server.registry import JobRegistry
 from server.runner import JobRunner
 from server.scheduler import Scheduler
 from server.trainer_servicer import TrainerServicer
-from worker.data import preload
 from worker.malloc import keep_freed_memory
 
 log = logging.getLogger("descent.server")
@@ -51,10 +52,6 @@ def serve(config: ServerConfig) -> int:
     except (StateDirError, OSError) as exc:
         log.error("cannot use the state directory %s: %s", config.state_dir, exc)
         return 2
-    # scikit-learn's import (the digits loader) overlaps Ray's start-up, which mostly waits on
-    # its processes, instead of delaying the first job. Pure Python: nothing of it runs in the
-    # processes Ray forks.
-    threading.Thread(target=preload, name="preload", daemon=True).start()
     # Ray first, before this process holds any gRPC object: see server.launcher (a raylet
     # forked while gRPC's poller threads run can die before it execs).
     try:
@@ -70,6 +67,7 @@ def serve(config: ServerConfig) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):  # after ray.init, which installs handlers of its own
         signal.signal(sig, lambda signum, _frame: signals.append(signum))
     housekeeping = metrics_http = None
+    node_watch = NodeWatch(launcher.cluster)  # node_joined / node_left lines
     try:
         metrics = None
         if config.metrics_port is not None:
@@ -102,6 +100,7 @@ def serve(config: ServerConfig) -> int:
         health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
         housekeeping = Housekeeping(registry, runner, checkpointer, resume=config.resume)
         housekeeping.start()
+        node_watch.start()
         log.info("serving on %s:%d (workers reach it at %s), state in %s", config.host, port, advertise, config.state_dir)
         log.info("%s; every call needs the bearer token; data sets are read under %s",
                  "TLS" if config.tls_cert else "plaintext", ", ".join(map(str, config.data_roots)))
@@ -121,6 +120,7 @@ def serve(config: ServerConfig) -> int:
             housekeeping.stop()
         if metrics_http is not None:
             metrics_http.shutdown()
+        node_watch.stop()
         registry.retire()
         launcher.shutdown()
         registry.close()
@@ -158,8 +158,10 @@ def main(argv: list[str] | None = None) -> int:
     """Run the server; once it has stopped (jobs checkpointed, state closed, Ray's processes
     reaped) end the process at once with ``os._exit``: the interpreter's own teardown waited
     ~0.5 s more on gRPC's and Ray's threads, with nothing left to save."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
-    code = serve(parse_args(argv))
+    configure_logging("text")  # parse_args may log (a fresh token's file) before the format is known
+    config = parse_args(argv)
+    configure_logging(config.log_format)
+    code = serve(config)
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 
 from proto import descent_pb2
+from server import events
 from server.job import Job
 from server.registry import JobRegistry
 
@@ -71,6 +72,7 @@ class Checkpointer:
             self._failed_at[job.job_id] = time.time()
             job.checkpoint_error = f"checkpoint at version {state.version} failed: {type(exc).__name__}: {exc}"[:500]
             log.error("job %s: %s", job.job_id, job.checkpoint_error)
+            events.checkpoint_failed(job)
             self._registry.save(job)
             return False
         self._failed_at.pop(job.job_id, None)

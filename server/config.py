@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from server.checkpoints import CheckpointPolicy
+from server.log_format import FORMATS
 from server.limits import FLAGS, Limits, default_request_memory, parse_bytes
 
 #: Name of the token file a server writes into its state directory when no token was given.
@@ -54,6 +55,8 @@ class ServerConfig:
     parent_pid: int | None = None
     # Serve Prometheus metrics over HTTP on this port (same host; no token: internal networks only).
     metrics_port: int | None = None
+    # Log lines as logfmt ("text") or JSON lines ("json"): server.log_format.
+    log_format: str = "text"
 
 
 def parse_args(argv: list[str] | None = None) -> ServerConfig:
@@ -127,6 +130,10 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
         "--metrics-port", type=int, default=int(env["DESCENT_METRICS_PORT"]) if env.get("DESCENT_METRICS_PORT") else None,
         help="serve Prometheus metrics on http://HOST:PORT/metrics (no token: keep it on an internal network)",
     )
+    parser.add_argument(
+        "--log-format", choices=FORMATS, default=env.get("DESCENT_LOG_FORMAT", "text"),
+        help="log lines as logfmt (text, the default) or JSON lines (json); job events carry their fields",
+    )
     args = parser.parse_args(argv)
     if not 0 <= args.port <= 65535:
         parser.error(f"--port must be in [0, 65535], got {args.port}")
@@ -177,6 +184,7 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
         stall_timeout=args.stall_timeout,
         parent_pid=args.exit_with_parent,
         metrics_port=args.metrics_port,
+        log_format=args.log_format,
     )
 
 

@@ -33,6 +33,14 @@ class DataRoots:
         """The roots, for messages: where the server looks."""
         return ", ".join(str(root) for root in self.roots)
 
+    def not_found(self, error: Exception) -> str:
+        """The message for a data set path that does not exist: where the server looks, and how to put data there."""
+        return (
+            f"{error} (this server reads data sets under {self.describe()}, on the server's own file system, "
+            "not the client's: copy or mount the data there; with docker compose, put it in the host folder "
+            "$DESCENT_DATA (./data by default), which the server sees as /data, and name it e.g. mnist:/data/mnist)"
+        )
+
     def _inside(self, path: Path) -> bool:
         return any(path == root or root in path.parents for root in self.roots)
 

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from proto import descent_pb2
+from server import events
 from server.jobspec import JobConfig
 from server.store import ParameterStore
 
@@ -109,7 +110,8 @@ class Job:
                 self.finished_at = now
             self.persist()
             self.changed.notify_all()
-            return True
+        events.state_changed(self)
+        return True
 
     def persist(self) -> None:
         """Write the job's record now (the registry's hook; a failure is logged and retried there)."""

@@ -29,6 +29,7 @@ import numpy as np
 from google.protobuf import json_format
 
 from proto import descent_pb2
+from server import events
 from server.errors import JobNotActive, JobNotFound, StorageUnavailable
 from server.job import TERMINAL, Job
 from server.jobdb import JobDatabase, Row
@@ -82,6 +83,7 @@ class JobRegistry:
             raise StorageUnavailable(f"the server cannot record the job in its state directory ({exc})") from exc
         with self._lock:
             self._jobs[job.job_id] = job
+        events.submitted(job)
         return job
 
     def save(self, job: Job) -> None:

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from server import events
 from server.job import Job
 from server.launcher import RayLauncher
 from worker.actor import LoopConfig
@@ -62,6 +63,7 @@ def supervise(
         actor = launcher.start_worker(config, group, slot)
         running[launcher.run_worker(actor, *data_refs)] = (slot, actor)
 
+    progress = events.JobProgress(job)
     for slot in range(slots):
         start(slot)
     last_version, last_progress = store.version, time.monotonic()
@@ -81,6 +83,7 @@ def supervise(
                 failures = incarnation[slot]
                 due[slot] = time.monotonic() + min(RETRY_MAX, RETRY_FIRST * 2 ** (failures - 1)) if failures else 0.0
                 log.warning("job %s: worker %s died (%s); placing a replacement", job.job_id, worker_id, error)
+                events.worker_lost(job, worker_id, error)
             now = time.monotonic()
             for slot, when in list(due.items()):
                 if now >= when and not store.done:
@@ -88,6 +91,8 @@ def supervise(
                     incarnation[slot] += 1
                     job.worker_restarts += 1
                     start(slot)
+                    events.worker_replaced(job, worker_ids[slot], incarnation[slot])
+            progress.tick()
             if not running and not due:
                 break
             if not running:
@@ -105,4 +110,5 @@ def supervise(
                     break  # workers not placed yet (or stuck): killed below
     finally:
         launcher.kill([actor for _, actor in running.values()])
+        progress.close()
     return errors

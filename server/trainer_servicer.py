@@ -6,7 +6,7 @@ import time
 
 from proto import descent_pb2, descent_pb2_grpc
 from proto.tensor import to_chunks
-from server import analysis, inference, messages, model_export
+from server import analysis, cluster_view, inference, messages, model_export
 from server.admission import Admission
 from server.errors import JobNotActive, grpc_errors, grpc_stream_errors
 from server.job import TERMINAL, Job
@@ -111,18 +111,8 @@ class TrainerServicer(descent_pb2_grpc.TrainerServicer):
 
     @grpc_errors
     def ClusterInfo(self, request, context):
-        facts = self._launcher.cluster()
-        response = descent_pb2.ClusterInfoResponse(
-            total_cpus=facts["total_cpus"], available_cpus=facts["available_cpus"], ray_address=facts["ray_address"]
-        )
-        for node in facts["nodes"]:
-            response.nodes.add(**node)
-        for job in self._registry.live_jobs():
-            status = job.status()
-            if status.state == State.RUNNING:
-                for w in status.per_worker:
-                    response.workers.add(job_id=job.job_id, worker_id=w.worker_id, node_id=w.node_id)
-        return response
+        server_node = self._launcher.context.address_info.get("node_id", "")  # this process's Ray node
+        return cluster_view.cluster_response(self._launcher.cluster(), server_node, self._registry.live_jobs())
 
     @grpc_stream_errors
     def ExportModel(self, request, context):

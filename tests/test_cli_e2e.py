@@ -6,6 +6,7 @@ server (and local Ray) and must leave nothing running behind.
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import signal
@@ -140,6 +141,16 @@ def test_train_with_a_consistency_mode_reports_staleness(server):
     assert sum(stale["histogram"]) == 200 and stale["p50"] <= stale["p99"] <= stale["max"]
     text = descent("status", job["job_id"], *at)
     assert text.returncode == 0 and f"ssp:1, push every 2, overlap on; staleness p50 {stale['p50']}" in text.stdout
+def test_version_of_the_cli_and_of_the_server(server):
+    installed = importlib.metadata.version("descent")
+    version = descent("--version")
+    assert version.returncode == 0 and version.stdout.strip() == f"descent {installed}"
+    info = as_json(descent("cluster", *server.cli_args, "--json"))
+    assert info["server_version"] == installed
+    assert [n["roles"] for n in info["nodes"]] == [["head", "server", "worker"]]
+    text = descent("cluster", *server.cli_args)
+    assert text.returncode == 0 and f"server       descent {installed}" in text.stdout
+    assert "head,server,worker" in text.stdout
 
 
 def test_gradcheck_and_sweep_json(server):

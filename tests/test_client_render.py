@@ -177,21 +177,32 @@ def test_sweep_report_reads_like_the_notes():
 
 def test_cluster_json_contract():
     response = descent_pb2.ClusterInfoResponse(
-        nodes=[descent_pb2.NodeInfo(node_id="n1", address="10.0.0.2", alive=True, cpus=2.0, is_head=True)],
+        nodes=[descent_pb2.NodeInfo(node_id="n1", address="10.0.0.2", alive=True, cpus=2.0, is_head=True,
+                                    roles=["head", "server", "worker"]),
+               descent_pb2.NodeInfo(node_id="n2dead", address="10.0.0.3", alive=False, cpus=0.0)],
         total_cpus=2.0,
         available_cpus=0.0,
         workers=[descent_pb2.ActiveWorker(job_id="job-1", worker_id="w0", node_id="n1")],
         ray_address="10.0.0.2:6379",
+        server_version="0.1.0",
     )
     info = cluster_json(response)
     assert info == {
-        "nodes": [{"node_id": "n1", "address": "10.0.0.2", "alive": True, "cpus": 2.0, "is_head": True}],
+        "nodes": [{"node_id": "n1", "address": "10.0.0.2", "alive": True, "cpus": 2.0, "is_head": True,
+                   "roles": ["head", "server", "worker"]},
+                  {"node_id": "n2dead", "address": "10.0.0.3", "alive": False, "cpus": 0.0, "is_head": False,
+                   "roles": []}],
+        "server_version": "0.1.0",
         "total_cpus": 2.0,
         "available_cpus": 0.0,
         "workers": [{"job_id": "job-1", "worker_id": "w0", "node_id": "n1"}],
         "ray_address": "10.0.0.2:6379",
     }
-    assert "10.0.0.2:6379" in cluster_report(info)
+    report = cluster_report(info)
+    assert "10.0.0.2:6379" in report and report.splitlines()[0] == "server       descent 0.1.0"
+    rows = {line.split()[0]: line.split() for line in report.splitlines() if line.startswith("n")}
+    assert rows["n1"][2:] == ["alive", "2", "head,server,worker"]
+    assert rows["n2dead"][2:] == ["dead", "-", "-"]
 
 
 def test_human_job_text():

@@ -51,7 +51,8 @@ def test_only_the_launcher_and_ray_node_import_ray():
         for p in (ROOT / package).rglob("*.py")
         if "ray" in imported_packages(p)
     )
-    assert importers == ["server/launcher.py", "server/ray_node.py"]
+    # node_health runs only as a worker container's healthcheck (python -m server.node_health).
+    assert importers == ["server/launcher.py", "server/node_health.py", "server/ray_node.py"]
 
 
 def test_math_loads_neither_grpc_nor_ray():
@@ -74,6 +75,6 @@ def test_proto_is_ours_not_a_shadowing_package():
 
 def test_formats_load_only_numpy():
     code = ("import sys, formats.model, formats.inputs, formats.scoring; "
-            "print(sorted(m for m in ('grpc', 'ray', 'PIL', 'sklearn', 'proto', 'worker', 'server', 'client') if m in sys.modules))")
+            "print(sorted(m for m in ('grpc', 'ray', 'PIL', 'sklearn', 'scipy', 'matplotlib', 'proto', 'worker', 'server', 'client') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -7,6 +7,8 @@ survives the server.
 
 from __future__ import annotations
 
+import importlib.metadata
+
 
 import grpc
 import numpy as np
@@ -87,6 +89,13 @@ def test_bad_submissions_are_rejected_and_change_nothing(server, spec, code, wor
     assert got == code and words in details
     after = server.trainer.ListJobs(pb.ListJobsRequest())
     assert [j.job_id for j in after.jobs] == [j.job_id for j in before.jobs]
+
+
+def test_a_missing_data_path_says_where_the_server_looks_and_how_to_mount_data(server):
+    _, details = code_of(server.trainer.SubmitJob, pb.SubmitJobRequest(spec=pb.JobSpec(dataset=f"mnist:{ROOT}/no/such/dir")))
+    assert f"under {ROOT}" in details, details  # this server's data root
+    assert "on the server's own file system" in details and "mount" in details
+    assert "$DESCENT_DATA (./data by default), which the server sees as /data" in details
 
 
 def test_unknown_jobs_are_not_found(server):
@@ -170,6 +179,8 @@ def test_step_size_sweep_over_rpc(server):
 def test_cluster_info(server):
     info = server.trainer.ClusterInfo(pb.ClusterInfoRequest())
     assert info.total_cpus == 4 and len(info.nodes) == 1 and info.nodes[0].alive and info.nodes[0].is_head
+    assert list(info.nodes[0].roles) == ["head", "server", "worker"]  # a local one-node cluster is all three
+    assert info.server_version == importlib.metadata.version("descent")
 
 
 def test_jobs_survive_the_server(server, tmp_path):

@@ -66,11 +66,6 @@ class Prepared:
 # ---------------------------------------------------------------- splits and preprocessing
 
 
-def preload() -> None:
-    """Import what the bundled ``digits`` loader needs (scikit-learn, ~1 s) ahead of the first job."""
-    import sklearn.datasets  # noqa: F401
-
-
 def _class_grouped(y, rng):
     """Return a permutation of range(len(y)) sorted by class, random within each class."""
     perm = rng.permutation(len(y))

@@ -2,11 +2,16 @@
 
     python tests/e2e/compose/run.py          (.ci/run calls it after `make test`)
 
-Brings the cluster up with `docker compose up` (one worker by default), trains
-through the published port with the host's `descent` CLI, scales to 3 worker
-nodes and checks a 3-worker job used 3 distinct Ray nodes, runs a gradient
+Brings the cluster up with `docker compose up -d --wait` as it is (two worker
+nodes), checks what users expect of it (users.py: a plain `descent train`
+succeeds on 2 nodes, one image <= 600 MB for every service, the server's log
+tells the job's story, a second compose project's worker joins over the shared
+network and runs a job, DESCENT_WORKERS=3 survives a plain `up -d`, killed
+workers come back), trains through the published port with the host's
+`descent` CLI, checks a 3-worker job used 3 distinct Ray nodes, runs a gradient
 check, trains on MNIST through the ./data bind mount, runs the client inside
-the compose network and scrapes the server's metrics from there, scales to 4 and checks the new node is used by the next
+the compose network and scrapes the server's metrics from there, scales to 4 (DESCENT_WORKERS=4) and checks
+the new node is used by the next
 job, kills the container of one of a 3-worker job's nodes mid-job and checks a
 replacement runs on the spare node (and that a job submitted 1 s later does not
 fail), interrupts the server mid-job three ways
@@ -29,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 
-from tests.e2e.compose import durability  # noqa: E402
+from tests.e2e.compose import durability, users  # noqa: E402
 from tests.e2e.compose.engine import DockerEngine, log, run  # noqa: E402
 
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -47,21 +52,34 @@ class Cluster:
     def __init__(self, engine: DockerEngine):
         self.port = free_port()
         self.project = f"descent-e2e-{os.getpid()}"
-        self.env = dict(engine.env, DESCENT_PORT=str(self.port), DESCENT_DATA=str(SHARED_DATA))
-        self.env.pop("DESCENT_SERVER", None)
+        self.root = ROOT
+        self.env = dict(engine.env, DESCENT_PORT=str(self.port), DESCENT_DATA=str(SHARED_DATA),
+                        DESCENT_NETWORK=self.project)
+        for name in ("DESCENT_SERVER", "DESCENT_WORKERS", "DESCENT_WORKER_CPUS", "DESCENT_NETWORK_EXTERNAL"):
+            self.env.pop(name, None)
         self.up_once = False
 
     def compose(self, *args: str, timeout: float = 900, check: bool = True) -> subprocess.CompletedProcess:
         return run(["docker", "compose", "-p", self.project, *args], env=self.env, timeout=timeout, check=check, cwd=ROOT)
 
     def up(self, workers: int | None) -> None:
-        scale = [] if workers is None else ["--scale", f"worker={workers}"]
-        log(f"docker compose up -d {' '.join(scale)}")
+        """`up -d --wait`, with DESCENT_WORKERS=workers when given (the setting a later plain `up -d` keeps)."""
+        if workers is not None:
+            self.env["DESCENT_WORKERS"] = str(workers)
+        log(f"{'' if workers is None else f'DESCENT_WORKERS={workers} '}docker compose up -d --wait")
         self.up_once = True
-        self.compose("up", "-d", *scale, "--wait", "--wait-timeout", "300")
+        self.compose("up", "-d", "--wait", "--wait-timeout", "300")
         if "DESCENT_TOKEN" not in self.env:  # the token the server created on first start, as the README shows
             self.env["DESCENT_TOKEN"] = self.compose("exec", "-T", "server", "cat", "/auth/token").stdout.strip()
-        self.wait_for_cpus(workers or 1)
+        self.wait_for_cpus(workers or 2)
+
+    def services(self) -> list[dict]:
+        """`docker compose ps --format json`: one object per container."""
+        out = self.compose("ps", "--format", "json").stdout.strip()
+        return json.loads(out) if out.startswith("[") else [json.loads(line) for line in out.splitlines() if line]
+
+    def count(self, service: str) -> int:
+        return sum(1 for c in self.services() if c["Service"] == service)
 
     def descent(self, *args: str, timeout: float = 300) -> dict | list:
         result = run([sys.executable, "-m", "client.cli", *args, "--server", f"localhost:{self.port}", "--json"],
@@ -112,18 +130,23 @@ def scenario(engine: DockerEngine) -> None:
         cluster.compose("config", "--quiet")
         log("docker compose config: valid")
         log("building the project's image (Dockerfile FROM python:3.11-slim)")
-        cluster.compose("build", timeout=1800)
+        built = cluster.compose("build", timeout=1800)
+        log(f"docker compose build: {', '.join(l.strip() for l in (built.stdout + built.stderr).splitlines() if l.strip().endswith('Built'))}")
 
-        cluster.up(None)  # no --scale: one worker node
+        cluster.up(None)  # as it is: DESCENT_WORKERS unset, two worker nodes
         anonymous = run([sys.executable, "-m", "client.cli", "jobs", "--server", f"localhost:{cluster.port}"],
                         env={k: v for k, v in cluster.env.items() if k != "DESCENT_TOKEN"}, cwd=ROOT, check=False)
         check(anonymous.returncode == 1 and "UNAUTHENTICATED" in anonymous.stderr, "the published port answered without the token")
         info = cluster.descent("cluster")
         log(f"default cluster: {len(info['nodes'])} nodes, {info['total_cpus']} CPUs")
-        check(info["total_cpus"] == 1, "a plain `docker compose up` should give one worker CPU")
-        train(cluster, 1, "--steps", "300")
+        check(info["total_cpus"] == 2, "a plain `docker compose up` should give two worker CPUs")
+        default_job = users.defaults(cluster)
+        users.one_image(cluster)
+        users.server_log_story(cluster, default_job["job_id"])
+        users.second_host(cluster)
 
-        cluster.up(3)
+        users.settings_stick(cluster)  # DESCENT_WORKERS=3
+        users.killed_workers_come_back(cluster)
         job3 = train(cluster, 3)
         nodes3 = {w["node_id"] for w in job3["per_worker"]}
         check(len(nodes3) == 3, f"3 workers ran on {len(nodes3)} distinct Ray nodes")
