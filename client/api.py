@@ -20,6 +20,7 @@ import numpy as np
 from client.channel import open_channel
 from client.errors import CommandError
 from client.model_calls import ModelCalls
+from client.notes_calls import NotesCalls
 from proto import descent_pb2, descent_pb2_grpc
 from proto.tensor import from_chunks
 
@@ -154,7 +155,7 @@ def _in_thread(work: Callable[[], T], timeout: float | None = None) -> T:
     raise value
 
 
-class TrainerApi(ModelCalls):
+class TrainerApi(ModelCalls, NotesCalls):
     """The Trainer service over one channel; every failure is an ``ApiError``.
 
     The model calls (export_model, predict, evaluate) come from client.model_calls.

@@ -27,6 +27,7 @@ from client.command_kit import print_json as _print_json
 from client.config import OutputConfig
 from client.errors import CommandError
 from client.model_commands import COMMANDS as MODEL_COMMANDS
+from client.notes_commands import COMMANDS as NOTES_COMMANDS
 from client.params import DATASET_HELP, INT32, INT64
 from client.progress import follow
 from client.render import job_json, state_name, weights_json
@@ -204,7 +205,7 @@ def weights(job_id, out_path, server, state_dir, connect_timeout, as_json):
         click.echo(weights_report(saved))
 
 
-for _module in (ANALYSIS_COMMANDS, SERVER_COMMANDS, MODEL_COMMANDS):
+for _module in (ANALYSIS_COMMANDS, SERVER_COMMANDS, MODEL_COMMANDS, NOTES_COMMANDS):
     for _command in _module:  # client/analysis_commands.py, server_commands.py, model_commands.py
         cli.add_command(_command)
 

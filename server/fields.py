@@ -115,6 +115,8 @@ RULES: dict[str, tuple[tuple[str, _Rule], ...]] = {
     "GetWeightsRequest": (("job_id", identifier),),
     "GradientCheckRequest": (("dataset", dataset_spec), ("job_id", _optional_id)),
     "StepSizeSweepRequest": (("dataset", dataset_spec), ("job_id", _optional_id)),
+    "MinibatchRequest": (("dataset", dataset_spec), ("job_id", _optional_id)),
+    "LandscapeRequest": (("dataset", dataset_spec), ("job_id", _optional_id)),
     "ExportModelRequest": (("job_id", identifier),),
     "PredictRequest": (("job_id", identifier), ("inputs", _tensor_dtype)),
     "EvaluateRequest": (("job_id", identifier), ("dataset", dataset_spec), ("split", _optional_id)),
