@@ -28,6 +28,7 @@ from client.config import OutputConfig
 from client.errors import CommandError
 from client.model_commands import COMMANDS as MODEL_COMMANDS
 from client.notes_commands import COMMANDS as NOTES_COMMANDS
+from client.picture_commands import COMMANDS as PICTURE_COMMANDS
 from client.params import DATASET_HELP, INT32, INT64
 from client.progress import follow
 from client.render import job_json, state_name, weights_json
@@ -138,10 +139,10 @@ def _follow_or_cancel(api: TrainerApi, submitted: descent_pb2.JobStatus, output:
 @connection_options
 @reports_errors
 def status(job_id, server, state_dir, connect_timeout, as_json):
-    """Show the status of job JOB."""
+    """Show the status of job JOB (with --json: its loss history and training curve too)."""
     connection, output = _configs(server, state_dir, connect_timeout, as_json)
     with _connect(connection) as api:
-        job = job_json(api.get(job_id))
+        job = job_json(api.get(job_id, include_history=output.json))
     _report_job(job, output)
 
 
@@ -205,7 +206,7 @@ def weights(job_id, out_path, server, state_dir, connect_timeout, as_json):
         click.echo(weights_report(saved))
 
 
-for _module in (ANALYSIS_COMMANDS, SERVER_COMMANDS, MODEL_COMMANDS, NOTES_COMMANDS):
+for _module in (ANALYSIS_COMMANDS, SERVER_COMMANDS, MODEL_COMMANDS, NOTES_COMMANDS, PICTURE_COMMANDS):
     for _command in _module:  # client/analysis_commands.py, server_commands.py, model_commands.py
         cli.add_command(_command)
 

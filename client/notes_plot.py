@@ -110,15 +110,6 @@ def save_templates_plot(tiles: np.ndarray, class_names, title: str, path: str) -
     _save(fig, path)
 
 
-def smooth(values, weight: float = 0.9) -> list[float]:
-    """Exponential moving average of ``values`` (debiased at the start), as training dashboards smooth losses."""
-    out, average = [], 0.0
-    for i, v in enumerate(values):
-        average = weight * average + (1 - weight) * v
-        out.append(average / (1 - weight ** (i + 1)))
-    return out
-
-
 def save_curve_plot(curves: list[dict[str, Any]], path: str) -> None:
     """Batch loss (raw and smoothed) and validation accuracy against updates and wall time, one colour per job."""
     fig = _canvas((11, 7.5))
@@ -130,10 +121,10 @@ def save_curve_plot(curves: list[dict[str, Any]], path: str) -> None:
         losses = curve["loss_history"]
         steps = np.arange(1, len(losses) + 1) * curve.get("history_block", 1)
         points = curve["curve"]
-        times = np.interp(steps, [0] + [p["step"] for p in points], [0.0] + [p["seconds"] for p in points])
+        times = np.interp(steps, [p["step"] for p in points], [p["seconds"] for p in points]) if points else steps * 0.0
         for ax, x in ((axes[0][0], steps), (axes[0][1], times)):
             ax.plot(x, losses, color=colour, alpha=0.2, linewidth=0.6)
-            ax.plot(x, smooth(losses), color=colour, label=label)
+            ax.plot(x, curve["loss_smoothed"], color=colour, label=label)
         for ax, key in ((axes[1][0], "step"), (axes[1][1], "seconds")):
             ax.plot([p[key] for p in points], [p["val_accuracy"] for p in points], "o-", color=colour, markersize=3,
                     label=label)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from proto import descent_pb2
 from proto.tensor import from_tensor
+
+#: Points of a job's loss history at most (server.losses.MAX_BLOCKS): longer jobs keep block means.
+MAX_HISTORY = 100_000
 
 
 def minibatch_json(response: descent_pb2.MinibatchResponse) -> dict[str, Any]:
@@ -76,3 +80,54 @@ def landscape_report(result: dict[str, Any]) -> str:
     if result.get("plot"):
         lines.append(f"plot: {result['plot']}")
     return "\n".join(lines)
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def curve_points_json(status: descent_pb2.JobStatus) -> list[dict[str, Any]]:
+    """The job's curve points as {step, seconds, val_accuracy, loss} (loss None where no update was averaged)."""
+    return [
+        {"step": p.step, "seconds": p.seconds, "val_accuracy": p.val_accuracy, "loss": _finite(p.loss)}
+        for p in status.curve
+    ]
+
+
+def curve_json(status: descent_pb2.JobStatus) -> dict[str, Any]:
+    """One job of ``curve --json``: its loss history (raw and smoothed) and its curve points."""
+    spec = status.spec
+    losses = list(status.loss_history)
+    total = spec.steps if spec.HasField("steps") else len(losses)
+    return {
+        "job_id": status.job_id, "dataset": spec.dataset, "strategy": spec.strategy or "gradient",
+        "lr": spec.lr, "steps": status.steps, "seconds": status.seconds,
+        "history_block": max(1, math.ceil(total / MAX_HISTORY)),
+        "loss_history": losses, "loss_smoothed": smooth(losses), "curve": curve_points_json(status),
+        "val_accuracy": status.val_accuracy if status.HasField("val_accuracy") else None,
+        "test_accuracy": status.test_accuracy if status.HasField("test_accuracy") else None,
+    }
+
+
+def curve_report(result: dict[str, Any]) -> str:
+    """Per job: steps, first and last smoothed loss, validation accuracy at each tenth of the curve."""
+    lines = []
+    for job in result["jobs"]:
+        smoothed = job["loss_smoothed"]
+        loss = f"smoothed loss {smoothed[0]:.4g} -> {smoothed[-1]:.4g}" if smoothed else "no loss history"
+        lines.append(f"{job['job_id']} ({job['strategy']}, {job['dataset']}): {job['steps']:,} steps, {loss}")
+        points = job["curve"]
+        for p in points[:: max(1, len(points) // 10)] + ([points[-1]] if points else []):
+            lines.append(f"  step {p['step']:>8,}  {p['seconds']:>8.2f} s  val accuracy {p['val_accuracy']:.4f}")
+    if result.get("plot"):
+        lines.append(f"plot: {result['plot']}")
+    return "\n".join(lines)
+
+
+def smooth(values, weight: float = 0.9) -> list[float]:
+    """Exponential moving average of ``values`` (debiased at the start), as training dashboards smooth losses."""
+    out, average = [], 0.0
+    for i, v in enumerate(values):
+        average = weight * average + (1 - weight) * v
+        out.append(average / (1 - weight ** (i + 1)))
+    return out

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from client.notes_render import curve_points_json
 from proto import descent_pb2
 
 #: Formula enum → name; unspecified means centered.
@@ -103,6 +104,8 @@ def job_json(status: descent_pb2.JobStatus) -> dict[str, Any]:
     }
     if status.loss_history:
         obj["loss_history"] = [_num(x) for x in status.loss_history]
+    if status.curve:
+        obj["curve"] = curve_points_json(status)
     return obj
 
 

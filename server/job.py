@@ -69,6 +69,8 @@ class Job:
         self.gradient_cost = None
         # Jobs with check_gradient: the first-batch check's CheckSummary message.
         self.first_batch_check: descent_pb2.CheckSummary | None = None
+        # Validation accuracy at regular points while training (server.curve appends CurvePoints).
+        self.curve: list[descent_pb2.CurvePoint] = []
         self.cancel_requested = threading.Event()
         self.cancel_reason = ""
         # Set when this server stops (or lost the job to another server): the job is left
@@ -171,6 +173,7 @@ class Job:
             status.num_train, status.num_val, status.num_test = shape.num_train, shape.num_val, shape.num_test
         for split, value in self.accuracy.items():
             setattr(status, f"{split}_accuracy", value)
+        status.curve.extend(list(self.curve))
         if self.first_batch_check is not None:
             status.first_batch_check.CopyFrom(self.first_batch_check)
         if self.gradient_cost is not None:

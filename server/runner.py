@@ -32,6 +32,7 @@ from proto import descent_pb2
 from server.job import DataShape, Job
 from server.guard import first_batch_check, refusal
 from server.checkpoints import Checkpointer
+from server.curve import CurveRecorder
 from server.launcher import RayLauncher
 from server.messages import check_summary
 from server.numerical import train_numerically
@@ -160,7 +161,11 @@ class JobRunner:
                     token=self._token, tls_ca=self._tls_ca, secret=job.store.enroll(worker_id),  # a fresh secret per incarnation
                 )
 
-            errors = supervise(job, self._launcher, group, make_config, (X_ref, y_ref), self._stall_timeout)
+            recorder = CurveRecorder(job, data.X_val, data.y_val).start()
+            try:
+                errors = supervise(job, self._launcher, group, make_config, (X_ref, y_ref), self._stall_timeout)
+            finally:
+                recorder.stop()
         finally:
             self._launcher.release(group)
         self._finish(job, data, errors)
