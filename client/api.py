@@ -76,6 +76,7 @@ def job_spec(
     gradient: str | None = None,
     check_gradient: bool | None = None,
     numerical_method: str | None = None,
+    strategy: str | None = None,
 ) -> descent_pb2.JobSpec:
     """Build a JobSpec that carries only the fields given (the server defaults the rest)."""
     return _with_optional(
@@ -92,6 +93,7 @@ def job_spec(
         gradient=gradient,
         check_gradient=check_gradient,
         numerical_method=numerical_method,
+        strategy=strategy,
     )
 
 

@@ -81,12 +81,18 @@ def cli() -> None:
     help="How --gradient numerical evaluates f(W ± h e).  [server default: incremental]",
 )
 @click.option("--check-gradient", is_flag=True, help="Check the gradient on the first batch first; refuse to train if it fails.")
+@click.option(
+    "--strategy",
+    type=click.Choice(["gradient", "random-search", "random-local-search"]),
+    help="The notes' strategy #3 (follow the gradient), #1 (keep the best random W: W = init_scale * randn) or #2 "
+    "(step W + lr * randn, keep it if the loss drops); --steps counts candidates evaluated.  [gradient]",
+)
 @click.option("--detach", is_flag=True, help="Print the job id and return (needs --server).")
 @connection_options
 @reports_errors
 def train(
     dataset, workers, batch_size, steps, lr, reg, seed, dtype, init_scale, gradient, numerical_method, check_gradient,
-    detach, server, state_dir, connect_timeout, as_json,
+    strategy, detach, server, state_dir, connect_timeout, as_json,
 ):
     """Train a linear SVM and follow it to the end.
 
@@ -104,7 +110,7 @@ def train(
         )
     spec = job_spec(
         dataset, workers=workers, batch_size=batch_size, steps=steps, lr=lr, reg=reg, seed=seed, dtype=dtype,
-        init_scale=init_scale, gradient=gradient, numerical_method=numerical_method, check_gradient=check_gradient or None,
+        init_scale=init_scale, gradient=gradient, numerical_method=numerical_method, check_gradient=check_gradient or None, strategy=strategy,
     )
     with _connect(connection) as api:
         submitted = api.submit(spec)

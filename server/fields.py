@@ -93,7 +93,7 @@ def _optional_id(name: str, value: str) -> None:
 
 def _job_spec(name: str, spec: Any) -> None:
     dataset_spec(f"{name}.dataset", spec.dataset)
-    for field in ("dtype", "gradient", "numerical_method"):
+    for field in ("dtype", "gradient", "numerical_method", "strategy"):
         if spec.HasField(field) and len(getattr(spec, field)) > MAX_ID_CHARS:
             raise RequestError(f"{name}.{field} is {len(getattr(spec, field))} characters long; at most {MAX_ID_CHARS}")
 

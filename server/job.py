@@ -187,6 +187,7 @@ class Job:
         version, loss, steps, nodes = self.store.progress()
         status.steps = status.version = version
         status.loss = loss
+        status.loss_evaluations = getattr(self.store, "loss_evaluations", version)  # a gradient job: one per update
         for worker_id in sorted(steps):
             status.per_worker.add(worker_id=worker_id, node_id=nodes.get(worker_id, ""), steps=steps[worker_id])
         if self.started_at:

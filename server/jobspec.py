@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from proto import descent_pb2
 from server.errors import RequestError
 from server.fields import check_range, echo, optional
+from worker.search import STRATEGIES
 
 DTYPES = ("float32", "float64")
 GRADIENTS = ("analytic", "numerical")
@@ -34,6 +35,7 @@ class JobConfig:
     gradient: str = "analytic"
     check_gradient: bool = False
     numerical_method: str = "incremental"
+    strategy: str = "gradient"
 
     def to_proto(self) -> descent_pb2.JobSpec:
         """The spec with every field set."""
@@ -67,6 +69,7 @@ def resolve(spec: descent_pb2.JobSpec) -> JobConfig:
         gradient=_field(spec, "gradient"),
         check_gradient=_field(spec, "check_gradient"),
         numerical_method=_field(spec, "numerical_method"),
+        strategy=_field(spec, "strategy"),
     )
     check_range("workers", config.workers, 1, MAX_WORKERS)
     check_range("batch_size", config.batch_size, 1, MAX_BATCH)
@@ -83,5 +86,9 @@ def resolve(spec: descent_pb2.JobSpec) -> JobConfig:
         raise RequestError(
             f"numerical_method must be one of {', '.join(NUMERICAL_METHODS)}, got {echo(config.numerical_method)}"
         )
+    if config.strategy not in STRATEGIES:
+        raise RequestError(f"strategy must be one of {', '.join(STRATEGIES)}, got {echo(config.strategy)}")
+    if config.strategy != "gradient" and (config.gradient != "analytic" or config.check_gradient):
+        raise RequestError(f"strategy {config.strategy} uses no gradient: leave gradient and check_gradient unset")
     return config
 

@@ -38,6 +38,8 @@ from server.messages import check_summary
 from server.numerical import train_numerically
 from server.registry import JobRegistry
 from server.scheduler import Scheduler
+from server.search_store import SearchStore
+from server.searching import search
 from server.store import ParameterStore
 from server.supervisor import supervise
 from worker.actor import LoopConfig
@@ -118,13 +120,17 @@ class JobRunner:
         seeds = np.random.SeedSequence(entropy).generate_state(cfg.workers + 1, dtype=np.uint64)
         init_rng = np.random.default_rng(int(np.random.SeedSequence(cfg.seed).generate_state(1, dtype=np.uint64)[0]))
         weights = (cfg.init_scale * init_rng.standard_normal((data.num_classes, num_features))).astype(cfg.dtype)
+        searching = cfg.strategy != "gradient"
+        store_class = SearchStore if searching else ParameterStore
         if job.resume_state is not None:
             if job.resume_state.weights.shape != weights.shape or job.resume_state.weights.dtype != weights.dtype:
                 raise ValueError(
                     f"checkpoint W {job.resume_state.weights.shape} {job.resume_state.weights.dtype} does not fit "
                     f"the data set ({weights.shape} {weights.dtype})"
                 )
-            job.store = ParameterStore.resume(job.resume_state, cfg.lr, cfg.steps)
+            job.store = store_class.resume(job.resume_state, cfg.lr, cfg.steps)
+        elif searching:
+            job.store = SearchStore(weights, cfg.steps)
         else:
             job.store = ParameterStore(weights, cfg.lr, cfg.steps)
         if job.cancel_requested.is_set() or job.suspended.is_set():
@@ -137,6 +143,9 @@ class JobRunner:
             return
         if cfg.gradient == "numerical":
             self._train_numerically(job, data, int(seeds[1]))
+            return
+        if searching:
+            self._search(job, data, int(seeds[1]))
             return
         X_ref, y_ref = self._launcher.put(data.X_train), self._launcher.put(data.y_train)
         stopping = lambda: job.cancel_requested.is_set() or job.suspended.is_set()  # noqa: E731
@@ -190,6 +199,20 @@ class JobRunner:
         if job.state != State.RUNNING and not job.transition(State.RUNNING):
             return
         train_numerically(job, self._launcher, data.X_train, data.y_train, batch_seed, self._grad_fn)
+        self._finish(job, data, [])
+
+    def _search(self, job: Job, data: Prepared, batch_seed: int) -> None:
+        """Strategies #1 and #2: rounds of candidates in Ray tasks (server.searching), with the curve recorded."""
+        if job.cancel_requested.is_set():
+            job.transition(State.CANCELLED, f"{job.cancel_reason} before the search started")
+            return
+        if job.state != State.RUNNING and not job.transition(State.RUNNING):
+            return
+        recorder = CurveRecorder(job, data.X_val, data.y_val).start()
+        try:
+            search(job, self._launcher, data.X_train, data.y_train, batch_seed)
+        finally:
+            recorder.stop()
         self._finish(job, data, [])
 
     def _finish(self, job: Job, data: Prepared, errors: list[str]) -> None:
