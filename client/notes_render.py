@@ -117,7 +117,8 @@ def curve_report(result: dict[str, Any]) -> str:
         loss = f"smoothed loss {smoothed[0]:.4g} -> {smoothed[-1]:.4g}" if smoothed else "no loss history"
         lines.append(f"{job['job_id']} ({job['strategy']}, {job['dataset']}): {job['steps']:,} steps, {loss}")
         points = job["curve"]
-        for p in points[:: max(1, len(points) // 10)] + ([points[-1]] if points else []):
+        shown = points[:: max(1, len(points) // 10)]
+        for p in shown + ([points[-1]] if points and shown[-1] is not points[-1] else []):
             lines.append(f"  step {p['step']:>8,}  {p['seconds']:>8.2f} s  val accuracy {p['val_accuracy']:.4f}")
     if result.get("plot"):
         lines.append(f"plot: {result['plot']}")

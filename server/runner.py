@@ -16,7 +16,10 @@ With ``check_gradient`` the job first checks its gradient on the first batch and
 ends FAILED without training if the check fails (server.guard). With
 ``gradient = "numerical"`` no actors are placed: this thread runs the steps,
 each one's full numerical gradient computed in parallel Ray tasks
-(server.numerical).
+(server.numerical). A search job (``strategy`` random-search or random-local-search)
+places no actors either: this thread runs rounds of candidates in Ray tasks
+(server.searching) over a SearchStore. Actor and search jobs record the validation
+curve while they train (server.curve).
 """
 
 from __future__ import annotations
