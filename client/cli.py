@@ -85,7 +85,7 @@ def cli() -> None:
     "--strategy",
     type=click.Choice(["gradient", "random-search", "random-local-search"]),
     help="The notes' strategy #3 (follow the gradient), #1 (keep the best random W: W = init_scale * randn) or #2 "
-    "(step W + lr * randn, keep it if the loss drops); --steps counts candidates evaluated.  [gradient]",
+    "(step W + lr * randn, keep it if the loss drops); a search's --steps is its budget of loss evaluations.  [gradient]",
 )
 @click.option("--detach", is_flag=True, help="Print the job id and return (needs --server).")
 @connection_options
@@ -110,7 +110,8 @@ def train(
         )
     spec = job_spec(
         dataset, workers=workers, batch_size=batch_size, steps=steps, lr=lr, reg=reg, seed=seed, dtype=dtype,
-        init_scale=init_scale, gradient=gradient, numerical_method=numerical_method, check_gradient=check_gradient or None, strategy=strategy,
+        init_scale=init_scale, gradient=gradient, numerical_method=numerical_method, check_gradient=check_gradient or None,
+        strategy=strategy,
     )
     with _connect(connection) as api:
         submitted = api.submit(spec)

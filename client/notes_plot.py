@@ -117,7 +117,9 @@ def save_curve_plot(curves: list[dict[str, Any]], path: str) -> None:
     colours = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown"]
     for i, curve in enumerate(curves):
         colour = colours[i % len(colours)]
-        label = f"{curve['job_id']} ({curve.get('strategy') or 'gradient'}, lr {curve.get('lr', 0):g})"
+        strategy = curve.get("strategy") or "gradient"
+        step = "" if strategy == "random-search" else f", lr {curve.get('lr', 0):g}"  # random search takes no step
+        label = f"{curve['job_id']} ({strategy}{step})"
         losses = curve["loss_history"]
         steps = np.arange(1, len(losses) + 1) * curve.get("history_block", 1)
         points = curve["curve"]
