@@ -20,6 +20,7 @@ import numpy as np
 from client.channel import open_channel
 from client.errors import CommandError
 from client.model_calls import ModelCalls
+from client.notes_calls import NotesCalls
 from proto import descent_pb2, descent_pb2_grpc
 from proto.tensor import from_chunks
 
@@ -84,6 +85,7 @@ def job_spec(
     beta2: float | None = None,
     eps: float | None = None,
     lr_schedule: str | None = None,
+    strategy: str | None = None,
 ) -> descent_pb2.JobSpec:
     """Build a JobSpec that carries only the fields given (the server defaults the rest)."""
     return _with_optional(
@@ -109,6 +111,7 @@ def job_spec(
         beta2=beta2,
         eps=eps,
         lr_schedule=lr_schedule,
+        strategy=strategy,
     )
 
 
@@ -172,7 +175,7 @@ def _in_thread(work: Callable[[], T], timeout: float | None = None) -> T:
     raise value
 
 
-class TrainerApi(ModelCalls):
+class TrainerApi(ModelCalls, NotesCalls):
     """The Trainer service over one channel; every failure is an ``ApiError``.
 
     The model calls (export_model, predict, evaluate) come from client.model_calls.

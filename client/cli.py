@@ -27,7 +27,9 @@ from client.command_kit import print_json as _print_json
 from client.config import OutputConfig
 from client.errors import CommandError
 from client.model_commands import COMMANDS as MODEL_COMMANDS
+from client.notes_commands import COMMANDS as NOTES_COMMANDS
 from client.params import DATASET_HELP, INT32, INT64, update_rule_options
+from client.picture_commands import COMMANDS as PICTURE_COMMANDS
 from client.progress import follow
 from client.render import job_json, state_name, weights_json
 from client.server_commands import COMMANDS as SERVER_COMMANDS
@@ -93,13 +95,19 @@ def cli() -> None:
     help="Compute the next gradient while a push is in flight (off for sync).  [server default: on]",
 )
 @update_rule_options
+@click.option(
+    "--strategy",
+    type=click.Choice(["gradient", "random-search", "random-local-search"]),
+    help="The notes' strategy #3 (follow the gradient), #1 (keep the best random W: W = init_scale * randn) or #2 "
+    "(step W + lr * randn, keep it if the loss drops); a search's --steps is its budget of loss evaluations.  [gradient]",
+)
 @click.option("--detach", is_flag=True, help="Print the job id and return (needs --server).")
 @connection_options
 @reports_errors
 def train(
     dataset, workers, batch_size, steps, lr, reg, seed, dtype, init_scale, gradient, numerical_method, check_gradient,
-    consistency, push_every, overlap, optimizer, momentum, beta1, beta2, eps, lr_schedule, detach, server, state_dir,
-    connect_timeout, as_json,
+    consistency, push_every, overlap, optimizer, momentum, beta1, beta2, eps, lr_schedule, strategy, detach, server,
+    state_dir, connect_timeout, as_json,
 ):
     """Train a linear SVM and follow it to the end.
 
@@ -120,6 +128,7 @@ def train(
         init_scale=init_scale, gradient=gradient, numerical_method=numerical_method, check_gradient=check_gradient or None,
         consistency=consistency, push_every=push_every, overlap=overlap,
         optimizer=optimizer, momentum=momentum, beta1=beta1, beta2=beta2, eps=eps, lr_schedule=lr_schedule,
+        strategy=strategy,
     )
     with _connect(connection) as api:
         submitted = api.submit(spec)
@@ -154,10 +163,10 @@ def _follow_or_cancel(api: TrainerApi, submitted: descent_pb2.JobStatus, output:
 @connection_options
 @reports_errors
 def status(job_id, server, state_dir, connect_timeout, as_json):
-    """Show the status of job JOB."""
+    """Show the status of job JOB (with --json: its loss history and training curve too)."""
     connection, output = _configs(server, state_dir, connect_timeout, as_json)
     with _connect(connection) as api:
-        job = job_json(api.get(job_id))
+        job = job_json(api.get(job_id, include_history=output.json))
     _report_job(job, output)
 
 
@@ -221,8 +230,8 @@ def weights(job_id, out_path, server, state_dir, connect_timeout, as_json):
         click.echo(weights_report(saved))
 
 
-for _module in (ANALYSIS_COMMANDS, SERVER_COMMANDS, MODEL_COMMANDS, TUNE_COMMANDS):
-    for _command in _module:  # client/analysis_commands.py, server_commands.py, model_commands.py, tune_commands.py
+for _module in (ANALYSIS_COMMANDS, SERVER_COMMANDS, MODEL_COMMANDS, TUNE_COMMANDS, NOTES_COMMANDS, PICTURE_COMMANDS):
+    for _command in _module:  # one module per group of commands (client/*_commands.py)
         cli.add_command(_command)
 
 

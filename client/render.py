@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from client.notes_render import curve_points_json
 from proto import descent_pb2
 
 #: Formula enum → name; unspecified means centered.
@@ -90,6 +91,8 @@ def job_json(status: descent_pb2.JobStatus) -> dict[str, Any]:
         "gradient": _optional(spec, "gradient"),
         "numerical_method": _optional(spec, "numerical_method"),
         "check_gradient": _optional(spec, "check_gradient"),
+        "strategy": spec.strategy or "gradient",
+        "loss_evaluations": status.loss_evaluations,
         "gradient_seconds_per_step": _num(status.gradient_seconds_per_step) or None,
         "analytic_seconds_per_step": _num(status.analytic_seconds_per_step) or None,
         "first_batch_check": summary_json(status.first_batch_check) if status.HasField("first_batch_check") else None,
@@ -121,6 +124,8 @@ def job_json(status: descent_pb2.JobStatus) -> dict[str, Any]:
     }
     if status.loss_history:
         obj["loss_history"] = [_num(x) for x in status.loss_history]
+    if status.curve:
+        obj["curve"] = curve_points_json(status)
     return obj
 
 

@@ -69,7 +69,7 @@ class TensorChunk(_message.Message):
     def __init__(self, dtype: _Optional[str] = ..., shape: _Optional[_Iterable[int]] = ..., offset: _Optional[int] = ..., data: _Optional[bytes] = ..., version: _Optional[int] = ...) -> None: ...
 
 class JobSpec(_message.Message):
-    __slots__ = ("dataset", "workers", "batch_size", "steps", "lr", "reg", "seed", "dtype", "init_scale", "gradient", "check_gradient", "numerical_method", "consistency", "push_every", "overlap", "optimizer", "momentum", "beta1", "beta2", "eps", "lr_schedule")
+    __slots__ = ("dataset", "workers", "batch_size", "steps", "lr", "reg", "seed", "dtype", "init_scale", "gradient", "check_gradient", "numerical_method", "consistency", "push_every", "overlap", "optimizer", "momentum", "beta1", "beta2", "eps", "lr_schedule", "strategy")
     DATASET_FIELD_NUMBER: _ClassVar[int]
     WORKERS_FIELD_NUMBER: _ClassVar[int]
     BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
@@ -91,6 +91,7 @@ class JobSpec(_message.Message):
     BETA2_FIELD_NUMBER: _ClassVar[int]
     EPS_FIELD_NUMBER: _ClassVar[int]
     LR_SCHEDULE_FIELD_NUMBER: _ClassVar[int]
+    STRATEGY_FIELD_NUMBER: _ClassVar[int]
     dataset: str
     workers: int
     batch_size: int
@@ -112,7 +113,8 @@ class JobSpec(_message.Message):
     beta2: float
     eps: float
     lr_schedule: str
-    def __init__(self, dataset: _Optional[str] = ..., workers: _Optional[int] = ..., batch_size: _Optional[int] = ..., steps: _Optional[int] = ..., lr: _Optional[float] = ..., reg: _Optional[float] = ..., seed: _Optional[int] = ..., dtype: _Optional[str] = ..., init_scale: _Optional[float] = ..., gradient: _Optional[str] = ..., check_gradient: _Optional[bool] = ..., numerical_method: _Optional[str] = ..., consistency: _Optional[str] = ..., push_every: _Optional[int] = ..., overlap: _Optional[bool] = ..., optimizer: _Optional[str] = ..., momentum: _Optional[float] = ..., beta1: _Optional[float] = ..., beta2: _Optional[float] = ..., eps: _Optional[float] = ..., lr_schedule: _Optional[str] = ...) -> None: ...
+    strategy: str
+    def __init__(self, dataset: _Optional[str] = ..., workers: _Optional[int] = ..., batch_size: _Optional[int] = ..., steps: _Optional[int] = ..., lr: _Optional[float] = ..., reg: _Optional[float] = ..., seed: _Optional[int] = ..., dtype: _Optional[str] = ..., init_scale: _Optional[float] = ..., gradient: _Optional[str] = ..., check_gradient: _Optional[bool] = ..., numerical_method: _Optional[str] = ..., consistency: _Optional[str] = ..., push_every: _Optional[int] = ..., overlap: _Optional[bool] = ..., optimizer: _Optional[str] = ..., momentum: _Optional[float] = ..., beta1: _Optional[float] = ..., beta2: _Optional[float] = ..., eps: _Optional[float] = ..., lr_schedule: _Optional[str] = ..., strategy: _Optional[str] = ...) -> None: ...
 
 class WorkerStats(_message.Message):
     __slots__ = ("worker_id", "node_id", "steps")
@@ -125,7 +127,7 @@ class WorkerStats(_message.Message):
     def __init__(self, worker_id: _Optional[str] = ..., node_id: _Optional[str] = ..., steps: _Optional[int] = ...) -> None: ...
 
 class JobStatus(_message.Message):
-    __slots__ = ("job_id", "spec", "state", "message", "steps", "version", "loss", "train_accuracy", "val_accuracy", "test_accuracy", "seconds", "examples_per_second", "per_worker", "created_at", "started_at", "finished_at", "num_classes", "num_features", "num_train", "num_val", "num_test", "loss_history", "gradient_seconds_per_step", "analytic_seconds_per_step", "first_batch_check", "resumed_from", "restarts", "worker_restarts", "checkpoint_version", "checkpoint_at", "checkpoint_error", "staleness_histogram", "staleness_p50", "staleness_p99", "staleness_max", "effective_lr")
+    __slots__ = ("job_id", "spec", "state", "message", "steps", "version", "loss", "train_accuracy", "val_accuracy", "test_accuracy", "seconds", "examples_per_second", "per_worker", "created_at", "started_at", "finished_at", "num_classes", "num_features", "num_train", "num_val", "num_test", "loss_history", "gradient_seconds_per_step", "analytic_seconds_per_step", "first_batch_check", "resumed_from", "restarts", "worker_restarts", "checkpoint_version", "checkpoint_at", "checkpoint_error", "staleness_histogram", "staleness_p50", "staleness_p99", "staleness_max", "effective_lr", "curve", "loss_evaluations")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -162,6 +164,8 @@ class JobStatus(_message.Message):
     STALENESS_P99_FIELD_NUMBER: _ClassVar[int]
     STALENESS_MAX_FIELD_NUMBER: _ClassVar[int]
     EFFECTIVE_LR_FIELD_NUMBER: _ClassVar[int]
+    CURVE_FIELD_NUMBER: _ClassVar[int]
+    LOSS_EVALUATIONS_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     spec: JobSpec
     state: JobState
@@ -198,7 +202,21 @@ class JobStatus(_message.Message):
     staleness_p99: int
     staleness_max: int
     effective_lr: float
-    def __init__(self, job_id: _Optional[str] = ..., spec: _Optional[_Union[JobSpec, _Mapping]] = ..., state: _Optional[_Union[JobState, str]] = ..., message: _Optional[str] = ..., steps: _Optional[int] = ..., version: _Optional[int] = ..., loss: _Optional[float] = ..., train_accuracy: _Optional[float] = ..., val_accuracy: _Optional[float] = ..., test_accuracy: _Optional[float] = ..., seconds: _Optional[float] = ..., examples_per_second: _Optional[float] = ..., per_worker: _Optional[_Iterable[_Union[WorkerStats, _Mapping]]] = ..., created_at: _Optional[float] = ..., started_at: _Optional[float] = ..., finished_at: _Optional[float] = ..., num_classes: _Optional[int] = ..., num_features: _Optional[int] = ..., num_train: _Optional[int] = ..., num_val: _Optional[int] = ..., num_test: _Optional[int] = ..., loss_history: _Optional[_Iterable[float]] = ..., gradient_seconds_per_step: _Optional[float] = ..., analytic_seconds_per_step: _Optional[float] = ..., first_batch_check: _Optional[_Union[CheckSummary, _Mapping]] = ..., resumed_from: _Optional[int] = ..., restarts: _Optional[int] = ..., worker_restarts: _Optional[int] = ..., checkpoint_version: _Optional[int] = ..., checkpoint_at: _Optional[float] = ..., checkpoint_error: _Optional[str] = ..., staleness_histogram: _Optional[_Iterable[int]] = ..., staleness_p50: _Optional[int] = ..., staleness_p99: _Optional[int] = ..., staleness_max: _Optional[int] = ..., effective_lr: _Optional[float] = ...) -> None: ...
+    curve: _containers.RepeatedCompositeFieldContainer[CurvePoint]
+    loss_evaluations: int
+    def __init__(self, job_id: _Optional[str] = ..., spec: _Optional[_Union[JobSpec, _Mapping]] = ..., state: _Optional[_Union[JobState, str]] = ..., message: _Optional[str] = ..., steps: _Optional[int] = ..., version: _Optional[int] = ..., loss: _Optional[float] = ..., train_accuracy: _Optional[float] = ..., val_accuracy: _Optional[float] = ..., test_accuracy: _Optional[float] = ..., seconds: _Optional[float] = ..., examples_per_second: _Optional[float] = ..., per_worker: _Optional[_Iterable[_Union[WorkerStats, _Mapping]]] = ..., created_at: _Optional[float] = ..., started_at: _Optional[float] = ..., finished_at: _Optional[float] = ..., num_classes: _Optional[int] = ..., num_features: _Optional[int] = ..., num_train: _Optional[int] = ..., num_val: _Optional[int] = ..., num_test: _Optional[int] = ..., loss_history: _Optional[_Iterable[float]] = ..., gradient_seconds_per_step: _Optional[float] = ..., analytic_seconds_per_step: _Optional[float] = ..., first_batch_check: _Optional[_Union[CheckSummary, _Mapping]] = ..., resumed_from: _Optional[int] = ..., restarts: _Optional[int] = ..., worker_restarts: _Optional[int] = ..., checkpoint_version: _Optional[int] = ..., checkpoint_at: _Optional[float] = ..., checkpoint_error: _Optional[str] = ..., staleness_histogram: _Optional[_Iterable[int]] = ..., staleness_p50: _Optional[int] = ..., staleness_p99: _Optional[int] = ..., staleness_max: _Optional[int] = ..., effective_lr: _Optional[float] = ..., curve: _Optional[_Iterable[_Union[CurvePoint, _Mapping]]] = ..., loss_evaluations: _Optional[int] = ...) -> None: ...
+
+class CurvePoint(_message.Message):
+    __slots__ = ("step", "seconds", "val_accuracy", "loss")
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    SECONDS_FIELD_NUMBER: _ClassVar[int]
+    VAL_ACCURACY_FIELD_NUMBER: _ClassVar[int]
+    LOSS_FIELD_NUMBER: _ClassVar[int]
+    step: int
+    seconds: float
+    val_accuracy: float
+    loss: float
+    def __init__(self, step: _Optional[int] = ..., seconds: _Optional[float] = ..., val_accuracy: _Optional[float] = ..., loss: _Optional[float] = ...) -> None: ...
 
 class SubmitJobRequest(_message.Message):
     __slots__ = ("spec",)
@@ -613,3 +631,107 @@ class Parameters(_message.Message):
     version: int
     stop: bool
     def __init__(self, weights: _Optional[_Union[Tensor, _Mapping]] = ..., version: _Optional[int] = ..., stop: _Optional[bool] = ...) -> None: ...
+
+class MinibatchRequest(_message.Message):
+    __slots__ = ("dataset", "job_id", "seed", "reg", "init_scale", "draws", "batch_sizes")
+    DATASET_FIELD_NUMBER: _ClassVar[int]
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    REG_FIELD_NUMBER: _ClassVar[int]
+    INIT_SCALE_FIELD_NUMBER: _ClassVar[int]
+    DRAWS_FIELD_NUMBER: _ClassVar[int]
+    BATCH_SIZES_FIELD_NUMBER: _ClassVar[int]
+    dataset: str
+    job_id: str
+    seed: int
+    reg: float
+    init_scale: float
+    draws: int
+    batch_sizes: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, dataset: _Optional[str] = ..., job_id: _Optional[str] = ..., seed: _Optional[int] = ..., reg: _Optional[float] = ..., init_scale: _Optional[float] = ..., draws: _Optional[int] = ..., batch_sizes: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class MinibatchRow(_message.Message):
+    __slots__ = ("batch_size", "cosine_mean", "cosine_std", "us_per_example", "full")
+    BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    COSINE_MEAN_FIELD_NUMBER: _ClassVar[int]
+    COSINE_STD_FIELD_NUMBER: _ClassVar[int]
+    US_PER_EXAMPLE_FIELD_NUMBER: _ClassVar[int]
+    FULL_FIELD_NUMBER: _ClassVar[int]
+    batch_size: int
+    cosine_mean: float
+    cosine_std: float
+    us_per_example: float
+    full: bool
+    def __init__(self, batch_size: _Optional[int] = ..., cosine_mean: _Optional[float] = ..., cosine_std: _Optional[float] = ..., us_per_example: _Optional[float] = ..., full: _Optional[bool] = ...) -> None: ...
+
+class MinibatchResponse(_message.Message):
+    __slots__ = ("rows", "dataset", "job_id", "num_examples", "draws", "dtype", "seconds")
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    DATASET_FIELD_NUMBER: _ClassVar[int]
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    NUM_EXAMPLES_FIELD_NUMBER: _ClassVar[int]
+    DRAWS_FIELD_NUMBER: _ClassVar[int]
+    DTYPE_FIELD_NUMBER: _ClassVar[int]
+    SECONDS_FIELD_NUMBER: _ClassVar[int]
+    rows: _containers.RepeatedCompositeFieldContainer[MinibatchRow]
+    dataset: str
+    job_id: str
+    num_examples: int
+    draws: int
+    dtype: str
+    seconds: float
+    def __init__(self, rows: _Optional[_Iterable[_Union[MinibatchRow, _Mapping]]] = ..., dataset: _Optional[str] = ..., job_id: _Optional[str] = ..., num_examples: _Optional[int] = ..., draws: _Optional[int] = ..., dtype: _Optional[str] = ..., seconds: _Optional[float] = ...) -> None: ...
+
+class LandscapeRequest(_message.Message):
+    __slots__ = ("dataset", "job_id", "seed", "reg", "init_scale", "examples", "points", "span")
+    DATASET_FIELD_NUMBER: _ClassVar[int]
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    REG_FIELD_NUMBER: _ClassVar[int]
+    INIT_SCALE_FIELD_NUMBER: _ClassVar[int]
+    EXAMPLES_FIELD_NUMBER: _ClassVar[int]
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    SPAN_FIELD_NUMBER: _ClassVar[int]
+    dataset: str
+    job_id: str
+    seed: int
+    reg: float
+    init_scale: float
+    examples: int
+    points: int
+    span: float
+    def __init__(self, dataset: _Optional[str] = ..., job_id: _Optional[str] = ..., seed: _Optional[int] = ..., reg: _Optional[float] = ..., init_scale: _Optional[float] = ..., examples: _Optional[int] = ..., points: _Optional[int] = ..., span: _Optional[float] = ...) -> None: ...
+
+class LinePoint(_message.Message):
+    __slots__ = ("a", "loss")
+    A_FIELD_NUMBER: _ClassVar[int]
+    LOSS_FIELD_NUMBER: _ClassVar[int]
+    a: float
+    loss: float
+    def __init__(self, a: _Optional[float] = ..., loss: _Optional[float] = ...) -> None: ...
+
+class LandscapeResponse(_message.Message):
+    __slots__ = ("center_loss", "line", "plane_a", "plane_b", "plane_loss", "dataset", "job_id", "num_examples", "direction_scale", "seconds", "tasks")
+    CENTER_LOSS_FIELD_NUMBER: _ClassVar[int]
+    LINE_FIELD_NUMBER: _ClassVar[int]
+    PLANE_A_FIELD_NUMBER: _ClassVar[int]
+    PLANE_B_FIELD_NUMBER: _ClassVar[int]
+    PLANE_LOSS_FIELD_NUMBER: _ClassVar[int]
+    DATASET_FIELD_NUMBER: _ClassVar[int]
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    NUM_EXAMPLES_FIELD_NUMBER: _ClassVar[int]
+    DIRECTION_SCALE_FIELD_NUMBER: _ClassVar[int]
+    SECONDS_FIELD_NUMBER: _ClassVar[int]
+    TASKS_FIELD_NUMBER: _ClassVar[int]
+    center_loss: float
+    line: _containers.RepeatedCompositeFieldContainer[LinePoint]
+    plane_a: _containers.RepeatedScalarFieldContainer[float]
+    plane_b: _containers.RepeatedScalarFieldContainer[float]
+    plane_loss: Tensor
+    dataset: str
+    job_id: str
+    num_examples: int
+    direction_scale: float
+    seconds: float
+    tasks: int
+    def __init__(self, center_loss: _Optional[float] = ..., line: _Optional[_Iterable[_Union[LinePoint, _Mapping]]] = ..., plane_a: _Optional[_Iterable[float]] = ..., plane_b: _Optional[_Iterable[float]] = ..., plane_loss: _Optional[_Union[Tensor, _Mapping]] = ..., dataset: _Optional[str] = ..., job_id: _Optional[str] = ..., num_examples: _Optional[int] = ..., direction_scale: _Optional[float] = ..., seconds: _Optional[float] = ..., tasks: _Optional[int] = ...) -> None: ...

@@ -99,6 +99,16 @@ class TrainerStub:
                 request_serializer=proto_dot_descent__pb2.EvaluateRequest.SerializeToString,
                 response_deserializer=proto_dot_descent__pb2.EvaluateResponse.FromString,
                 _registered_method=True)
+        self.Minibatch = channel.unary_unary(
+                '/descent.v1.Trainer/Minibatch',
+                request_serializer=proto_dot_descent__pb2.MinibatchRequest.SerializeToString,
+                response_deserializer=proto_dot_descent__pb2.MinibatchResponse.FromString,
+                _registered_method=True)
+        self.Landscape = channel.unary_unary(
+                '/descent.v1.Trainer/Landscape',
+                request_serializer=proto_dot_descent__pb2.LandscapeRequest.SerializeToString,
+                response_deserializer=proto_dot_descent__pb2.LandscapeResponse.FromString,
+                _registered_method=True)
 
 
 class TrainerServicer:
@@ -189,6 +199,20 @@ class TrainerServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Minibatch(self, request, context):
+        """The notes' mini-batch argument measured: batch vs full gradient cosine and time per example.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Landscape(self, request, context):
+        """The loss along a random direction and over a random plane through W.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TrainerServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -256,6 +280,16 @@ def add_TrainerServicer_to_server(servicer, server):
                     servicer.Evaluate,
                     request_deserializer=proto_dot_descent__pb2.EvaluateRequest.FromString,
                     response_serializer=proto_dot_descent__pb2.EvaluateResponse.SerializeToString,
+            ),
+            'Minibatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.Minibatch,
+                    request_deserializer=proto_dot_descent__pb2.MinibatchRequest.FromString,
+                    response_serializer=proto_dot_descent__pb2.MinibatchResponse.SerializeToString,
+            ),
+            'Landscape': grpc.unary_unary_rpc_method_handler(
+                    servicer.Landscape,
+                    request_deserializer=proto_dot_descent__pb2.LandscapeRequest.FromString,
+                    response_serializer=proto_dot_descent__pb2.LandscapeResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -609,6 +643,60 @@ class Trainer:
             '/descent.v1.Trainer/Evaluate',
             proto_dot_descent__pb2.EvaluateRequest.SerializeToString,
             proto_dot_descent__pb2.EvaluateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Minibatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/descent.v1.Trainer/Minibatch',
+            proto_dot_descent__pb2.MinibatchRequest.SerializeToString,
+            proto_dot_descent__pb2.MinibatchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Landscape(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/descent.v1.Trainer/Landscape',
+            proto_dot_descent__pb2.LandscapeRequest.SerializeToString,
+            proto_dot_descent__pb2.LandscapeResponse.FromString,
             options,
             channel_credentials,
             insecure,

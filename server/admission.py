@@ -128,6 +128,10 @@ class Admission:
         dataset = self._analysis(cfg.dataset, cfg.job_id, lambda size: sweep_bytes(size, cfg), "this sweep")
         return dataclasses.replace(cfg, dataset=dataset) if dataset else cfg
 
+    def admit_analysis(self, dataset: str, job_id: str, cost: Callable[[DataSize], int], what: str) -> str:
+        """Any other analysis (mini-batch, landscape): its confined data set ("" at a job's W), or a refusal."""
+        return self._analysis(dataset, job_id, cost, what)
+
     def admit_evaluation(self, dataset: str) -> str:
         """The confined data set a job is evaluated on (every example, preprocessed), or a refusal."""
         return self.dataset(dataset, lambda size: size.raw_bytes + _prepared(size, 8), "this evaluation")[0]

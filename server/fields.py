@@ -93,7 +93,7 @@ def _optional_id(name: str, value: str) -> None:
 
 def _job_spec(name: str, spec: Any) -> None:
     dataset_spec(f"{name}.dataset", spec.dataset)
-    for field in ("dtype", "gradient", "numerical_method", "consistency"):
+    for field in ("dtype", "gradient", "numerical_method", "consistency", "strategy", "optimizer", "lr_schedule"):
         if spec.HasField(field) and len(getattr(spec, field)) > MAX_ID_CHARS:
             raise RequestError(f"{name}.{field} is {len(getattr(spec, field))} characters long; at most {MAX_ID_CHARS}")
 
@@ -115,6 +115,8 @@ RULES: dict[str, tuple[tuple[str, _Rule], ...]] = {
     "GetWeightsRequest": (("job_id", identifier),),
     "GradientCheckRequest": (("dataset", dataset_spec), ("job_id", _optional_id)),
     "StepSizeSweepRequest": (("dataset", dataset_spec), ("job_id", _optional_id)),
+    "MinibatchRequest": (("dataset", dataset_spec), ("job_id", _optional_id)),
+    "LandscapeRequest": (("dataset", dataset_spec), ("job_id", _optional_id)),
     "ExportModelRequest": (("job_id", identifier),),
     "PredictRequest": (("job_id", identifier), ("inputs", _tensor_dtype)),
     "EvaluateRequest": (("job_id", identifier), ("dataset", dataset_spec), ("split", _optional_id)),

@@ -70,6 +70,8 @@ class Job:
         self.gradient_cost = None
         # Jobs with check_gradient: the first-batch check's CheckSummary message.
         self.first_batch_check: descent_pb2.CheckSummary | None = None
+        # Validation accuracy at regular points while training (server.curve appends CurvePoints).
+        self.curve: list[descent_pb2.CurvePoint] = []
         self.cancel_requested = threading.Event()
         self.cancel_reason = ""
         # Set when this server stops (or lost the job to another server): the job is left
@@ -176,6 +178,7 @@ class Job:
             status.num_train, status.num_val, status.num_test = shape.num_train, shape.num_val, shape.num_test
         for split, value in self.accuracy.items():
             setattr(status, f"{split}_accuracy", value)
+        status.curve.extend(list(self.curve))
         if self.first_batch_check is not None:
             status.first_batch_check.CopyFrom(self.first_batch_check)
         if self.gradient_cost is not None:
@@ -189,6 +192,7 @@ class Job:
         version, loss, steps, nodes = self.store.progress()
         status.steps = status.version = version
         status.loss = loss
+        status.loss_evaluations = getattr(self.store, "loss_evaluations", version)  # a gradient job: one per update
         for worker_id in sorted(steps):
             status.per_worker.add(worker_id=worker_id, node_id=nodes.get(worker_id, ""), steps=steps[worker_id])
         if self.started_at:

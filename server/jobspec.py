@@ -15,6 +15,7 @@ from server.errors import RequestError
 from server.fields import check_range, echo, optional
 from server.schedules import parse_schedule
 from server.update_rules import OPTIMIZERS, RuleSpec
+from worker.search import STRATEGIES
 
 DTYPES = ("float32", "float64")
 GRADIENTS = ("analytic", "numerical")
@@ -53,6 +54,7 @@ class JobConfig:
             optimizer=self.optimizer, lr=self.lr, momentum=self.momentum, beta1=self.beta1, beta2=self.beta2,
             eps=self.eps, schedule=parse_schedule(self.lr_schedule), total_steps=self.steps,
         )
+    strategy: str = "gradient"
 
     def to_proto(self) -> descent_pb2.JobSpec:
         """The spec with every field set."""
@@ -99,6 +101,7 @@ def resolve(spec: descent_pb2.JobSpec) -> JobConfig:
         beta2=optional(spec, "beta2", RMSPROP_BETA2 if spec.optimizer == "rmsprop" else DEFAULTS.beta2),
         eps=_field(spec, "eps"),
         lr_schedule=_field(spec, "lr_schedule"),
+        strategy=_field(spec, "strategy"),
     )
     check_range("workers", config.workers, 1, MAX_WORKERS)
     check_range("batch_size", config.batch_size, 1, MAX_BATCH)
@@ -117,6 +120,16 @@ def resolve(spec: descent_pb2.JobSpec) -> JobConfig:
         )
     _check_consistency(config)
     _check_rule(config)
+    if config.strategy not in STRATEGIES:
+        raise RequestError(f"strategy must be one of {', '.join(STRATEGIES)}, got {echo(config.strategy)}")
+    if config.strategy != "gradient" and (
+        config.gradient != "analytic" or config.check_gradient or config.consistency != "async" or config.push_every != 1
+        or config.optimizer != "sgd" or config.lr_schedule != "constant"
+    ):
+        raise RequestError(
+            f"strategy {config.strategy} uses no gradient: leave gradient, check_gradient, consistency, push_every, "
+            "optimizer and lr_schedule unset"
+        )
     return config
 
 

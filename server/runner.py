@@ -16,7 +16,10 @@ With ``check_gradient`` the job first checks its gradient on the first batch and
 ends FAILED without training if the check fails (server.guard). With
 ``gradient = "numerical"`` no actors are placed: this thread runs the steps,
 each one's full numerical gradient computed in parallel Ray tasks
-(server.numerical).
+(server.numerical). A search job (``strategy`` random-search or random-local-search)
+places no actors either: this thread runs rounds of candidates in Ray tasks
+(server.searching) over a SearchStore. Actor and search jobs record the validation
+curve while they train (server.curve).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from proto import descent_pb2
 from server.job import DataShape, Job
 from server.guard import first_batch_check, refusal
 from server.checkpoints import Checkpointer
+from server.curve import CurveRecorder
 from server.launcher import RayLauncher
 from server.messages import check_summary
 from server.numerical import train_numerically
@@ -39,6 +43,8 @@ from server.registry import JobRegistry
 from server.scheduler import Scheduler
 from server.consistency import parse_consistency
 from server.metrics import ServerMetrics
+from server.search_store import SearchStore
+from server.searching import search
 from server.seeds import initial_weights, replacement_seed, worker_seeds
 from server.store import ParameterStore
 from server.update_rules import make_rule
@@ -130,13 +136,19 @@ class JobRunner:
             rule=make_rule(cfg.rule_spec(), weights.shape, weights.dtype),
             observer=self._metrics.job_observer() if self._metrics is not None else None,
         )
+        searching = cfg.strategy != "gradient"
         if job.resume_state is not None:
             if job.resume_state.weights.shape != weights.shape or job.resume_state.weights.dtype != weights.dtype:
                 raise ValueError(
                     f"checkpoint W {job.resume_state.weights.shape} {job.resume_state.weights.dtype} does not fit "
                     f"the data set ({weights.shape} {weights.dtype})"
                 )
-            job.store = ParameterStore.resume(job.resume_state, cfg.lr, cfg.steps, **mode)
+            if searching:
+                job.store = SearchStore.resume(job.resume_state, cfg.lr, cfg.steps)
+            else:
+                job.store = ParameterStore.resume(job.resume_state, cfg.lr, cfg.steps, **mode)
+        elif searching:
+            job.store = SearchStore(weights, cfg.steps)
         else:
             job.store = ParameterStore(weights, cfg.lr, cfg.steps, **mode)
         if job.cancel_requested.is_set() or job.suspended.is_set():
@@ -149,6 +161,9 @@ class JobRunner:
             return
         if cfg.gradient == "numerical":
             self._train_numerically(job, data, seeds[0])
+            return
+        if searching:
+            self._search(job, data, seeds[0])
             return
         X_ref, y_ref = shared.X_ref, shared.y_ref
         stopping = lambda: job.cancel_requested.is_set() or job.suspended.is_set()  # noqa: E731
@@ -173,7 +188,11 @@ class JobRunner:
                     token=self._token, tls_ca=self._tls_ca, secret=job.store.enroll(worker_id),  # a fresh secret per incarnation
                 )
 
-            errors = supervise(job, self._launcher, group, make_config, (X_ref, y_ref), self._stall_timeout)
+            recorder = CurveRecorder(job, data.X_val, data.y_val).start()
+            try:
+                errors = supervise(job, self._launcher, group, make_config, (X_ref, y_ref), self._stall_timeout)
+            finally:
+                recorder.stop()
         finally:
             self._launcher.release(group)
         self._finish(job, data, errors)
@@ -198,6 +217,20 @@ class JobRunner:
         if job.state != State.RUNNING and not job.transition(State.RUNNING):
             return
         train_numerically(job, self._launcher, data.X_train, data.y_train, batch_seed, self._grad_fn)
+        self._finish(job, data, [])
+
+    def _search(self, job: Job, data: Prepared, batch_seed: int) -> None:
+        """Strategies #1 and #2: rounds of candidates in Ray tasks (server.searching), with the curve recorded."""
+        if job.cancel_requested.is_set():
+            job.transition(State.CANCELLED, f"{job.cancel_reason} before the search started")
+            return
+        if job.state != State.RUNNING and not job.transition(State.RUNNING):
+            return
+        recorder = CurveRecorder(job, data.X_val, data.y_val).start()
+        try:
+            search(job, self._launcher, data.X_train, data.y_train, batch_seed)
+        finally:
+            recorder.stop()
         self._finish(job, data, [])
 
     def _finish(self, job: Job, data: Prepared, errors: list[str]) -> None:

@@ -31,6 +31,8 @@ CLIENT_LONG_CALLS = frozenset({
     "/descent.v1.Trainer/StepSizeSweep",
     "/descent.v1.Trainer/ExportModel",
     "/descent.v1.Trainer/Evaluate",
+    "/descent.v1.Trainer/Minibatch",
+    "/descent.v1.Trainer/Landscape",
     "/grpc.health.v1.Health/Watch",
     "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
     "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from proto import descent_pb2, descent_pb2_grpc
 from proto.tensor import to_chunks
-from server import analysis, cluster_view, inference, messages, model_export
+from server import analysis, cluster_view, inference, landscape, messages, minibatch, model_export
 from server.admission import Admission
 from server.errors import JobNotActive, grpc_errors, grpc_stream_errors
 from server.job import TERMINAL, Job
@@ -127,3 +128,23 @@ class TrainerServicer(descent_pb2_grpc.TrainerServicer):
         dataset = self._admission.admit_evaluation(request.dataset) if request.dataset else ""
         with self._admission.analysis_slot():
             return inference.evaluate(self._registry, request.job_id, dataset, request.split)
+
+    @grpc_errors
+    def Minibatch(self, request, context):
+        cfg = minibatch.resolve_minibatch(request)
+        dataset = self._admission.admit_analysis(cfg.dataset, cfg.job_id, minibatch.cost_bytes, "this mini-batch measurement")
+        with self._admission.analysis_slot():
+            outcome = minibatch.run_minibatch(
+                self._launcher, self._registry, replace(cfg, dataset=dataset or cfg.dataset), lambda: not context.is_active()
+            )
+        return minibatch.minibatch_response(outcome)
+
+    @grpc_errors
+    def Landscape(self, request, context):
+        cfg = landscape.resolve_landscape(request)
+        dataset = self._admission.admit_analysis(cfg.dataset, cfg.job_id, landscape.cost_bytes, "this landscape")
+        with self._admission.analysis_slot():
+            outcome = landscape.run_landscape(
+                self._launcher, self._registry, replace(cfg, dataset=dataset or cfg.dataset), lambda: not context.is_active()
+            )
+        return landscape.landscape_response(outcome)

@@ -1,0 +1,91 @@
+"""A job's training curve: validation accuracy of W at regular points while it trains, off the hot path.
+
+A ``CurveRecorder`` thread watches the store's version (an atomic int read, no lock)
+and every ``every`` updates takes a copy of W (``store.weights()``: the one short hold of
+the store's lock), evaluates it on the validation split and appends a CurvePoint to
+``job.curve``: the step, the wall seconds since the job started running, the validation
+accuracy and the mean batch loss of the updates since the previous point. Workers never
+wait for it: pushes go on while the point is evaluated. A point at the first W and one
+at the last are always recorded; the first one's time is the last moment W was still
+the initial W (placing the workers takes seconds).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+
+from proto import descent_pb2
+from worker.svm import accuracy
+
+#: Points a job's curve aims for over its steps (the step between points is steps // POINTS).
+POINTS = 50
+#: Seconds between looks at the store's version.
+POLL = 0.02
+
+
+def point_every(steps: int, points: int = POINTS) -> int:
+    """Updates between two points of a ``steps``-update job."""
+    return max(1, steps // max(1, points))
+
+
+def mean_since(block: int, means: list[float], start: int, end: int) -> float:
+    """Mean batch loss of updates start+1..end from a history of per-block means (nan if none)."""
+    if end <= start or not means:
+        return float("nan")
+    first, last = start // block, min(len(means), -(-end // block))
+    values = means[first:last]
+    return float(np.mean(values)) if values else float("nan")
+
+
+class CurveRecorder:
+    """Records ``job.curve`` in a background thread while the job's store trains (start, then stop)."""
+
+    def __init__(self, job, X_val: np.ndarray, y_val: np.ndarray, every: int | None = None, poll: float = POLL):
+        self._job = job
+        self._X, self._y = X_val, y_val
+        self._every = every or point_every(job.config.steps)
+        self._poll = poll
+        self._last = -1
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"curve-{job.job_id}", daemon=True)
+
+    def start(self) -> CurveRecorder:
+        self._record()
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop watching and record the last W (if it is not the last point already)."""
+        self._stop.set()
+        self._thread.join()
+        self._record()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._poll):
+            version = self._job.store.version
+            if version == 0 and self._job.curve and self._job.started_at:
+                # Workers are still starting: the first point's W is unchanged until now.
+                self._job.curve[0].seconds = max(0.0, time.time() - self._job.started_at)
+            elif version >= self._last + self._every:
+                self._record()
+
+    def _record(self) -> None:
+        store = self._job.store
+        if store is None or len(self._y) == 0:
+            return
+        W, version = store.weights()
+        if version == self._last:
+            return
+        block, means = store.loss_history()
+        started = self._job.started_at
+        point = descent_pb2.CurvePoint(
+            step=version,
+            seconds=max(0.0, time.time() - started) if started else 0.0,
+            val_accuracy=accuracy(W, self._X, self._y),
+            loss=mean_since(block, means, max(self._last, 0), version),
+        )
+        self._job.curve.append(point)
+        self._last = version
