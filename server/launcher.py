@@ -92,6 +92,10 @@ class RayLauncher:
             except subprocess.TimeoutExpired:
                 logging.getLogger(__name__).warning("Ray's processes are still being reaped")
 
+    def node_id(self) -> str:
+        """The Ray node this process (the driver, the server) runs on."""
+        return ray.get_runtime_context().get_node_id()
+
     def node_ip(self) -> str:
         """This node's address as the other nodes of the cluster reach it."""
         return ray.util.get_node_ip_address()

@@ -112,7 +112,7 @@ class TrainerServicer(descent_pb2_grpc.TrainerServicer):
 
     @grpc_errors
     def ClusterInfo(self, request, context):
-        server_node = self._launcher.context.address_info.get("node_id", "")  # this process's Ray node
+        server_node = self._launcher.node_id()  # this process's Ray node
         return cluster_view.cluster_response(self._launcher.cluster(), server_node, self._registry.live_jobs())
 
     @grpc_stream_errors
