@@ -1,8 +1,8 @@
 """``python -m server.node_health HEAD:PORT``: exit 0 if the Ray head lists this machine's Ray node as alive.
 
 The healthcheck of a worker node's container: the node counts once the cluster's
-GCS has it registered and alive at this container's IP address (the address Ray
-itself picks, ``ray.util.get_node_ip_address``). Reads the GCS node table
+GCS has it registered and alive at this container's IP address (the address
+``ray start`` picks: the one that routes to the head). Reads the GCS node table
 directly (no driver, no job), which costs little more than importing Ray; the
 Ray auth token comes from ``~/.ray/auth_token`` or ``$RAY_AUTH_TOKEN`` as for
 ``ray start``. Besides server.launcher, the one module that imports ``ray``:
@@ -36,7 +36,9 @@ def main(argv: list[str]) -> int:
         return 2
     import ray.util
 
-    ip = ray.util.get_node_ip_address()
+    # As `ray start --address` picks it: the interface that routes to the head (a container on
+    # an overlay network also has a gateway bridge, which routes to the internet).
+    ip = ray.util.get_node_ip_address(argv[0])
     try:
         nodes = alive_node_ids(argv[0], ip)
     except Exception as error:  # the head is down or refuses us: unhealthy, said in one line
