@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import statistics
 import subprocess
 import sys
@@ -79,11 +80,12 @@ def phases(env: dict, state_dir: str) -> dict:
             raise RuntimeError(f"server did not start: {line!r}")
         with grpc.insecure_channel(line.rsplit(" ", 1)[1].strip(), options=GRPC_OPTIONS) as channel:
             stub = descent_pb2_grpc.TrainerStub(channel)
+            token = [("authorization", f"Bearer {env['DESCENT_TOKEN']}")]  # every call carries the server's token
             submitted = time.time()
-            job = stub.SubmitJob(descent_pb2.SubmitJobRequest(spec=descent_pb2.JobSpec(dataset="digits")))
+            job = stub.SubmitJob(descent_pb2.SubmitJobRequest(spec=descent_pb2.JobSpec(dataset="digits")), metadata=token)
             while job.state not in TERMINAL:
                 time.sleep(0.02)
-                job = stub.GetJob(descent_pb2.GetJobRequest(job_id=job.job_id))
+                job = stub.GetJob(descent_pb2.GetJobRequest(job_id=job.job_id), metadata=token)
         if job.state != descent_pb2.SUCCEEDED:
             raise RuntimeError(f"job ended {descent_pb2.JobState.Name(job.state)}: {job.message}")
     finally:
@@ -107,7 +109,7 @@ def main() -> None:
     load_before = os.getloadavg()
     runs: dict[str, list] = {"bare": [], "cli": [], "phases": []}
     with tempfile.TemporaryDirectory(prefix="descent-cold-") as tmp:
-        env = {**os.environ, "DESCENT_STATE_DIR": str(Path(tmp) / "state")}
+        env = {**os.environ, "DESCENT_STATE_DIR": str(Path(tmp) / "state"), "DESCENT_TOKEN": secrets.token_urlsafe(32)}
         env.pop("DESCENT_SERVER", None)
         for i in range(args.repeats):
             runs["bare"].append(bare_ray(env))

@@ -19,7 +19,7 @@ from client.params import DATASET_HELP, FLOATS, INT32, INT64
 from client.plot import save_sweep_plot
 from client.progress import follow_check
 from client.render import gradcheck_json, sweep_json
-from client.text import gradcheck_report, sweep_report
+from client.check_text import gradcheck_report, sweep_report
 
 
 @click.command()

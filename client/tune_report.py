@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from client.atomic_file import write_atomically
-from client.text import DASH, table
+from client.text_format import DASH, table
 
 
 def _num(value: float | None) -> str:

@@ -6,7 +6,8 @@ import json
 import math
 
 from client.render import cluster_json, gradcheck_json, job_json, sweep_json
-from client.text import cluster_report, gradcheck_report, job_summary, jobs_table, sweep_report
+from client.check_text import gradcheck_report, sweep_report
+from client.text import cluster_report, job_summary, jobs_table
 from proto import descent_pb2
 
 JOB_KEYS = {
