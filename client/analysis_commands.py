@@ -9,7 +9,7 @@ import os
 
 import click
 
-from client.api import gradcheck_request
+from client.request_builders import gradcheck_request
 from client.command_kit import configs as _configs
 from client.command_kit import connection_options, reports_errors
 from client.command_kit import open_connection as _connect

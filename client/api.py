@@ -21,6 +21,7 @@ from client.channel import open_channel
 from client.errors import CommandError
 from client.model_calls import ModelCalls
 from client.notes_calls import NotesCalls
+from client.request_builders import with_optional
 from proto import descent_pb2, descent_pb2_grpc
 from proto.tensor import from_chunks
 
@@ -31,11 +32,6 @@ SUBMIT_SECONDS = 300.0
 
 #: How long closing a channel may take before the command stops waiting for it.
 CLOSE_SECONDS = 5.0
-
-#: CLI formula names → protocol enum.
-FORMULAS = {"centered": descent_pb2.CENTERED, "forward": descent_pb2.FORWARD}
-#: CLI numerical-gradient method names → protocol enum.
-METHODS = {"incremental": descent_pb2.INCREMENTAL, "brute": descent_pb2.BRUTE}
 
 T = TypeVar("T")
 
@@ -52,102 +48,6 @@ def _translate(error: grpc.RpcError, address: str) -> ApiError:
     if code == grpc.StatusCode.UNAVAILABLE:
         details = f"{details} (server at {address})"
     return ApiError(name, details)
-
-
-def _with_optional(message, **fields):
-    """Set the fields of ``message`` whose value is not None; leave the rest unset."""
-    for name, value in fields.items():
-        if value is not None:
-            setattr(message, name, value)
-    return message
-
-
-def job_spec(
-    dataset: str | None = None,
-    *,
-    workers: int | None = None,
-    batch_size: int | None = None,
-    steps: int | None = None,
-    lr: float | None = None,
-    reg: float | None = None,
-    seed: int | None = None,
-    dtype: str | None = None,
-    init_scale: float | None = None,
-    gradient: str | None = None,
-    check_gradient: bool | None = None,
-    numerical_method: str | None = None,
-    consistency: str | None = None,
-    push_every: int | None = None,
-    overlap: bool | None = None,
-    optimizer: str | None = None,
-    momentum: float | None = None,
-    beta1: float | None = None,
-    beta2: float | None = None,
-    eps: float | None = None,
-    lr_schedule: str | None = None,
-    strategy: str | None = None,
-) -> descent_pb2.JobSpec:
-    """Build a JobSpec that carries only the fields given (the server defaults the rest)."""
-    return _with_optional(
-        descent_pb2.JobSpec(),
-        dataset=dataset,
-        workers=workers,
-        batch_size=batch_size,
-        steps=steps,
-        lr=lr,
-        reg=reg,
-        seed=seed,
-        dtype=dtype,
-        init_scale=init_scale,
-        gradient=gradient,
-        check_gradient=check_gradient,
-        numerical_method=numerical_method,
-        consistency=consistency,
-        push_every=push_every,
-        overlap=overlap,
-        optimizer=optimizer,
-        momentum=momentum,
-        beta1=beta1,
-        beta2=beta2,
-        eps=eps,
-        lr_schedule=lr_schedule,
-        strategy=strategy,
-    )
-
-
-def gradcheck_request(
-    dataset: str | None = None,
-    *,
-    checks: int | None = None,
-    h: float | list[float] | None = None,
-    formula: str | None = None,
-    seed: int | None = None,
-    reg: float | None = None,
-    batch_size: int | None = None,
-    init_scale: float | None = None,
-    full: bool = False,
-    method: str | None = None,
-    job_id: str | None = None,
-) -> descent_pb2.GradientCheckRequest:
-    """A GradientCheckRequest with the fields given; ``h`` may be a list (error vs h)."""
-    hs = [h] if isinstance(h, (int, float)) else list(h or [])
-    request = _with_optional(
-        descent_pb2.GradientCheckRequest(),
-        dataset=dataset,
-        checks=checks,
-        h=hs[0] if len(hs) == 1 else None,
-        formula=FORMULAS[formula] if formula is not None else None,
-        seed=seed,
-        reg=reg,
-        batch_size=batch_size,
-        init_scale=init_scale,
-        full=full or None,
-        method=METHODS[method] if method is not None else None,
-        job_id=job_id,
-    )
-    if len(hs) > 1:
-        request.h_values.extend(hs)
-    return request
 
 
 def _in_thread(work: Callable[[], T], timeout: float | None = None) -> T:
@@ -289,7 +189,7 @@ class TrainerApi(ModelCalls, NotesCalls):
         batch_size: int | None = None,
     ) -> descent_pb2.StepSizeSweepResponse:
         """Loss after one gradient step of each step size from the same W (a random one, or a job's)."""
-        request = _with_optional(
+        request = with_optional(
             descent_pb2.StepSizeSweepRequest(),
             dataset=dataset,
             seed=seed,

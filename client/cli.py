@@ -17,7 +17,8 @@ from typing import Any
 import click
 
 from client.analysis_commands import COMMANDS as ANALYSIS_COMMANDS
-from client.api import TrainerApi, job_spec
+from client.api import TrainerApi
+from client.request_builders import job_spec
 from client.atomic_file import save_array
 from client.command_kit import configs as _configs
 from client.command_kit import connection_options, raise_terminated, reports_errors

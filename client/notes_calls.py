@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
+from client.request_builders import with_optional
 from proto import descent_pb2
 
 #: Deadline of the measurements: the server loads the data set and runs Ray tasks first.
 NOTES_CALL_SECONDS = 600.0
-
-
-def _with_optional(message, **fields):
-    for name, value in fields.items():
-        if value is not None:
-            setattr(message, name, value)
-    return message
 
 
 class NotesCalls:
@@ -22,7 +16,7 @@ class NotesCalls:
         self, dataset=None, *, job_id=None, seed=None, reg=None, init_scale=None, draws=None, batch_sizes=None
     ) -> descent_pb2.MinibatchResponse:
         """Cosine of batch vs full gradient and µs per example, per batch size (a random W, or a job's)."""
-        request = _with_optional(
+        request = with_optional(
             descent_pb2.MinibatchRequest(), dataset=dataset, job_id=job_id, seed=seed, reg=reg, init_scale=init_scale,
             draws=draws,
         )
@@ -33,7 +27,7 @@ class NotesCalls:
         self, dataset=None, *, job_id=None, seed=None, reg=None, init_scale=None, examples=None, points=None, span=None
     ) -> descent_pb2.LandscapeResponse:
         """The loss along a random line and over a random plane through W (a random one, or a job's)."""
-        request = _with_optional(
+        request = with_optional(
             descent_pb2.LandscapeRequest(), dataset=dataset, job_id=job_id, seed=seed, reg=reg, init_scale=init_scale,
             examples=examples, points=points, span=span,
         )

@@ -18,7 +18,8 @@ from typing import Any
 import click
 import numpy as np
 
-from client.api import TrainerApi, job_spec
+from client.api import TrainerApi
+from client.request_builders import job_spec
 from client.command_kit import configs as _configs
 from client.command_kit import connection_options, reports_errors
 from client.command_kit import note as _note

@@ -26,9 +26,10 @@ from server.errors import RequestError
 from server.fields import echo, non_negative, optional, positive
 from server.jobspec import DEFAULTS
 from server.launcher import RayLauncher
+from server.analysis_target import analysis_target, prepare_target
 from server.registry import JobRegistry
 from worker.checks import CheckReport, assemble, needs_minus, setup
-from worker.data import prepare, sample_batch
+from worker.data import sample_batch
 from worker.fdiff import loss_changes
 from worker.sweep import DECADES, SweepResult, finish, step_sizes, sweep_direction, sweep_losses
 
@@ -120,16 +121,6 @@ class SweepOutcome:
     tasks: int
 
 
-@dataclass(frozen=True, eq=False)
-class _Target:
-    """What a check or sweep looks at: a data set (split with data_seed), W (None: random) and reg."""
-
-    dataset: str
-    data_seed: int
-    W: np.ndarray | None
-    reg: float
-
-
 def _check_source(dataset: str, job_id: str) -> None:
     """A job's W or a data set, not both (server.admission confines the data set and checks it exists)."""
     if job_id and dataset:
@@ -218,23 +209,6 @@ def resolve_sweep(request: descent_pb2.StepSizeSweepRequest) -> SweepConfig:
     return cfg
 
 
-def _target(registry: JobRegistry, job_id: str, dataset: str, seed: int, reg: float | None) -> _Target:
-    if not job_id:
-        return _Target(dataset=dataset, data_seed=seed, W=None, reg=DEFAULTS.reg if reg is None else reg)
-    status = registry.status(job_id)  # JobNotFound
-    weights, _ = registry.weights(job_id)  # JobNotActive when it has none yet
-    spec = status.spec
-    return _Target(dataset=spec.dataset, data_seed=spec.seed, W=weights, reg=spec.reg if reg is None else reg)
-
-
-def _prepare(target: _Target):
-    """The target's data set in float64; a malformed file the request named is a RequestError."""
-    try:
-        return prepare(target.dataset, seed=target.data_seed, dtype="float64")
-    except ValueError as error:
-        raise RequestError(str(error)) from None
-
-
 def plan_tasks(coordinates: int, method: str, cpus: float) -> int:
     """How many chunk tasks: TASKS_PER_CPU per CPU, none smaller than MIN_TASK_COORDINATES."""
     worth = math.ceil(coordinates / MIN_TASK_COORDINATES[method])
@@ -248,8 +222,8 @@ def run_gradcheck(
     should_stop: Callable[[], bool] | None = None,
 ) -> Iterator[Progress | GradcheckOutcome]:
     """Yield Progress while the chunk tasks run, then the GradcheckOutcome."""
-    target = _target(registry, cfg.job_id, cfg.dataset, cfg.seed, cfg.reg)
-    data = _prepare(target)
+    target = analysis_target(registry, cfg.job_id, cfg.dataset, cfg.seed, cfg.reg)
+    data = prepare_target(target)
     try:
         problem = setup(
             data.X_train, data.y_train, data.num_classes, reg=target.reg, seed=cfg.seed, init_scale=cfg.init_scale,
@@ -290,8 +264,8 @@ def run_sweep(
     If ``should_stop()`` turns true (the client went away or its deadline passed) the
     tasks are cancelled and Cancelled is raised.
     """
-    target = _target(registry, cfg.job_id, cfg.dataset, cfg.seed, cfg.reg)
-    data = _prepare(target)
+    target = analysis_target(registry, cfg.job_id, cfg.dataset, cfg.seed, cfg.reg)
+    data = prepare_target(target)
     rng = np.random.default_rng(cfg.seed)
     fresh = cfg.init_scale * rng.standard_normal((data.num_classes, data.X_train.shape[1]))
     W = fresh if target.W is None else np.asarray(target.W, dtype=np.float64)

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from formats.atomic_file import write_atomically
-from server.store import StoreState
+from server.store_state import StoreState
 
 CHECKPOINT_FORMAT = 1
 

@@ -19,7 +19,7 @@ import numpy as np
 from formats.sizes import DataSize
 from proto import descent_pb2
 from proto.tensor import to_tensor
-from server.analysis import _prepare, _target
+from server.analysis_target import analysis_target, prepare_target
 from server.errors import RequestError
 from server.fields import check_range, non_negative, optional, positive
 from server.jobspec import DEFAULTS
@@ -95,8 +95,8 @@ def run_landscape(
     launcher: RayLauncher, registry: JobRegistry, cfg: LandscapeConfig, should_stop: Callable[[], bool] | None = None
 ) -> LandscapeOutcome:
     """The line in one task and the plane's rows in parallel tasks (float64)."""
-    target = _target(registry, cfg.job_id, cfg.dataset, cfg.seed, cfg.reg)
-    data = _prepare(target)
+    target = analysis_target(registry, cfg.job_id, cfg.dataset, cfg.seed, cfg.reg)
+    data = prepare_target(target)
     rng = np.random.default_rng(cfg.seed)
     X, y = data.X_train, data.y_train
     if cfg.examples is not None:

@@ -17,7 +17,7 @@ import numpy as np
 from formats.sizes import DataSize
 
 from proto import descent_pb2
-from server.analysis import _prepare, _target
+from server.analysis_target import analysis_target, prepare_target
 from server.errors import RequestError
 from server.fields import check_range, non_negative, optional
 from server.jobspec import DEFAULTS
@@ -91,8 +91,8 @@ def run_minibatch(
     launcher: RayLauncher, registry: JobRegistry, cfg: MinibatchConfig, should_stop: Callable[[], bool] | None = None
 ) -> MinibatchOutcome:
     """The rows, measured in one Ray task (float64 cosines; timings in the job's dtype, float32 otherwise)."""
-    target = _target(registry, cfg.job_id, cfg.dataset, cfg.seed, cfg.reg)
-    data = _prepare(target)
+    target = analysis_target(registry, cfg.job_id, cfg.dataset, cfg.seed, cfg.reg)
+    data = prepare_target(target)
     rng = np.random.default_rng(cfg.seed)
     W = cfg.init_scale * rng.standard_normal((data.num_classes, data.X_train.shape[1]))
     dtype = "float32"

@@ -22,7 +22,8 @@ from server.errors import JobNotActive, JobNotFound, RequestError, grpc_errors, 
 from server.fields import check_request
 from server.job import TERMINAL
 from server.registry import JobRegistry
-from server.store import ParameterStore, Snapshot
+from server.store import ParameterStore
+from server.store_state import Snapshot
 
 State = descent_pb2.JobState
 SERVICE = "descent.v1.ParameterServer"

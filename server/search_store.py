@@ -21,7 +21,7 @@ import numpy as np
 from server.errors import PermissionDenied
 from server.losses import LossHistory
 from server.staleness import Staleness
-from server.store import StoreState
+from server.store_state import StoreState
 from worker.search import accepts
 
 #: The per-worker count a checkpoint keeps for a search job (candidates are not pushed by workers).

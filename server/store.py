@@ -23,8 +23,6 @@ import hmac
 import secrets
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Protocol
 
 import numpy as np
 
@@ -33,45 +31,11 @@ from server.errors import Cancelled, PermissionDenied, RequestError
 from server.fields import echo
 from server.losses import LossHistory
 from server.staleness import Staleness, StalenessHistogram
+from server.store_state import Snapshot, StoreObserver, StoreState, raw_bytes
 from server.update_rules import RuleSpec, UpdateRule, make_rule
 
 #: Seconds between checks that a waiting push's caller is still there.
 WAIT_POLL = 0.25
-
-
-def raw_bytes(weights: np.ndarray, version: int) -> bytes:
-    """The default encoding of W: its C-order bytes."""
-    return weights.tobytes()
-
-
-class StoreObserver(Protocol):
-    """What a store reports as it applies updates (the server's metrics; server.metrics.JobObserver)."""
-
-    def applied(self, updates: int) -> None: ...
-
-    def stale(self, updates_behind: int, times: int) -> None: ...
-
-
-@dataclass(frozen=True)
-class StoreState:
-    """Everything a checkpoint needs to continue a job exactly: W, its version, per-worker counts, losses."""
-
-    weights: np.ndarray
-    version: int
-    worker_steps: dict[str, int]
-    worker_nodes: dict[str, str]
-    loss_sums: np.ndarray
-    loss_count: int
-    optimizer: dict[str, np.ndarray] = field(default_factory=dict)  # the update rule's state arrays
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """W encoded (by default its C-order bytes; empty when stopping), its version and whether workers should stop."""
-
-    data: bytes
-    version: int
-    stop: bool
 
 
 class ParameterStore:

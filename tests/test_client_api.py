@@ -21,7 +21,8 @@ import grpc
 import numpy as np
 import pytest
 
-from client.api import ApiError, job_spec, open_api
+from client.api import ApiError, open_api
+from client.request_builders import job_spec
 from proto import descent_pb2, descent_pb2_grpc
 from proto.limits import GRPC_OPTIONS
 from proto.tensor import to_chunks

@@ -1,0 +1,106 @@
+"""Request messages built from CLI options: only the fields a user gave are set (the server defaults the rest)."""
+
+from __future__ import annotations
+
+from proto import descent_pb2
+
+#: CLI formula names → protocol enum.
+FORMULAS = {"centered": descent_pb2.CENTERED, "forward": descent_pb2.FORWARD}
+#: CLI numerical-gradient method names → protocol enum.
+METHODS = {"incremental": descent_pb2.INCREMENTAL, "brute": descent_pb2.BRUTE}
+
+
+def with_optional(message, **fields):
+    """Set the fields of ``message`` whose value is not None; leave the rest unset."""
+    for name, value in fields.items():
+        if value is not None:
+            setattr(message, name, value)
+    return message
+
+
+def job_spec(
+    dataset: str | None = None,
+    *,
+    workers: int | None = None,
+    batch_size: int | None = None,
+    steps: int | None = None,
+    lr: float | None = None,
+    reg: float | None = None,
+    seed: int | None = None,
+    dtype: str | None = None,
+    init_scale: float | None = None,
+    gradient: str | None = None,
+    check_gradient: bool | None = None,
+    numerical_method: str | None = None,
+    consistency: str | None = None,
+    push_every: int | None = None,
+    overlap: bool | None = None,
+    optimizer: str | None = None,
+    momentum: float | None = None,
+    beta1: float | None = None,
+    beta2: float | None = None,
+    eps: float | None = None,
+    lr_schedule: str | None = None,
+    strategy: str | None = None,
+) -> descent_pb2.JobSpec:
+    """Build a JobSpec that carries only the fields given (the server defaults the rest)."""
+    return with_optional(
+        descent_pb2.JobSpec(),
+        dataset=dataset,
+        workers=workers,
+        batch_size=batch_size,
+        steps=steps,
+        lr=lr,
+        reg=reg,
+        seed=seed,
+        dtype=dtype,
+        init_scale=init_scale,
+        gradient=gradient,
+        check_gradient=check_gradient,
+        numerical_method=numerical_method,
+        consistency=consistency,
+        push_every=push_every,
+        overlap=overlap,
+        optimizer=optimizer,
+        momentum=momentum,
+        beta1=beta1,
+        beta2=beta2,
+        eps=eps,
+        lr_schedule=lr_schedule,
+        strategy=strategy,
+    )
+
+
+def gradcheck_request(
+    dataset: str | None = None,
+    *,
+    checks: int | None = None,
+    h: float | list[float] | None = None,
+    formula: str | None = None,
+    seed: int | None = None,
+    reg: float | None = None,
+    batch_size: int | None = None,
+    init_scale: float | None = None,
+    full: bool = False,
+    method: str | None = None,
+    job_id: str | None = None,
+) -> descent_pb2.GradientCheckRequest:
+    """A GradientCheckRequest with the fields given; ``h`` may be a list (error vs h)."""
+    hs = [h] if isinstance(h, (int, float)) else list(h or [])
+    request = with_optional(
+        descent_pb2.GradientCheckRequest(),
+        dataset=dataset,
+        checks=checks,
+        h=hs[0] if len(hs) == 1 else None,
+        formula=FORMULAS[formula] if formula is not None else None,
+        seed=seed,
+        reg=reg,
+        batch_size=batch_size,
+        init_scale=init_scale,
+        full=full or None,
+        method=METHODS[method] if method is not None else None,
+        job_id=job_id,
+    )
+    if len(hs) > 1:
+        request.h_values.extend(hs)
+    return request

@@ -1,0 +1,47 @@
+"""The values a parameter store hands out: its checkpointable state, W snapshots, and what it reports to.
+
+Shared by server.store (gradient jobs), server.search_store (search jobs), server.jobfiles
+(checkpoint files) and server.parameter_servicer (replies).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+
+def raw_bytes(weights: np.ndarray, version: int) -> bytes:
+    """The default encoding of W: its C-order bytes."""
+    return weights.tobytes()
+
+
+class StoreObserver(Protocol):
+    """What a store reports as it applies updates (the server's metrics; server.metrics.JobObserver)."""
+
+    def applied(self, updates: int) -> None: ...
+
+    def stale(self, updates_behind: int, times: int) -> None: ...
+
+
+@dataclass(frozen=True)
+class StoreState:
+    """Everything a checkpoint needs to continue a job exactly: W, its version, per-worker counts, losses."""
+
+    weights: np.ndarray
+    version: int
+    worker_steps: dict[str, int]
+    worker_nodes: dict[str, str]
+    loss_sums: np.ndarray
+    loss_count: int
+    optimizer: dict[str, np.ndarray] = field(default_factory=dict)  # the update rule's state arrays
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """W encoded (by default its C-order bytes; empty when stopping), its version and whether workers should stop."""
+
+    data: bytes
+    version: int
+    stop: bool
