@@ -3,7 +3,8 @@ and the admission control its servicers consult.
 
 Interceptors run in order: the metrics first when the server serves them
 (server.rpc_metrics: refused calls count too), then the token check (server.auth),
-then the long-call budgets (server.streams). The port is TLS-only when a certificate and key are
+then the long-call budgets (server.streams), then the decoding of requests (server.decoding:
+bytes that do not parse are INVALID_ARGUMENT). The port is TLS-only when a certificate and key are
 configured, plaintext otherwise.
 """
 
@@ -20,6 +21,7 @@ from server.admission import Admission
 from server.auth import TokenInterceptor
 from server.config import ServerConfig
 from server.data_roots import DataRoots
+from server.decoding import DecodeErrors
 from server.metrics import ServerMetrics
 from server.registry import JobRegistry
 from server.rpc_metrics import MetricsInterceptor
@@ -35,7 +37,7 @@ def build_server(config: ServerConfig, metrics: ServerMetrics | None = None) -> 
     counting = [MetricsInterceptor(metrics)] if metrics is not None else []
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="grpc"),
-        interceptors=[*counting, TokenInterceptor(config.token), StreamBudgets(config.limits)],
+        interceptors=[*counting, TokenInterceptor(config.token), StreamBudgets(config.limits), DecodeErrors()],
         options=GRPC_OPTIONS,
         maximum_concurrent_rpcs=threads + QUEUED_CALLS,
     )

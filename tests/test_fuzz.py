@@ -125,6 +125,8 @@ def test_thousands_of_random_and_mutated_requests(server):
         "Predict": (t.Predict, lambda: pb.PredictRequest(
             job_id=job.job_id, inputs=pb.Tensor(dtype="float32", shape=[2, 4], data=b"\0" * 32))),
         "Evaluate": (t.Evaluate, lambda: pb.EvaluateRequest(job_id=job.job_id, split="test")),
+        "Minibatch": (t.Minibatch, lambda: pb.MinibatchRequest(dataset=TINY, draws=3, batch_sizes=[1, 2, 4])),
+        "Landscape": (t.Landscape, lambda: pb.LandscapeRequest(dataset=TINY, points=3)),
     }
     rng = random.Random(SEED)
     codes: collections.Counter = collections.Counter()
@@ -135,7 +137,9 @@ def test_thousands_of_random_and_mutated_requests(server):
         request = build()
         if rng.random() < 0.9:
             mutate(request, rng, known)
-        if name in ("GradientCheck", "GradientCheckStream", "StepSizeSweep") and request.job_id == job.job_id:
+        if name in ("GradientCheck", "GradientCheckStream", "StepSizeSweep", "Minibatch", "Landscape") and (
+            request.job_id == job.job_id
+        ):
             request.job_id = ""  # a check at a real job's W really runs: a few are enough (below)
         try:
             call(request, timeout=30)
@@ -178,6 +182,34 @@ def test_mutated_bytes_are_refused_cleanly(server):
             codes["OK"] += 1
         except grpc.RpcError as error:
             codes[error.code().name] += 1
-    assert codes["UNKNOWN"] == 0, dict(codes)
+    assert codes["UNKNOWN"] == 0 and codes["INTERNAL"] == 0, dict(codes)  # undecodable: INVALID_ARGUMENT
+    assert codes["INVALID_ARGUMENT"] > 0, dict(codes)
+    assert server.proc.poll() is None
+    server.trainer.ListJobs(pb.ListJobsRequest(), timeout=10)
+
+
+def test_mutated_push_stream_bytes_are_refused_cleanly(server):
+    """PushStream decodes its requests itself (proto.wire, no copy): flipped and cut bytes of a valid push are
+    refused with a status, never UNKNOWN or INTERNAL, and the server lives on."""
+    rng = random.Random(SEED + 2)
+    raw = server.channel.stream_stream(
+        "/descent.v1.ParameterServer/PushStream", request_serializer=None, response_deserializer=None
+    )
+    gradient = pb.Tensor(dtype="float32", shape=[3, 5], data=b"\0" * 60)
+    valid = pb.PushRequest(
+        job_id="job-000000000000", worker_id="job-000000000000-w0", secret="s" * 32, gradient=gradient, loss=1.0
+    ).SerializeToString()
+    codes: collections.Counter = collections.Counter()
+    for _ in range(300):
+        data = bytearray(valid)
+        for _ in range(rng.randrange(1, 6)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        data = bytes(data[: rng.randrange(len(data) + 1)])
+        try:
+            list(raw(iter([data, data]), timeout=10))
+            codes["OK"] += 1
+        except grpc.RpcError as error:
+            codes[error.code().name] += 1
+    assert codes["UNKNOWN"] == 0 and codes["INTERNAL"] == 0, dict(codes)
     assert server.proc.poll() is None
     server.trainer.ListJobs(pb.ListJobsRequest(), timeout=10)
