@@ -23,10 +23,10 @@ import numpy as np
 
 from proto import descent_pb2
 from server.errors import RequestError
-from server.fields import echo, non_negative, optional, positive
+from server.fields import non_negative, optional, positive
 from server.jobspec import DEFAULTS
 from server.launcher import RayLauncher
-from server.analysis_target import analysis_target, prepare_target
+from server.analysis_target import analysis_target, check_source, prepare_target
 from server.registry import JobRegistry
 from worker.checks import CheckReport, assemble, needs_minus, setup
 from worker.data import sample_batch
@@ -121,14 +121,6 @@ class SweepOutcome:
     tasks: int
 
 
-def _check_source(dataset: str, job_id: str) -> None:
-    """A job's W or a data set, not both (server.admission confines the data set and checks it exists)."""
-    if job_id and dataset:
-        raise RequestError(
-            f"give a data set or a job, not both (dataset {echo(dataset)}, job {echo(job_id)}): a job brings its own"
-        )
-
-
 def _hs(request: descent_pb2.GradientCheckRequest) -> tuple[float, ...]:
     if request.h_values:
         hs = tuple(request.h_values)
@@ -169,7 +161,7 @@ def resolve_gradcheck(request: descent_pb2.GradientCheckRequest) -> GradcheckCon
         non_negative("reg", cfg.reg)
     non_negative("init_scale", cfg.init_scale)
     non_negative("seed", cfg.seed)
-    _check_source(request.dataset, request.job_id)
+    check_source(request.dataset, request.job_id)
     return cfg
 
 
@@ -205,7 +197,7 @@ def resolve_sweep(request: descent_pb2.StepSizeSweepRequest) -> SweepConfig:
     non_negative("seed", cfg.seed)
     if cfg.batch_size is not None:
         positive("batch_size", cfg.batch_size)
-    _check_source(request.dataset, request.job_id)
+    check_source(request.dataset, request.job_id)
     return cfg
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from server.errors import RequestError
+from server.fields import echo
 from server.jobspec import DEFAULTS
 from server.registry import JobRegistry
 from worker.data import Prepared, prepare
@@ -42,3 +43,11 @@ def prepare_target(target: AnalysisTarget) -> Prepared:
         return prepare(target.dataset, seed=target.data_seed, dtype="float64")
     except ValueError as error:
         raise RequestError(str(error)) from None
+
+
+def check_source(dataset: str, job_id: str) -> None:
+    """A job's W or a data set, not both (server.admission confines the data set and checks it exists)."""
+    if job_id and dataset:
+        raise RequestError(
+            f"give a data set or a job, not both (dataset {echo(dataset)}, job {echo(job_id)}): a job brings its own"
+        )

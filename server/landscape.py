@@ -19,8 +19,7 @@ import numpy as np
 from formats.sizes import DataSize
 from proto import descent_pb2
 from proto.tensor import to_tensor
-from server.analysis_target import analysis_target, prepare_target
-from server.errors import RequestError
+from server.analysis_target import analysis_target, check_source, prepare_target
 from server.fields import check_range, non_negative, optional, positive
 from server.jobspec import DEFAULTS
 from server.launcher import RayLauncher
@@ -61,8 +60,7 @@ class LandscapeOutcome:
 
 def resolve_landscape(request: descent_pb2.LandscapeRequest) -> LandscapeConfig:
     """Defaults filled in, every field validated (RequestError names the bad one)."""
-    if request.dataset and request.job_id:
-        raise RequestError("give a data set or a job, not both: a job brings its own")
+    check_source(request.dataset, request.job_id)
     d = LandscapeConfig()
     cfg = LandscapeConfig(
         dataset=request.dataset or ("" if request.job_id else d.dataset),

@@ -17,7 +17,7 @@ import numpy as np
 from formats.sizes import DataSize
 
 from proto import descent_pb2
-from server.analysis_target import analysis_target, prepare_target
+from server.analysis_target import analysis_target, check_source, prepare_target
 from server.errors import RequestError
 from server.fields import check_range, non_negative, optional
 from server.jobspec import DEFAULTS
@@ -58,8 +58,7 @@ class MinibatchOutcome:
 
 def resolve_minibatch(request: descent_pb2.MinibatchRequest) -> MinibatchConfig:
     """Defaults filled in, every field validated (RequestError names the bad one)."""
-    if request.dataset and request.job_id:
-        raise RequestError("give a data set or a job, not both: a job brings its own")
+    check_source(request.dataset, request.job_id)
     cfg = MinibatchConfig(
         dataset=request.dataset or ("" if request.job_id else MinibatchConfig.dataset),
         job_id=request.job_id,
