@@ -1,7 +1,8 @@
 """A job's training curve: validation accuracy of W at regular points while it trains, off the hot path.
 
-A ``CurveRecorder`` thread watches the store's version (an atomic int read, no lock)
-and every ``every`` updates takes a copy of W (``store.weights()``: the one short hold of
+A ``CurveRecorder`` thread sleeps until the store's version reaches the next point (the
+store's ``VersionAlarm``: one comparison per update, no wake-up per update) and every
+``every`` updates takes a copy of W (``store.weights()``: the one short hold of
 the store's lock), evaluates it on the validation split and appends a CurvePoint to
 ``job.curve``: the step, the wall seconds since the job started running, the validation
 accuracy and the mean batch loss of the updates since the previous point. Workers never
@@ -22,8 +23,8 @@ from worker.svm import accuracy
 
 #: Points a job's curve aims for over its steps (the step between points is steps // POINTS).
 POINTS = 50
-#: Seconds between looks at the store's version.
-POLL = 0.02
+#: Seconds between looks at the store while its alarm is quiet (also how fresh the first point's time is).
+POLL = 0.05
 
 
 def point_every(steps: int, points: int = POINTS) -> int:
@@ -60,16 +61,24 @@ class CurveRecorder:
     def stop(self) -> None:
         """Stop watching and record the last W (if it is not the last point already)."""
         self._stop.set()
+        if self._job.store is not None:
+            self._job.store.alarm.ring()
         self._thread.join()
         self._record()
 
     def _run(self) -> None:
-        while not self._stop.wait(self._poll):
-            version = self._job.store.version
+        while not self._stop.is_set():
+            store = self._job.store
+            mark = self._last + self._every
+            # Sleep until the store reaches the next point (its alarm), looking at least every poll.
+            store.alarm.arm(mark, lambda: store.version).wait(self._poll)
+            if self._stop.is_set():
+                return
+            version = store.version
             if version == 0 and self._job.curve and self._job.started_at:
                 # Workers are still starting: the first point's W is unchanged until now.
                 self._job.curve[0].seconds = max(0.0, time.time() - self._job.started_at)
-            elif version >= self._last + self._every:
+            elif version >= mark:
                 self._record()
 
     def _record(self) -> None:

@@ -21,7 +21,7 @@ import numpy as np
 from server.errors import PermissionDenied
 from server.losses import LossHistory
 from server.staleness import Staleness
-from server.store_state import StoreState
+from server.store_state import StoreState, VersionAlarm
 from worker.search import accepts
 
 #: The per-worker count a checkpoint keeps for a search job (candidates are not pushed by workers).
@@ -35,6 +35,7 @@ class SearchStore:
         self._w = np.array(weights, copy=True, order="C")
         self._target = int(target_steps)
         self._version = 0
+        self.alarm = VersionAlarm()  # wakes the training curve's recorder at its next point (server.curve)
         self._loss = float("inf")  # W's loss where it was last evaluated
         self._losses = LossHistory(target_steps)
         self._accepted = 0
@@ -105,6 +106,7 @@ class SearchStore:
             self._loss = float(loss)
             self._losses.add(self._loss)
             self._version += 1
+            self.alarm.check(self._version)
 
     def offer(self, candidates: list[tuple[np.ndarray, float]], evaluated: int) -> bool:
         """One round: ``evaluated`` candidates were judged; the best of ``candidates`` (W, loss) replaces W if
@@ -122,11 +124,13 @@ class SearchStore:
             for _ in range(evaluated):
                 self._losses.add(self._loss)
             self._version += evaluated
+            self.alarm.check(self._version)
             return taken
 
     def stop(self) -> None:
         with self._lock:
             self._stopped = True
+        self.alarm.ring()
 
     def weights(self) -> tuple[np.ndarray, int]:
         """A copy of W and its version."""

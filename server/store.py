@@ -14,7 +14,8 @@ bias correction count updates, not applications). The store stops accepting upda
 however many workers push at once.
 
 The reply to a push is W after it, encoded once per version (``encode``) and shared by
-every worker that needs that version; a gradient is validated without copying it.
+every worker that needs that version, or written into the worker's own shared memory
+(an encoding marked ``uncached``: server.lane); a gradient is validated without copying it.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from server.errors import Cancelled, PermissionDenied, RequestError
 from server.fields import echo
 from server.losses import LossHistory
 from server.staleness import Staleness, StalenessHistogram
-from server.store_state import Snapshot, StoreObserver, StoreState, raw_bytes
+from server.store_state import Snapshot, StoreObserver, StoreState, VersionAlarm, raw_bytes
 from server.update_rules import RuleSpec, UpdateRule, make_rule
 
 #: Seconds between checks that a waiting push's caller is still there.
@@ -72,6 +73,7 @@ class ParameterStore:
         self._encoded: tuple[int, Callable, bytes] | None = None
         self._max_spread = 0  # ssp: the largest clock spread ever seen after an update
         self._lock = threading.Condition(threading.Lock())
+        self.alarm = VersionAlarm()  # wakes the training curve's recorder at its next point (server.curve)
 
     @classmethod
     def resume(
@@ -169,6 +171,8 @@ class ParameterStore:
         done = self._done()
         if done:
             return Snapshot(b"", self._version, True)
+        if getattr(encode, "uncached", False):  # a target of its own (server.lane): encode every time
+            return Snapshot(encode(self._w, self._version), self._version, False)
         cached = self._encoded
         if cached is None or cached[0] != self._version or cached[1] is not encode:
             cached = self._encoded = (self._version, encode, encode(self._w, self._version))
@@ -185,6 +189,7 @@ class ParameterStore:
         self._version += updates
         if self._observer is not None:
             self._observer.applied(updates)
+        self.alarm.check(self._version)
         self._lock.notify_all()
 
     def _stale(self, updates_behind: int, times: int = 1) -> None:
@@ -279,6 +284,7 @@ class ParameterStore:
         with self._lock:
             self._stopped = True
             self._lock.notify_all()
+        self.alarm.ring()
 
     def weights(self) -> tuple[np.ndarray, int]:
         """A copy of W and its version."""

@@ -6,6 +6,8 @@ Shared by server.store (gradient jobs), server.search_store (search jobs), serve
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -45,3 +47,31 @@ class Snapshot:
     data: bytes
     version: int
     stop: bool
+
+
+class VersionAlarm:
+    """An event set once a store's version reaches a mark: lets a watcher sleep until then, at the
+    cost of one comparison per update (``check``) instead of a wake-up per update or a polling loop."""
+
+    def __init__(self):
+        self._at = float("inf")
+        self.event = threading.Event()
+
+    def arm(self, mark: int, version: Callable[[], int]) -> threading.Event:
+        """The event, cleared, to be set when the version reaches ``mark`` (at once if it has)."""
+        self.event.clear()
+        self._at = mark
+        if version() >= mark:  # read after the mark is set: an update in between sets it either way
+            self.event.set()
+        return self.event
+
+    def check(self, version: int) -> None:
+        """Called by the store after each update (under its lock)."""
+        if version >= self._at:
+            self._at = float("inf")
+            self.event.set()
+
+    def ring(self) -> None:
+        """Wake the watcher now (the store stopped, or the watcher is leaving)."""
+        self._at = float("inf")
+        self.event.set()

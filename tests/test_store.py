@@ -114,3 +114,18 @@ def test_short_jobs_keep_every_loss_exactly():
     assert history.block == 1
     np.testing.assert_allclose(history.means(), losses)
     assert history.recent_mean(0.1) == pytest.approx(losses[-54:].mean())
+
+
+def test_version_alarm_rings_at_its_mark_and_when_the_store_stops():
+    store = ParameterStore(np.zeros((2, 3)), lr=0.1, target_steps=100)
+    grad = np.ones((2, 3))
+    event = store.alarm.arm(3, lambda: store.version)
+    for _ in range(2):
+        store.push(grad, loss=1.0, worker_id="a", node_id="n")
+    assert not event.is_set()
+    store.push(grad, loss=1.0, worker_id="a", node_id="n")
+    assert event.is_set()
+    assert store.alarm.arm(2, lambda: store.version).is_set()  # a mark already passed rings at once
+    event = store.alarm.arm(50, lambda: store.version)
+    store.stop()
+    assert event.is_set()
