@@ -11,7 +11,11 @@ their defaults (``ratio``, ``distributed_steps_per_s``) and one with them off
 (``--checkpoint-seconds 0``); ``checkpoints_on_vs_off`` is the ratio of the two.
 
 ``ratio`` is with the worker's overlap (the next gradient computed while a push is in
-flight, the default); ``ratio_no_overlap`` is the same job with ``overlap=False``.
+flight, the default); ``ratio_no_overlap`` is the same job with ``overlap=False``. Both
+use the shared-memory lane a worker on the server's host gets (proto.shared_memory);
+``ratio_no_shared_memory`` is the default job on a server started with
+``--no-shared-memory``, W and the gradient inside the gRPC messages as for a worker on
+another host.
 
 The Ray worker runs with one BLAS thread (Ray sets OMP_NUM_THREADS=1 for a
 1-CPU actor), so the pure loop is timed with one BLAS thread too (``ratio``);
@@ -112,14 +116,17 @@ def main() -> None:
     keep_freed_memory()  # the server and the worker do the same: like for like
     data = prepare(DATASET, seed=SEED, dtype="float32")
     X, y = data.X_train, data.y_train
-    pure_1, pure_default, distributed, no_checkpoints, no_overlap = [], [], [], [], []
-    with tempfile.TemporaryDirectory() as state_dir, tempfile.TemporaryDirectory() as plain_dir:
+    pure_1, pure_default, distributed, no_checkpoints, no_overlap, no_lane = [], [], [], [], [], []
+    with tempfile.TemporaryDirectory() as state_dir, tempfile.TemporaryDirectory() as plain_dir, \
+            tempfile.TemporaryDirectory() as bytes_dir:
         # The same job through a server with checkpoints (its defaults) and one without, alternately.
         server = Server(state_dir)
         plain = Server(plain_dir, ("--checkpoint-seconds", "0"))
+        on_bytes = Server(bytes_dir, ("--no-shared-memory",))
         try:
             server.train(200)  # warm-up: Ray worker processes, object store
             plain.train(200)
+            on_bytes.train(200)
             for _ in range(args.repeats):
                 with threadpool_limits(limits=1):
                     pure_1.append(pure_loop(X, y, args.steps))
@@ -130,9 +137,12 @@ def main() -> None:
                 no_checkpoints.append(status.steps / status.seconds)
                 status = server.train(args.steps, overlap=False)
                 no_overlap.append(status.steps / status.seconds)
+                status = on_bytes.train(args.steps)
+                no_lane.append(status.steps / status.seconds)
         finally:
             server.close()
             plain.close()
+            on_bytes.close()
 
     pure = statistics.median(pure_1)
     dist = statistics.median(distributed)
@@ -145,6 +155,7 @@ def main() -> None:
                 "ratio": round(dist / pure, 3),
                 "ratio_no_overlap": round(statistics.median(no_overlap) / pure, 3),
                 "distributed_steps_per_s_no_overlap": round(statistics.median(no_overlap), 1),
+                "ratio_no_shared_memory": round(statistics.median(no_lane) / pure, 3),
                 "distributed_steps_per_s_no_checkpoints": round(plain_dist, 1),
                 "checkpoints_on_vs_off": round(dist / plain_dist, 3),
                 "pure_steps_per_s_default_threads": round(statistics.median(pure_default), 1),
@@ -155,6 +166,7 @@ def main() -> None:
                     "distributed": distributed,
                     "distributed_no_checkpoints": no_checkpoints,
                     "distributed_no_overlap": no_overlap,
+                    "distributed_no_shared_memory": no_lane,
                 },
                 "steps": args.steps,
                 "repeats": args.repeats,

@@ -9,8 +9,10 @@ Three parts, one JSON document:
   API, ``tobytes``, ``np.isfinite`` flags), measured side by side.
 - ``round_trip``: one PushStream step through the real ParameterServicer in a server
   subprocess vs a raw gRPC bytes echo (same options, same byte counts) on the same server;
-  ``ratio`` = echo time ÷ PS time (1.0: the PS adds nothing), and the server's CPU µs per
-  round trip for each.
+  ``ratio`` = echo time ÷ PS time with W and the gradient in the messages (a worker on
+  another host), ``ratio_lane`` = echo time ÷ PS time on the shared-memory lane (a worker
+  on the server's host: proto.shared_memory), and the server's CPU µs per round trip for
+  each.
 - ``server_cpu``: a real 2-worker async job on synthetic data with a 10 × 3073 W through a
   real ``python -m server``: the server process's CPU µs per applied update (CPU-time slope
   while training). With ``--base DIR`` the same job also runs on the checkout in DIR,
@@ -188,6 +190,39 @@ def _steps(call, requests, steps: int) -> float:
     return elapsed / steps
 
 
+def _lane_steps(call, grad: np.ndarray, fields: dict, steps: int) -> float:
+    """Seconds per lock-step round trip on the shared-memory lane (the worker's own wire)."""
+    import queue
+
+    from worker.wire import Update, open_wire
+
+    outbox = queue.SimpleQueue()
+
+    def gen():
+        while (item := outbox.get()) is not None:
+            yield item
+
+    ident = {k: fields[k] for k in ("job_id", "worker_id", "node_id", "secret")}
+    replies = call(gen())
+    outbox.put(descent_pb2.PushRequest(shared_memory=True, **ident).SerializeToString())
+    wire, current = open_wire(next(replies), outbox, replies, ident)
+    if not wire.shared_memory:
+        raise RuntimeError("the server offered no shared-memory lane")
+    update = Update(grad, 1.0, current.version)
+    wire.send(update, 1)
+    wire.receive()
+    start = time.perf_counter()
+    for _ in range(steps):
+        wire.send(update, 1)
+        wire.receive()
+    elapsed = time.perf_counter() - start
+    wire.close()
+    outbox.put(None)
+    for _ in replies:
+        pass
+    return elapsed / steps
+
+
 def round_trip(shape, steps: int, repeats: int) -> dict:
     """One PushStream step through the real servicer vs a raw bytes echo of the same sizes."""
     ctx = multiprocessing.get_context("spawn")
@@ -201,7 +236,7 @@ def round_trip(shape, steps: int, repeats: int) -> dict:
     ps_requests = [hello.SerializeToString(), push_request_bytes(grad, **fields)]
     echo_requests = [b"\0", b"\0" * len(ps_requests[1])]
     reply_bytes = len(parameters_bytes(grad, 1))
-    ps_times, echo_times, ps_cpu, echo_cpu = [], [], [], []
+    ps_times, echo_times, ps_cpu, echo_cpu, lane_times, lane_cpu = [], [], [], [], [], []
     with grpc.insecure_channel(f"127.0.0.1:{port}", options=GRPC_OPTIONS) as channel:
         ps_call = channel.stream_stream("/descent.v1.ParameterServer/PushStream", request_serializer=passthrough,
                                         response_deserializer=descent_pb2.Parameters.FromString)
@@ -216,9 +251,12 @@ def round_trip(shape, steps: int, repeats: int) -> dict:
                 before = process_cpu(proc.pid)
                 times.append(_steps(call, requests, steps))
                 cpus.append((process_cpu(proc.pid) - before) / (steps + 1))
+            before = process_cpu(proc.pid)
+            lane_times.append(_lane_steps(ps_call, grad, fields, steps))
+            lane_cpu.append((process_cpu(proc.pid) - before) / (steps + 1))
     parent.send("stop")
     proc.join(30)
-    ps, echo = statistics.median(ps_times), statistics.median(echo_times)
+    ps, echo, lane = statistics.median(ps_times), statistics.median(echo_times), statistics.median(lane_times)
     return {
         "shape": list(shape),
         "ps_ms_per_round_trip": round(ps * 1e3, 3),
@@ -226,9 +264,13 @@ def round_trip(shape, steps: int, repeats: int) -> dict:
         "ratio": round(echo / ps, 3),
         "server_cpu_us_per_round_trip_ps": round(statistics.median(ps_cpu) * 1e6, 1),
         "server_cpu_us_per_round_trip_echo": round(statistics.median(echo_cpu) * 1e6, 1),
+        "lane_ms_per_round_trip": round(lane * 1e3, 3),
+        "ratio_lane": round(echo / lane, 3),
+        "server_cpu_us_per_round_trip_lane": round(statistics.median(lane_cpu) * 1e6, 1),
         "steps": steps,
         "runs_ps_ms": [round(t * 1e3, 3) for t in ps_times],
         "runs_echo_ms": [round(t * 1e3, 3) for t in echo_times],
+        "runs_lane_ms": [round(t * 1e3, 3) for t in lane_times],
     }
 
 

@@ -92,7 +92,10 @@ def serve(config: ServerConfig) -> int:
         )
         trainer = TrainerServicer(registry, runner, launcher, admission_for(config, registry))
         descent_pb2_grpc.add_TrainerServicer_to_server(trainer, grpc_server)
-        add_parameter_service(ParameterServicer(registry), grpc_server)
+        observe_push = metrics.observe_push if metrics is not None else None
+        add_parameter_service(
+            ParameterServicer(registry, shared_memory=config.shared_memory, observe_push=observe_push), grpc_server
+        )
         health_servicer = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, grpc_server)
         enable_reflection(grpc_server)

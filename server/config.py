@@ -57,6 +57,8 @@ class ServerConfig:
     metrics_port: int | None = None
     # Log lines as logfmt ("text") or JSON lines ("json"): server.log_format.
     log_format: str = "text"
+    # Offer workers on this host a shared-memory lane for W and gradients (proto.shared_memory).
+    shared_memory: bool = True
 
 
 def parse_args(argv: list[str] | None = None) -> ServerConfig:
@@ -134,6 +136,11 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
         "--log-format", choices=FORMATS, default=env.get("DESCENT_LOG_FORMAT", "text"),
         help="log lines as logfmt (text, the default) or JSON lines (json); job events carry their fields",
     )
+    parser.add_argument(
+        "--no-shared-memory", dest="shared_memory", action="store_false",
+        default=env.get("DESCENT_SHARED_MEMORY", "1") not in ("0", "false", "no"),
+        help="send W and gradients over gRPC even to workers on this host (default: a shared-memory lane in /dev/shm)",
+    )
     args = parser.parse_args(argv)
     if not 0 <= args.port <= 65535:
         parser.error(f"--port must be in [0, 65535], got {args.port}")
@@ -185,6 +192,7 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
         parent_pid=args.exit_with_parent,
         metrics_port=args.metrics_port,
         log_format=args.log_format,
+        shared_memory=args.shared_memory,
     )
 
 

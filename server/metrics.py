@@ -69,6 +69,11 @@ class ServerMetrics:
         if jobs is not None and states is not None:
             self.registry.register(JobCollector(jobs, states))
 
+    def observe_push(self, wall_seconds: float, cpu_seconds: float) -> None:
+        """One push handled (server.rpc_metrics per gRPC message; server.lane per push on a lane)."""
+        self.push_latency.observe(wall_seconds)
+        self.push_cpu.observe(cpu_seconds)
+
     def job_observer(self) -> JobObserver:
         """What a job's parameter store reports to (server.store.StoreObserver): updates and staleness."""
         return JobObserver(self)

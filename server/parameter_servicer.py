@@ -9,6 +9,12 @@ On PushStream (the workers' hot path) a reply is the serialized ``Parameters`` b
 once per version of W by the store (proto.wire: one copy of W) and sent as it is: the
 method is registered with a serializer that passes bytes through (``add_to_server``).
 The gradient is decoded without a copy (``np.frombuffer`` over the request's bytes).
+
+A worker on the server's host moves both arrays through a shared-memory lane instead
+(proto.shared_memory, server.lane): its first request offers it, the reply names the
+lane, its second request says it is connected, and from then on the stream's thread
+answers its pushes on the lane's socket; the call ends when the store says stop. A
+worker that cannot use the lane pushes bytes and the lane is dropped.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from proto.wire import parameters_bytes, passthrough
 from server.errors import JobNotActive, JobNotFound, RequestError, grpc_errors, grpc_stream_errors
 from server.fields import check_request
 from server.job import TERMINAL
+from server.lane import Lane, Observe, Push
 from server.registry import JobRegistry
 from server.store import ParameterStore
 from server.store_state import Snapshot
@@ -32,8 +39,10 @@ SERVICE = "descent.v1.ParameterServer"
 class ParameterServicer(descent_pb2_grpc.ParameterServerServicer):
     """Thin: check the worker, decode, call the job's ParameterStore, encode."""
 
-    def __init__(self, registry: JobRegistry):
+    def __init__(self, registry: JobRegistry, shared_memory: bool = True, observe_push: Observe | None = None):
         self._registry = registry
+        self._shared_memory = shared_memory  # offer workers on this host a shared-memory lane
+        self._observe_push = observe_push  # the metrics' per-push timing, for pushes on a lane
 
     def _store(self, request) -> ParameterStore:
         """The store of the request's job, once the request's worker is known to it."""
@@ -56,12 +65,13 @@ class ParameterServicer(descent_pb2_grpc.ParameterServerServicer):
         store = self._store(request)
         return self._encode(store, store.pull())
 
-    def _apply(self, request, context, encode=None) -> Snapshot:
+    def _apply(self, request, context, grad=None, encode=None) -> Snapshot:
         store = self._store(request)
-        try:
-            grad = from_tensor(request.gradient)
-        except ValueError as error:  # a malformed tensor
-            raise RequestError(f"gradient: {error}") from None
+        if grad is None:
+            try:
+                grad = from_tensor(request.gradient)
+            except ValueError as error:  # a malformed tensor
+                raise RequestError(f"gradient: {error}") from None
         kwargs = {} if encode is None else {"encode": encode}
         return store.push(
             grad, request.loss, request.worker_id, request.node_id, version=request.version,
@@ -81,17 +91,54 @@ class ParameterServicer(descent_pb2_grpc.ParameterServerServicer):
 
     @grpc_stream_errors
     def PushStream(self, request_iterator, context):
-        for request in request_iterator:
-            check_request(request)
-            if request.HasField("gradient"):
-                snap = self._apply(request, context, parameters_bytes)
-            else:
-                store = self._store(request)
-                store.register(request.worker_id, request.node_id)
-                snap = store.pull(parameters_bytes)
-            yield self._wire(snap)
-            if snap.stop:
-                return
+        lane: Lane | None = None  # this stream's shared-memory lane, once offered (server.lane)
+        offered = False
+        try:
+            for request in request_iterator:
+                check_request(request)
+                if request.HasField("gradient"):
+                    if lane is not None:  # the worker could not use the lane: bytes from now on
+                        lane.close()
+                        lane = None
+                    snap = self._apply(request, context, encode=parameters_bytes)
+                    reply = self._wire(snap)
+                elif request.shared_memory and offered:  # second request: the worker is on the lane
+                    if lane is None:
+                        raise RequestError("shared_memory: this stream has no lane (the server offered none)")
+                    store = self._store(request)
+                    lane.accept()
+                    snap = lane.serve(self._lane_push(store, request), context.is_active, self._observe_push)
+                    if snap is None:  # the worker went
+                        return
+                    reply = self._wire(snap)
+                else:
+                    store = self._store(request)
+                    store.register(request.worker_id, request.node_id)
+                    snap = store.pull(parameters_bytes)
+                    reply = self._wire(snap)
+                    if request.shared_memory and not offered and not snap.stop:
+                        offered = True
+                        lane = Lane.open(store.shape, store.dtype) if self._shared_memory else None
+                        if lane is not None:
+                            reply += lane.offer()
+                yield reply
+                if snap.stop:
+                    return
+        finally:
+            if lane is not None:
+                lane.close()
+
+    @staticmethod
+    def _lane_push(store: ParameterStore, hello) -> Push:
+        """Pushes on a lane, as the worker that opened it (its identity was checked on the stream)."""
+
+        def push(grad, loss, version, updates, encode, alive) -> Snapshot:
+            return store.push(
+                grad, loss, hello.worker_id, hello.node_id, version=version, updates=updates or 1,
+                encode=encode, alive=alive,
+            )
+
+        return push
 
 
 def add_to_server(servicer: ParameterServicer, server: grpc.Server) -> None:

@@ -2,7 +2,8 @@
 
 Every call is counted by method and final status code. The two push methods are also timed
 per push: wall and thread-CPU seconds from the moment the servicer has the request to the
-moment its reply is handed back (for ``PushStream``, per message of the stream), and a push
+moment its reply is handed back (for ``PushStream``, per message of the stream; pushes on a
+shared-memory lane bypass gRPC and are timed by server.lane the same way), and a push
 that ends in an error is counted as refused with the code as its reason. It runs first, before
 the token check, so refused calls are counted too.
 """
@@ -63,8 +64,7 @@ class MetricsInterceptor(grpc.ServerInterceptor):
             self._metrics.refused.labels(code.lower()).inc()
 
     def _observe_push(self, wall0: float, cpu0: float) -> None:
-        self._metrics.push_latency.observe(time.perf_counter() - wall0)
-        self._metrics.push_cpu.observe(time.thread_time() - cpu0)
+        self._metrics.observe_push(time.perf_counter() - wall0, time.thread_time() - cpu0)
 
     def _wrap_unary(self, behavior, method: str, push: bool):
         def call(request, context):

@@ -15,8 +15,9 @@ of W (``W -= lr * dW``) and pushes the sum of the K gradients, which the server 
 K updates. Batches come from one generator per worker seeded by the job, one batch per
 local step, so a worker's batches are reproducible (server.seeds).
 
-Requests are serialized by ``proto.wire`` (one copy of the gradient) and the reply's W
-is decoded without a copy.
+How the arrays travel is worker.wire: in the messages (one copy of the gradient, W
+decoded without a copy), or, when the server is on this worker's host, through a
+shared-memory lane (proto.shared_memory) with one small socket message each way.
 """
 
 from __future__ import annotations
@@ -31,11 +32,11 @@ import numpy as np
 
 from proto import descent_pb2
 from proto.limits import GRPC_OPTIONS
-from proto.tensor import from_tensor
-from proto.wire import passthrough, push_request_bytes
+from proto.wire import passthrough
 from worker.data import sample_batch
 from worker.malloc import keep_freed_memory
 from worker.svm import svm_loss_grad
+from worker.wire import LaneWire, Update, Weights, open_wire
 
 _END = None
 PUSH_STREAM = "/descent.v1.ParameterServer/PushStream"
@@ -58,6 +59,7 @@ class LoopConfig:
     lr: float = 0.0  # the job's step size (used for local steps when push_every > 1)
     push_every: int = 1  # local steps per push (Downpour's n_push)
     overlap: bool = True  # compute the next gradient while a push is in flight
+    shared_memory: bool = True  # offer the server a shared-memory lane (used if the server is on this host)
 
 
 def _requests(outbox: queue.SimpleQueue) -> Iterator[bytes]:
@@ -72,15 +74,6 @@ def _channel(cfg: LoopConfig) -> grpc.Channel:
     return grpc.insecure_channel(cfg.server_address, options=GRPC_OPTIONS)
 
 
-@dataclass
-class _Update:
-    """A gradient ready to push: computed on W at ``version``, accumulating ``updates`` local steps."""
-
-    grad: np.ndarray
-    loss: float
-    version: int
-
-
 class TrainLoop:
     """One worker of a job; ``run`` returns when the parameter server says stop."""
 
@@ -91,14 +84,14 @@ class TrainLoop:
         """The node this worker runs on (lets the launcher wait for placement)."""
         return self.config.node_id
 
-    def _compute(self, params: descent_pb2.Parameters, X, y, rng) -> _Update:
-        """The gradient to push from W in ``params``: one batch, or push_every local steps on a copy."""
+    def _compute(self, current: Weights, X, y, rng) -> Update:
+        """The gradient to push from W: one batch, or push_every local steps on a copy."""
         cfg = self.config
-        W = from_tensor(params.weights)
+        W = current.W
         if cfg.push_every == 1:
             Xb, yb = sample_batch(X, y, cfg.batch_size, rng)
             loss, dW = svm_loss_grad(W, Xb, yb, cfg.reg)
-            return _Update(dW, float(loss), params.version)
+            return Update(dW, float(loss), current.version)
         local = W.copy()
         total, losses = np.zeros_like(local), 0.0
         for _ in range(cfg.push_every):
@@ -107,23 +100,18 @@ class TrainLoop:
             total += dW
             losses += float(loss)
             local -= cfg.lr * dW
-        return _Update(total, losses / cfg.push_every, params.version)
-
-    def _request(self, update: _Update) -> bytes:
-        cfg = self.config
-        return push_request_bytes(
-            update.grad, job_id=cfg.job_id, worker_id=cfg.worker_id, node_id=cfg.node_id, loss=update.loss,
-            version=update.version, secret=cfg.secret, updates=cfg.push_every,
-        )
+        return Update(total, losses / cfg.push_every, current.version)
 
     def run(self, X: np.ndarray, y: np.ndarray) -> dict:
-        """Train until told to stop; return this worker's push count, node and where its time went."""
+        """Train until told to stop; return this worker's push count, node, wire and where its time went."""
         cfg = self.config
         keep_freed_memory()
         rng = np.random.default_rng(cfg.seed)
         outbox: queue.SimpleQueue = queue.SimpleQueue()
         pushes, compute = 0, 0.0
         started, cpu_started = time.perf_counter(), time.process_time()
+        fields = dict(job_id=cfg.job_id, worker_id=cfg.worker_id, node_id=cfg.node_id, secret=cfg.secret)
+        wire = None
         with _channel(cfg) as channel:
             metadata = (("authorization", f"Bearer {cfg.token}"),) if cfg.token else None
             call = channel.stream_stream(
@@ -131,35 +119,34 @@ class TrainLoop:
             )
             replies = call(_requests(outbox), metadata=metadata)
             try:
-                outbox.put(
-                    descent_pb2.PushRequest(
-                        job_id=cfg.job_id, worker_id=cfg.worker_id, node_id=cfg.node_id, secret=cfg.secret
-                    ).SerializeToString()
-                )
-                params = next(replies)
-                while not params.stop:
+                outbox.put(descent_pb2.PushRequest(shared_memory=cfg.shared_memory, **fields).SerializeToString())
+                wire, current = open_wire(next(replies), outbox, replies, fields)
+                while not current.stop:
                     tick = time.perf_counter()
-                    update = self._compute(params, X, y, rng)
+                    update = self._compute(current, X, y, rng)
                     compute += time.perf_counter() - tick
-                    outbox.put(self._request(update))
+                    wire.send(update, cfg.push_every)
                     pushes += 1
                     if cfg.overlap:
                         # While this push is in flight, compute the next gradient on the W we have.
                         while True:
                             tick = time.perf_counter()
-                            update = self._compute(params, X, y, rng)
+                            update = self._compute(current, X, y, rng)
                             compute += time.perf_counter() - tick
-                            params = next(replies)
-                            if params.stop:
+                            current = wire.receive()
+                            if current.stop:
                                 break
-                            outbox.put(self._request(update))
+                            wire.send(update, cfg.push_every)
                             pushes += 1
                         break
-                    params = next(replies)
+                    current = wire.receive()
             finally:
+                if isinstance(wire, LaneWire):
+                    wire.close()
                 outbox.put(_END)
         return {
             "worker_id": cfg.worker_id, "node_id": cfg.node_id, "pushes": pushes,
             "seconds": time.perf_counter() - started, "compute_seconds": compute,
             "cpu_seconds": time.process_time() - cpu_started,
+            "shared_memory": wire is not None and wire.shared_memory,
         }

@@ -1,0 +1,172 @@
+"""The server's end of one PushStream's shared-memory lane (proto.shared_memory).
+
+A ``Lane`` is opened when a placed worker's first request offers shared memory and the
+server may use it (``--no-shared-memory`` turns it off): a segment for W and the
+gradient, and a listening socket that takes one connection. ``accept`` takes the
+worker's connection once its second request says it has connected (its first message
+must be the lane's token). ``serve`` then answers pushes on the socket until the store
+says stop or the worker goes: each push hands the store a private copy of the gradient
+(so what is validated is what is applied) and the lane as the reply's encoding, which
+writes W into the segment under the store's lock. The thread that runs ``serve`` is the
+stream's own gRPC thread, which held the call anyway; it looks at the call and the
+socket every ``POLL`` seconds while no push comes.
+"""
+
+from __future__ import annotations
+
+import hmac
+import select
+import socket
+import threading
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from proto.shared_memory import PUSH, REPLY, TOKEN_BYTES, Segment, socket_address, sweep
+from proto import descent_pb2
+from server.errors import Cancelled, RequestError
+from server.store_state import Snapshot
+
+#: Seconds between looks at the call while the socket is quiet.
+POLL = 1.0
+#: Seconds the worker has to connect and send its token once it said it had.
+ACCEPT_TIMEOUT = 2.0
+_HANGUP = select.POLLHUP | select.POLLERR | getattr(select, "POLLRDHUP", 0)
+
+_swept = threading.Event()
+
+#: push(gradient, loss, version, updates, encode, alive) -> the W to continue from.
+Push = Callable[[np.ndarray, float, int, int, Callable, Callable[[], bool]], Snapshot]
+Observe = Callable[[float, float], None]
+
+
+class Lane:
+    """One stream's segment and socket, seen from the server."""
+
+    #: The store calls this encoding for every reply (no per-version cache: each lane is its own target).
+    uncached = True
+
+    def __init__(self, segment: Segment, listener: socket.socket):
+        self._segment = segment
+        self._listener: socket.socket | None = listener
+        self._conn: socket.socket | None = None
+        self._scratch = np.empty_like(segment.gradient)
+        self._linked = True
+
+    @classmethod
+    def open(cls, shape: tuple[int, ...], dtype: np.dtype) -> Lane | None:
+        """A lane for W of this shape and dtype, or None where this host cannot offer one."""
+        if not _swept.is_set():  # once per server: names left by servers killed mid-handshake
+            _swept.set()
+            sweep()
+        segment = Segment.create(shape, dtype)
+        if segment is None:
+            return None
+        try:
+            listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            listener.bind(socket_address(segment.name))
+            listener.listen(1)
+        except OSError:
+            segment.unlink()
+            return None
+        return cls(segment, listener)
+
+    def offer(self) -> bytes:
+        """The serialized fields that name the lane in the first reply (appended to it)."""
+        return descent_pb2.Parameters(
+            shared_memory=self._segment.name, shared_memory_token=self._segment.token
+        ).SerializeToString()
+
+    def accept(self) -> None:
+        """Take the worker's connection (it connected before saying so); RequestError if it did not."""
+        if self._listener is None or self._conn is not None:
+            raise RequestError("shared_memory: this stream has no lane waiting for its worker")
+        self._listener.settimeout(ACCEPT_TIMEOUT)
+        try:
+            conn, _ = self._listener.accept()
+            conn.settimeout(ACCEPT_TIMEOUT)
+            token = conn.recv(64)
+        except OSError:
+            raise RequestError("shared_memory: the worker said it connected to the lane, but no connection came") from None
+        finally:
+            self._close_listener()
+            self.settle()
+        if len(token) != TOKEN_BYTES or not hmac.compare_digest(token, self._segment.token):
+            conn.close()
+            raise RequestError("shared_memory: the lane's connection did not send its token")
+        conn.settimeout(POLL)
+        self._conn = conn
+
+    def gradient(self) -> np.ndarray:
+        """The pushed gradient, copied out of the segment."""
+        np.copyto(self._scratch, self._segment.gradient)
+        return self._scratch
+
+    def __call__(self, weights: np.ndarray, version: int) -> bytes:
+        """Write W into the segment (the store calls this under its lock)."""
+        np.copyto(self._segment.weights, weights)
+        return b""
+
+    def connected(self) -> bool:
+        """Whether the worker's end of the socket is still open."""
+        if self._conn is None:
+            return False
+        poller = select.poll()
+        poller.register(self._conn, _HANGUP)
+        return not poller.poll(0)
+
+    def serve(self, push: Push, alive: Callable[[], bool], observe: Observe | None = None) -> Snapshot | None:
+        """Answer pushes until the store says stop (return that snapshot) or the worker goes (None).
+
+        ``observe(wall_seconds, cpu_seconds)`` is told each push's time from its message to its reply.
+        """
+        conn = self._conn
+        assert conn is not None, "accept first"
+
+        def still_there() -> bool:
+            return alive() and self.connected()
+
+        while True:
+            try:
+                message = conn.recv(64)
+            except TimeoutError:
+                if not still_there():
+                    raise Cancelled("the worker's call ended") from None
+                continue
+            except OSError:  # reset: the worker is gone
+                return None
+            if not message:  # closed: the worker is gone
+                return None
+            if len(message) != PUSH.size:
+                raise RequestError(f"lane message of {len(message)} bytes, expected {PUSH.size}")
+            wall0, cpu0 = time.perf_counter(), time.thread_time()
+            version, loss, updates = PUSH.unpack(message)
+            snap = push(self.gradient(), loss, version, updates, self, still_there)
+            try:
+                conn.send(REPLY.pack(snap.version, snap.stop))
+            except OSError:
+                return None
+            if observe is not None:
+                observe(time.perf_counter() - wall0, time.thread_time() - cpu0)
+            if snap.stop:
+                return snap
+
+    def settle(self) -> None:
+        """The worker has mapped the segment or never will: drop its name (once)."""
+        if self._linked:
+            self._linked = False
+            self._segment.unlink()
+
+    def _close_listener(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+
+    def close(self) -> None:
+        """Drop the name and close both sockets (the memory goes with the last mapping)."""
+        self.settle()
+        self._close_listener()
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None

@@ -1,0 +1,137 @@
+"""How a worker's gradients and W travel on its PushStream: inside the messages, or on a lane.
+
+``open_wire`` reads the first reply. If it names a shared-memory lane (proto.shared_memory)
+and this worker can map the segment, connect to its socket and send the token, it tells
+the server so with a second request and returns a ``LaneWire``: the gradient is written
+into the segment and a small message sent on the socket, and W is copied out of the
+segment when the reply comes. Otherwise a ``GrpcWire``: the gradient in the request's
+bytes (proto.wire, one copy) and W decoded from the reply without a copy.
+"""
+
+from __future__ import annotations
+
+import queue
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from proto import descent_pb2
+from proto.shared_memory import PUSH, REPLY, Segment, socket_address
+from proto.tensor import from_tensor
+from proto.wire import push_request_bytes
+
+#: Seconds to connect to a lane's socket before pushing bytes instead.
+CONNECT_TIMEOUT = 5.0
+
+
+@dataclass
+class Weights:
+    """A reply, decoded: W (this worker's own array), its version, and whether to stop."""
+
+    W: np.ndarray | None
+    version: int
+    stop: bool
+
+
+@dataclass
+class Update:
+    """A gradient ready to push: computed on W at ``version``, with its batch loss."""
+
+    grad: np.ndarray
+    loss: float
+    version: int
+
+
+class GrpcWire:
+    """Both arrays inside the PushStream messages."""
+
+    shared_memory = False
+
+    def __init__(self, outbox: queue.SimpleQueue, replies: Iterator[descent_pb2.Parameters], fields: dict):
+        self._outbox, self._replies, self._fields = outbox, replies, fields
+
+    def send(self, update: Update, updates: int) -> None:
+        self._outbox.put(push_request_bytes(
+            update.grad, loss=update.loss, version=update.version, updates=updates, **self._fields
+        ))
+
+    def receive(self) -> Weights:
+        return decode(next(self._replies))
+
+
+class LaneWire:
+    """Both arrays in the shared segment; one small message each way on the lane's socket."""
+
+    shared_memory = True
+
+    def __init__(self, segment: Segment, sock: socket.socket, replies: Iterator[descent_pb2.Parameters]):
+        self._segment, self._sock, self._replies = segment, sock, replies
+
+    def send(self, update: Update, updates: int) -> None:
+        np.copyto(self._segment.gradient, update.grad)
+        self._sock.send(PUSH.pack(update.version, update.loss, updates))
+
+    def receive(self) -> Weights:
+        try:
+            message = self._sock.recv(64)
+        except OSError:
+            message = b""
+        if len(message) != REPLY.size:
+            return self._ended()
+        version, stop = REPLY.unpack(message)
+        if stop:
+            return Weights(None, version, True)
+        return Weights(self._segment.weights.copy(), version, False)  # the server writes it again next push
+
+    def _ended(self) -> Weights:
+        """The server closed the lane: its call's status says why (an error raises here)."""
+        self._sock.close()
+        try:
+            params = next(self._replies)
+        except StopIteration:
+            raise RuntimeError("the parameter server closed the lane without a reply") from None
+        if params.stop:
+            return Weights(None, params.version, True)
+        raise RuntimeError("the parameter server closed the lane")
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+def decode(params: descent_pb2.Parameters) -> Weights:
+    if params.stop:
+        return Weights(None, params.version, True)
+    return Weights(from_tensor(params.weights), params.version, False)
+
+
+def _connect(params: descent_pb2.Parameters, shape, dtype) -> tuple[Segment, socket.socket] | None:
+    segment = Segment.attach(params.shared_memory, params.shared_memory_token, shape, dtype)
+    if segment is None:
+        return None
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        sock.settimeout(CONNECT_TIMEOUT)
+        sock.connect(socket_address(params.shared_memory))
+        sock.send(segment.token)
+        sock.settimeout(None)
+    except OSError:
+        sock.close()
+        return None
+    return segment, sock
+
+
+def open_wire(
+    first: descent_pb2.Parameters, outbox: queue.SimpleQueue, replies: Iterator[descent_pb2.Parameters], fields: dict
+) -> tuple[GrpcWire | LaneWire, Weights]:
+    """The wire this stream uses from its first reply, and the W that reply carries."""
+    current = decode(first)
+    if current.stop or not first.shared_memory:
+        return GrpcWire(outbox, replies, fields), current
+    lane = _connect(first, current.W.shape, current.W.dtype)
+    if lane is None:
+        return GrpcWire(outbox, replies, fields), current
+    outbox.put(descent_pb2.PushRequest(shared_memory=True, **fields).SerializeToString())
+    return LaneWire(*lane, replies), current
+
