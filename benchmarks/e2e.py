@@ -6,9 +6,13 @@ W -= lr * dW. The distributed side is a real job on a real server subprocess
 with local Ray; its rate is the job's own steps / seconds (RUNNING to the end).
 Runs alternate (pure, distributed, pure, ...) and medians are reported.
 
-The distributed job runs on two servers side by side: one with checkpoints at
-their defaults (``ratio``, ``distributed_steps_per_s``) and one with them off
-(``--checkpoint-seconds 0``); ``checkpoints_on_vs_off`` is the ratio of the two.
+The distributed job runs on three servers, one at a time (each started, warmed up, used
+and closed in turn, so no idle local Ray takes CPU from the one training): one with
+checkpoints at their defaults (``ratio``, ``distributed_steps_per_s``), one with them off
+(``--checkpoint-seconds 0``; ``checkpoints_on_vs_off`` is the ratio of the two) and one
+with ``--no-shared-memory``. A job's rate is its steps ÷ its RUNNING seconds, which
+include placing the worker (0.2–0.6 s here); ``ratio_steady`` uses the rate between the
+job's second curve point and its last instead (training alone).
 
 ``ratio`` is with the worker's overlap (the next gradient computed while a push is in
 flight, the default); ``ratio_no_overlap`` is the same job with ``overlap=False``. Both
@@ -21,7 +25,7 @@ The Ray worker runs with one BLAS thread (Ray sets OMP_NUM_THREADS=1 for a
 1-CPU actor), so the pure loop is timed with one BLAS thread too (``ratio``);
 the pure loop with the default thread count is reported beside it.
 
-    python benchmarks/e2e.py [--steps 3000] [--repeats 3]
+    python benchmarks/e2e.py [--steps 6000] [--repeats 3]
 
 Prints one JSON object.
 """
@@ -46,6 +50,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.machine import blas_facts  # noqa: E402
+from benchmarks.served import steady_rate  # noqa: E402
 
 from client.channel import open_channel  # noqa: E402
 from proto import descent_pb2, descent_pb2_grpc  # noqa: E402
@@ -109,7 +114,7 @@ class Server:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--steps", type=int, default=6000)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
@@ -117,32 +122,27 @@ def main() -> None:
     data = prepare(DATASET, seed=SEED, dtype="float32")
     X, y = data.X_train, data.y_train
     pure_1, pure_default, distributed, no_checkpoints, no_overlap, no_lane = [], [], [], [], [], []
-    with tempfile.TemporaryDirectory() as state_dir, tempfile.TemporaryDirectory() as plain_dir, \
-            tempfile.TemporaryDirectory() as bytes_dir:
-        # The same job through a server with checkpoints (its defaults) and one without, alternately.
-        server = Server(state_dir)
-        plain = Server(plain_dir, ("--checkpoint-seconds", "0"))
-        on_bytes = Server(bytes_dir, ("--no-shared-memory",))
-        try:
-            server.train(200)  # warm-up: Ray worker processes, object store
-            plain.train(200)
-            on_bytes.train(200)
-            for _ in range(args.repeats):
-                with threadpool_limits(limits=1):
-                    pure_1.append(pure_loop(X, y, args.steps))
-                pure_default.append(pure_loop(X, y, args.steps))
-                status = server.train(args.steps)
-                distributed.append(status.steps / status.seconds)
-                status = plain.train(args.steps)
-                no_checkpoints.append(status.steps / status.seconds)
-                status = server.train(args.steps, overlap=False)
-                no_overlap.append(status.steps / status.seconds)
-                status = on_bytes.train(args.steps)
-                no_lane.append(status.steps / status.seconds)
-        finally:
-            server.close()
-            plain.close()
-            on_bytes.close()
+    steady, steady_no_overlap = [], []
+    # One server at a time (each with its own local Ray, whose idle processes would otherwise
+    # take CPU from whichever server is training): start it, warm it up, run its jobs, close it.
+    configs = (((), (distributed, steady, True), (no_overlap, steady_no_overlap, False)),
+               (("--checkpoint-seconds", "0"), (no_checkpoints, [], True)),
+               (("--no-shared-memory",), (no_lane, [], True)))
+    for _ in range(args.repeats):
+        with threadpool_limits(limits=1):
+            pure_1.append(pure_loop(X, y, args.steps))
+        pure_default.append(pure_loop(X, y, args.steps))
+        for extra, *jobs in configs:
+            with tempfile.TemporaryDirectory() as state_dir:
+                server = Server(state_dir, extra)
+                try:
+                    server.train(200)  # warm-up: Ray worker processes, the data set in the object store
+                    for rates, steady_rates, overlap in jobs:
+                        status = server.train(args.steps, overlap=overlap)
+                        rates.append(status.steps / status.seconds)
+                        steady_rates.append(steady_rate(status))
+                finally:
+                    server.close()
 
     pure = statistics.median(pure_1)
     dist = statistics.median(distributed)
@@ -154,6 +154,8 @@ def main() -> None:
                 "distributed_steps_per_s": round(dist, 1),
                 "ratio": round(dist / pure, 3),
                 "ratio_no_overlap": round(statistics.median(no_overlap) / pure, 3),
+                "ratio_steady": round(statistics.median(steady) / pure, 3),
+                "ratio_steady_no_overlap": round(statistics.median(steady_no_overlap) / pure, 3),
                 "distributed_steps_per_s_no_overlap": round(statistics.median(no_overlap), 1),
                 "ratio_no_shared_memory": round(statistics.median(no_lane) / pure, 3),
                 "distributed_steps_per_s_no_checkpoints": round(plain_dist, 1),
@@ -167,6 +169,8 @@ def main() -> None:
                     "distributed_no_checkpoints": no_checkpoints,
                     "distributed_no_overlap": no_overlap,
                     "distributed_no_shared_memory": no_lane,
+                    "distributed_steady": steady,
+                    "distributed_steady_no_overlap": steady_no_overlap,
                 },
                 "steps": args.steps,
                 "repeats": args.repeats,

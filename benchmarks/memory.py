@@ -74,8 +74,9 @@ def pss_mb(pid: int) -> float:
     return _field_kb(f"/proc/{pid}/smaps_rollup", "Pss") / 1024
 
 
-def rss_mb(pid: int) -> float:
-    return _field_kb(f"/proc/{pid}/status", "VmRSS") / 1024
+def rss_mb(pid: int, field: str = "VmRSS") -> float:
+    """VmRSS (all resident pages), RssAnon (private) or RssShmem (shared memory, e.g. the object store's)."""
+    return _field_kb(f"/proc/{pid}/status", field) / 1024
 
 
 class Sampler:
@@ -128,6 +129,7 @@ def main() -> None:
                     result = server.run_job(spec)
                 time.sleep(args.settle)
                 after = rss_mb(server.proc.pid)
+                anon, shmem = rss_mb(server.proc.pid, "RssAnon"), rss_mb(server.proc.pid, "RssShmem")
                 jobs.append({
                     "job": label,
                     "state": descent_pb2.JobState.Name(result["status"].state),
@@ -137,6 +139,8 @@ def main() -> None:
                     "server_rss_peak_mb": round(sampler.peak_server, 1),
                     "server_rss_after_mb": round(after, 1),
                     "server_rss_after_minus_before_mb": round(after - before, 1),
+                    "server_rss_after_private_mb": round(anon, 1),
+                    "server_rss_after_shared_mb": round(shmem, 1),
                 })
         finally:
             server.close()

@@ -4,7 +4,9 @@ For each consistency mode and workers = 1, 2, … up to ``--max-workers`` (defau
 machine's CPUs) it runs, on one ``python -m server`` with that many Ray CPUs:
 
 - a throughput job on CIFAR-shaped synthetic data (W = 10 × 3073 float32, batch 256):
-  aggregate ``updates_per_s`` (the job's steps ÷ its RUNNING seconds), the server
+  aggregate ``updates_per_s`` (the job's steps ÷ its RUNNING seconds, which include
+  placing the workers: 0.2–0.6 s here) and ``updates_per_s_steady`` (between the job's
+  second curve point and its last: training alone), the server
   process's CPU µs per applied update (CPU-time slope while training, see
   benchmarks/served.py) and the staleness p50/p99 the job reports;
 - a time-to-accuracy job on a learnable data set (the MNIST split by default): W is
@@ -15,7 +17,7 @@ machine's CPUs) it runs, on one ``python -m server`` with that many Ray CPUs:
 Each figure is the median of ``--repeats`` runs (raw runs are kept). Keys scripts can rely
 on: ``runs``, a list of objects with ``consistency``, ``workers``, ``updates_per_s``,
 ``server_cpu_us_per_update``, ``staleness_p50``, ``staleness_p99``, ``seconds_to_target``.
-``speedup`` is updates/s at each width ÷ at 1 worker, per mode. ``raw.submit_to_running_s``
+``speedup`` (and ``speedup_steady``) is updates/s at each width ÷ at 1 worker, per mode. ``raw.submit_to_running_s``
 shows the prepared-data cache at work: every throughput job after the first reuses the data
 set (server.datacache). README "Scaling" says how
 to read it.
@@ -39,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.machine import blas_facts  # noqa: E402
-from benchmarks.served import Server  # noqa: E402
+from benchmarks.served import Server, steady_rate  # noqa: E402
 from proto import descent_pb2  # noqa: E402
 from worker.data import prepare  # noqa: E402
 from worker.svm import accuracy  # noqa: E402
@@ -62,7 +64,7 @@ def _steps_for(mode: str, workers: int, steps: int) -> int:
 def measure(server: Server, mode: str, workers: int, args, val) -> dict:
     """One (mode, workers) cell: medians over repeats of the throughput and time-to-target jobs."""
     X_val, y_val = val
-    rates, cpus, p50s, p99s, times, starts = [], [], [], [], [], []
+    rates, steady, cpus, p50s, p99s, times, starts = [], [], [], [], [], [], []
     for _ in range(args.repeats):
         spec = descent_pb2.JobSpec(
             dataset=THROUGHPUT_DATASET, workers=workers, steps=_steps_for(mode, workers, args.steps), lr=1e-3, reg=1e-3,
@@ -71,6 +73,7 @@ def measure(server: Server, mode: str, workers: int, args, val) -> dict:
         result = server.run_job(spec)
         status = result["status"]
         rates.append(status.steps / status.seconds)
+        steady.append(steady_rate(status))
         starts.append(result["submit_to_running_s"])
         cpus.append(result["server_cpu_s_per_update"] * 1e6)
         p50s.append(status.staleness_p50)
@@ -85,12 +88,14 @@ def measure(server: Server, mode: str, workers: int, args, val) -> dict:
         "consistency": mode,
         "workers": workers,
         "updates_per_s": _median(rates),
+        "updates_per_s_steady": _median(steady),
         "server_cpu_us_per_update": _median(cpus),
         "staleness_p50": _median(p50s),
         "staleness_p99": _median(p99s),
         "seconds_to_target": _median(times) if all(t is not None for t in times) else None,
         "raw": {
             "updates_per_s": [round(r, 1) for r in rates],
+            "updates_per_s_steady": [round(r, 1) for r in steady],
             "server_cpu_us_per_update": [round(c, 1) for c in cpus],
             "seconds_to_target": [None if t is None else round(t, 2) for t in times],
             "submit_to_running_s": [round(t, 2) for t in starts],
@@ -103,7 +108,7 @@ def main() -> None:
     parser.add_argument("--max-workers", type=int, default=os.cpu_count(), help="widest run (default: this machine's CPUs)")
     parser.add_argument("--modes", default="async,sync,ssp:1", help="comma-separated consistency modes")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--steps", type=int, default=3000, help="updates of each throughput job")
+    parser.add_argument("--steps", type=int, default=10000, help="updates of each throughput job")
     parser.add_argument("--target-dataset", default=f"mnist:{MNIST}" if MNIST.is_dir() else "synthetic:20000,784,10")
     parser.add_argument("--target", type=float, default=0.85, help="validation accuracy to reach")
     parser.add_argument("--target-steps", type=int, default=4000)
@@ -123,13 +128,15 @@ def main() -> None:
                     runs.append(measure(server, mode, workers, args, val))
         finally:
             server.close()
-    speedup = {}
+    speedup, speedup_steady = {}, {}
     for mode in args.modes.split(","):
-        cells = {r["workers"]: r["updates_per_s"] for r in runs if r["consistency"] == mode}
-        speedup[mode] = {str(w): round(rate / cells[1], 3) for w, rate in cells.items() if cells.get(1) and rate}
+        for key, out in (("updates_per_s", speedup), ("updates_per_s_steady", speedup_steady)):
+            cells = {r["workers"]: r[key] for r in runs if r["consistency"] == mode}
+            out[mode] = {str(w): round(rate / cells[1], 3) for w, rate in cells.items() if cells.get(1) and rate}
     print(json.dumps({
         "runs": runs,
         "speedup": speedup,
+        "speedup_steady": speedup_steady,
         "throughput_dataset": THROUGHPUT_DATASET,
         "target_dataset": args.target_dataset,
         "target_val_accuracy": args.target,

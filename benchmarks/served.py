@@ -37,6 +37,16 @@ def process_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
+def steady_rate(status: descent_pb2.JobStatus) -> float:
+    """Updates per second between a job's second curve point and its last: training alone, without
+    placing the workers and their first look at the data (before the curve's first point); nan if
+    the curve is too short."""
+    points = list(status.curve)
+    if len(points) < 3 or points[-1].seconds <= points[1].seconds:
+        return float("nan")
+    return (points[-1].step - points[1].step) / (points[-1].seconds - points[1].seconds)
+
+
 class Server:
     """A real server subprocess with local Ray on a free port."""
 
