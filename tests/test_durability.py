@@ -62,6 +62,9 @@ def test_kill_9_mid_job_resumes_from_a_checkpoint_with_exact_steps(tmp_path):
     killed_at = wait_for(lambda: (s := get(first, job_id)).version >= 10_000 and s, timeout=240)
     assert killed_at.checkpoint_version > 0, "a checkpoint was written before the kill"
     first.kill()
+    # The job trains on between that look and the kill: what the killed server left is its record.
+    left = stored_status(state, job_id)
+    assert left.checkpoint_version >= killed_at.checkpoint_version
 
     second = ServerProcess(state)
     try:
@@ -69,7 +72,7 @@ def test_kill_9_mid_job_resumes_from_a_checkpoint_with_exact_steps(tmp_path):
         resumed = wait_for(lambda: (s := get(second, job_id)).state == State.RUNNING and s.resumed_from > 0 and s, 30)
         assert time.monotonic() - restarted < 10
         assert resumed.restarts == 1
-        assert 0 < resumed.resumed_from <= killed_at.version
+        assert resumed.resumed_from == left.checkpoint_version  # exactly the last checkpoint it wrote
         final = finish(second, job_id)
         assert_exact(final, 40_000)
         assert final.resumed_from == resumed.resumed_from and final.test_accuracy > 0.9
