@@ -205,7 +205,7 @@ def _lane_steps(call, grad: np.ndarray, fields: dict, steps: int) -> float:
     ident = {k: fields[k] for k in ("job_id", "worker_id", "node_id", "secret")}
     replies = call(gen())
     outbox.put(descent_pb2.PushRequest(shared_memory=True, **ident).SerializeToString())
-    wire, current = open_wire(next(replies), outbox, replies, ident)
+    wire, current = open_wire(outbox, replies, ident)
     if not wire.shared_memory:
         raise RuntimeError("the server offered no shared-memory lane")
     update = Update(grad, 1.0, current.version)

@@ -603,7 +603,7 @@ class PullRequest(_message.Message):
     def __init__(self, job_id: _Optional[str] = ..., worker_id: _Optional[str] = ..., secret: _Optional[str] = ...) -> None: ...
 
 class PushRequest(_message.Message):
-    __slots__ = ("job_id", "worker_id", "node_id", "gradient", "loss", "version", "secret", "updates", "shared_memory")
+    __slots__ = ("job_id", "worker_id", "node_id", "gradient", "loss", "version", "secret", "updates", "shared_memory", "more")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     WORKER_ID_FIELD_NUMBER: _ClassVar[int]
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -613,6 +613,7 @@ class PushRequest(_message.Message):
     SECRET_FIELD_NUMBER: _ClassVar[int]
     UPDATES_FIELD_NUMBER: _ClassVar[int]
     SHARED_MEMORY_FIELD_NUMBER: _ClassVar[int]
+    MORE_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     worker_id: str
     node_id: str
@@ -622,21 +623,24 @@ class PushRequest(_message.Message):
     secret: str
     updates: int
     shared_memory: bool
-    def __init__(self, job_id: _Optional[str] = ..., worker_id: _Optional[str] = ..., node_id: _Optional[str] = ..., gradient: _Optional[_Union[Tensor, _Mapping]] = ..., loss: _Optional[float] = ..., version: _Optional[int] = ..., secret: _Optional[str] = ..., updates: _Optional[int] = ..., shared_memory: _Optional[bool] = ...) -> None: ...
+    more: bool
+    def __init__(self, job_id: _Optional[str] = ..., worker_id: _Optional[str] = ..., node_id: _Optional[str] = ..., gradient: _Optional[_Union[Tensor, _Mapping]] = ..., loss: _Optional[float] = ..., version: _Optional[int] = ..., secret: _Optional[str] = ..., updates: _Optional[int] = ..., shared_memory: _Optional[bool] = ..., more: _Optional[bool] = ...) -> None: ...
 
 class Parameters(_message.Message):
-    __slots__ = ("weights", "version", "stop", "shared_memory", "shared_memory_token")
+    __slots__ = ("weights", "version", "stop", "shared_memory", "shared_memory_token", "more")
     WEIGHTS_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     STOP_FIELD_NUMBER: _ClassVar[int]
     SHARED_MEMORY_FIELD_NUMBER: _ClassVar[int]
     SHARED_MEMORY_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    MORE_FIELD_NUMBER: _ClassVar[int]
     weights: Tensor
     version: int
     stop: bool
     shared_memory: str
     shared_memory_token: bytes
-    def __init__(self, weights: _Optional[_Union[Tensor, _Mapping]] = ..., version: _Optional[int] = ..., stop: _Optional[bool] = ..., shared_memory: _Optional[str] = ..., shared_memory_token: _Optional[bytes] = ...) -> None: ...
+    more: bool
+    def __init__(self, weights: _Optional[_Union[Tensor, _Mapping]] = ..., version: _Optional[int] = ..., stop: _Optional[bool] = ..., shared_memory: _Optional[str] = ..., shared_memory_token: _Optional[bytes] = ..., more: _Optional[bool] = ...) -> None: ...
 
 class MinibatchRequest(_message.Message):
     __slots__ = ("dataset", "job_id", "seed", "reg", "init_scale", "draws", "batch_sizes")

@@ -9,6 +9,8 @@ the other's pings at that rate.
 """
 
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+#: A W or gradient larger than this crosses PushStream as several messages (proto.wire).
+STREAM_CHUNK_BYTES = 64 * 1024 * 1024
 KEEPALIVE_MS = 30_000
 
 GRPC_OPTIONS = [

@@ -86,3 +86,44 @@ def from_chunks(chunks: Iterable[descent_pb2.TensorChunk]) -> tuple[np.ndarray, 
         received += len(chunk.data)
     tensor = descent_pb2.Tensor(dtype=first.dtype, shape=first.shape, data=b"".join(parts))
     return from_tensor(tensor), first.version
+
+
+class TensorAssembler:
+    """Joins a Tensor sent as pieces (PushStream's ``more``: proto.wire) into one array.
+
+    The first piece names dtype and shape; ``limit`` (bytes), when given, refuses a tensor
+    larger than that before anything is allocated. ``add`` returns None while pieces are
+    missing and the array after the last one; a piece that would pass the declared size,
+    or a last piece that leaves it short, is a ValueError.
+    """
+
+    def __init__(self, limit: int | None = None):
+        self._limit = limit
+        self._dtype: np.dtype | None = None
+        self._shape: tuple[int, ...] = ()
+        self._buffer = bytearray()
+        self._filled = 0
+        self._expected = 0
+
+    def add(self, tensor: descent_pb2.Tensor, more: bool) -> np.ndarray | None:
+        if self._dtype is None:
+            self._dtype = _wire_dtype(tensor.dtype)
+            self._shape = _check_shape(tensor.shape)
+            self._expected = int(np.prod(self._shape, dtype=np.int64)) * self._dtype.itemsize
+            if self._limit is not None and self._expected > self._limit:
+                raise ValueError(f"tensor of shape {list(self._shape)} and dtype {tensor.dtype} is "
+                                 f"{self._expected} bytes, more than the {self._limit} expected")
+            self._buffer = bytearray(self._expected)
+        elif tensor.dtype or tensor.shape:
+            raise ValueError("only the first piece of a tensor names its dtype and shape")
+        end = self._filled + len(tensor.data)
+        if end > self._expected:
+            raise ValueError(f"tensor pieces pass the {self._expected} bytes its shape needs")
+        self._buffer[self._filled : end] = tensor.data
+        self._filled = end
+        if more:
+            return None
+        if self._filled != self._expected:
+            raise ValueError(f"tensor pieces end at {self._filled} bytes, its shape needs {self._expected}")
+        array = np.frombuffer(self._buffer, dtype=self._dtype).reshape(self._shape)
+        return array.astype(self._dtype.newbyteorder("="), copy=False)

@@ -10,7 +10,10 @@ built the slow way (tests/test_wire.py checks it field by field).
 
 Used on the hot path only: the worker's PushStream requests and the server's
 PushStream replies travel as these bytes (the gRPC method handlers pass bytes
-through unchanged).
+through unchanged). A W or gradient over ``proto.limits.STREAM_CHUNK_BYTES``
+travels as several messages, each a slice of the data with ``more`` set on all
+but the last (``parameters_messages``, ``push_request_messages``); the receiver
+joins them (``proto.tensor.TensorAssembler``).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import sys
 
 import numpy as np
 
-from proto import descent_pb2
+from proto import descent_pb2, limits
 
 _LITTLE = sys.byteorder == "little"
 #: Tag bytes: field 3 of Tensor (data) and the embedded message fields, all wire type 2.
@@ -40,36 +43,75 @@ def _varint(value: int) -> bytes:
             return bytes(out)
 
 
-def _tensor_parts(array: np.ndarray) -> tuple[bytes, memoryview | bytes]:
-    """The Tensor field's bytes before the data, and the data itself (a view: no copy)."""
+def _data(array: np.ndarray) -> memoryview | bytes:
+    """The array's little-endian C-order bytes (a view: no copy, on a little-endian host)."""
     array = np.ascontiguousarray(array)
     if _LITTLE and array.dtype.isnative:
-        data = memoryview(array).cast("B") if array.size else b""
-    else:  # big-endian host or a byte-swapped array: one conversion copy
-        data = array.astype(array.dtype.newbyteorder("<")).tobytes()
-    head = descent_pb2.Tensor(dtype=array.dtype.name, shape=array.shape).SerializeToString()
-    length = len(data)
-    head += _TENSOR_DATA_TAG + _varint(length)
-    return head, data
+        return memoryview(array).cast("B") if array.size else b""
+    return array.astype(array.dtype.newbyteorder("<")).tobytes()  # big-endian host or byte-swapped: one copy
 
 
-def _embedded(tag: bytes, array: np.ndarray) -> tuple[bytes, memoryview | bytes]:
-    head, data = _tensor_parts(array)
-    return tag + _varint(len(head) + len(data)) + head, data
+def _head(array: np.ndarray) -> bytes:
+    """The Tensor's fields before its data: dtype and shape."""
+    return descent_pb2.Tensor(dtype=array.dtype.name, shape=array.shape).SerializeToString()
+
+
+def _embedded(tag: bytes, head: bytes, piece: memoryview | bytes) -> tuple[bytes, memoryview | bytes]:
+    """An embedded Tensor field (``head`` + data ``piece``) as the bytes before the piece, and the piece."""
+    inner = head + _TENSOR_DATA_TAG + _varint(len(piece))
+    return tag + _varint(len(inner) + len(piece)) + inner, piece
+
+
+def _pieces(data: memoryview | bytes, chunk_bytes: int | None) -> list:
+    chunk = chunk_bytes or limits.STREAM_CHUNK_BYTES
+    if len(data) <= chunk:
+        return [data]
+    return [data[start : start + chunk] for start in range(0, len(data), chunk)]
 
 
 def parameters_bytes(weights: np.ndarray, version: int) -> bytes:
     """Serialized ``Parameters(weights=<weights>, version=version, stop=False)``."""
-    head, data = _embedded(_PARAMETERS_WEIGHTS_TAG, weights)
+    head, data = _embedded(_PARAMETERS_WEIGHTS_TAG, _head(weights), _data(weights))
     tail = descent_pb2.Parameters(version=version).SerializeToString()
     return b"".join((head, data, tail))
 
 
+def parameters_messages(weights: np.ndarray, version: int, chunk_bytes: int | None = None) -> tuple[bytes, ...]:
+    """W as PushStream replies: one ``parameters_bytes`` message, or pieces of at most ``chunk_bytes``
+    (default ``proto.limits.STREAM_CHUNK_BYTES``) with ``more`` set on all but the last."""
+    pieces = _pieces(_data(weights), chunk_bytes)
+    if len(pieces) == 1:
+        return (parameters_bytes(weights, version),)
+    head = _head(weights)
+    out = []
+    for i, piece in enumerate(pieces):
+        last = i == len(pieces) - 1
+        front, data = _embedded(_PARAMETERS_WEIGHTS_TAG, head if i == 0 else b"", piece)
+        tail = descent_pb2.Parameters(version=version, more=not last).SerializeToString()
+        out.append(b"".join((front, data, tail)))
+    return tuple(out)
+
+
 def push_request_bytes(gradient: np.ndarray, **fields) -> bytes:
     """Serialized ``PushRequest(gradient=<gradient>, **fields)`` (fields: every scalar PushRequest field)."""
-    head, data = _embedded(_PUSH_GRADIENT_TAG, gradient)
+    head, data = _embedded(_PUSH_GRADIENT_TAG, _head(gradient), _data(gradient))
     rest = descent_pb2.PushRequest(**fields).SerializeToString()
     return b"".join((rest, head, data))
+
+
+def push_request_messages(gradient: np.ndarray, chunk_bytes: int | None = None, **fields) -> list[bytes]:
+    """A push as PushStream requests: one ``push_request_bytes`` message, or pieces of at most
+    ``chunk_bytes`` with ``more`` set on all but the last (each carries ``fields``)."""
+    pieces = _pieces(_data(gradient), chunk_bytes)
+    if len(pieces) == 1:
+        return [push_request_bytes(gradient, **fields)]
+    head = _head(gradient)
+    out = []
+    for i, piece in enumerate(pieces):
+        front, data = _embedded(_PUSH_GRADIENT_TAG, head if i == 0 else b"", piece)
+        rest = descent_pb2.PushRequest(more=i < len(pieces) - 1, **fields).SerializeToString()
+        out.append(b"".join((rest, front, data)))
+    return out
 
 
 def passthrough(message: bytes | object) -> bytes:

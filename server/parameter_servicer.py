@@ -8,7 +8,9 @@ cannot change.
 On PushStream (the workers' hot path) a reply is the serialized ``Parameters`` built
 once per version of W by the store (proto.wire: one copy of W) and sent as it is: the
 method is registered with a serializer that passes bytes through (``add_to_server``).
-The gradient is decoded without a copy (``np.frombuffer`` over the request's bytes).
+The gradient is decoded without a copy (``np.frombuffer`` over the request's bytes). A W
+or gradient over ``proto.limits.STREAM_CHUNK_BYTES`` travels in pieces (``more``), so
+its size is bounded by memory, not by gRPC's message limit.
 
 A worker on the server's host moves both arrays through a shared-memory lane instead
 (proto.shared_memory, server.lane): its first request offers it, the reply names the
@@ -20,10 +22,11 @@ worker that cannot use the lane pushes bytes and the lane is dropped.
 from __future__ import annotations
 
 import grpc
+import numpy as np
 
 from proto import descent_pb2, descent_pb2_grpc
-from proto.tensor import from_tensor
-from proto.wire import parameters_bytes, passthrough
+from proto.tensor import TensorAssembler, from_tensor
+from proto.wire import parameters_messages, passthrough
 from server.errors import JobNotActive, JobNotFound, RequestError, grpc_errors, grpc_stream_errors
 from server.fields import check_request
 from server.job import TERMINAL
@@ -34,6 +37,7 @@ from server.store_state import Snapshot
 
 State = descent_pb2.JobState
 SERVICE = "descent.v1.ParameterServer"
+_PENDING = object()  # a gradient whose pieces are still arriving
 
 
 class ParameterServicer(descent_pb2_grpc.ParameterServerServicer):
@@ -80,28 +84,49 @@ class ParameterServicer(descent_pb2_grpc.ParameterServerServicer):
 
     @grpc_errors
     def Push(self, request, context):
+        if request.more:
+            raise RequestError("a gradient in pieces (more) travels on PushStream only")
         return self._encode(self._store(request), self._apply(request, context))
 
     @staticmethod
-    def _wire(snap: Snapshot) -> bytes:
-        """The serialized reply: the store's encoded Parameters, or a bare stop message."""
+    def _wire(snap: Snapshot) -> tuple[bytes, ...]:
+        """The serialized replies: the store's encoded Parameters (pieces of a large W), or a bare stop message."""
         if snap.stop:
-            return descent_pb2.Parameters(version=snap.version, stop=True).SerializeToString()
+            return (descent_pb2.Parameters(version=snap.version, stop=True).SerializeToString(),)
         return snap.data
+
+    def _gradient(self, request, pieces: TensorAssembler | None) -> tuple[object, TensorAssembler | None]:
+        """The request's gradient, or None while pieces of it are still to come (and the assembler)."""
+        if pieces is None and not request.more:
+            return None, None  # whole in this message: decoded by _apply
+        if pieces is None:
+            store = self._store(request)
+            pieces = TensorAssembler(limit=int(np.prod(store.shape)) * store.dtype.itemsize)
+        try:
+            grad = pieces.add(request.gradient, request.more)
+        except ValueError as error:
+            raise RequestError(f"gradient: {error}") from None
+        return (grad if grad is not None else _PENDING), (pieces if grad is None else None)
 
     @grpc_stream_errors
     def PushStream(self, request_iterator, context):
         lane: Lane | None = None  # this stream's shared-memory lane, once offered (server.lane)
         offered = False
+        pieces: TensorAssembler | None = None  # a gradient arriving in pieces
         try:
             for request in request_iterator:
                 check_request(request)
+                if pieces is not None and not request.HasField("gradient"):
+                    raise RequestError("a gradient's pieces were interrupted by another request")
                 if request.HasField("gradient"):
                     if lane is not None:  # the worker could not use the lane: bytes from now on
                         lane.close()
                         lane = None
-                    snap = self._apply(request, context, encode=parameters_bytes)
-                    reply = self._wire(snap)
+                    grad, pieces = self._gradient(request, pieces)
+                    if grad is _PENDING:
+                        continue  # no reply until the last piece
+                    snap = self._apply(request, context, grad=grad, encode=parameters_messages)
+                    replies = self._wire(snap)
                 elif request.shared_memory and offered:  # second request: the worker is on the lane
                     if lane is None:
                         raise RequestError("shared_memory: this stream has no lane (the server offered none)")
@@ -110,18 +135,18 @@ class ParameterServicer(descent_pb2_grpc.ParameterServerServicer):
                     snap = lane.serve(self._lane_push(store, request), context.is_active, self._observe_push)
                     if snap is None:  # the worker went
                         return
-                    reply = self._wire(snap)
+                    replies = self._wire(snap)
                 else:
                     store = self._store(request)
                     store.register(request.worker_id, request.node_id)
-                    snap = store.pull(parameters_bytes)
-                    reply = self._wire(snap)
+                    snap = store.pull(parameters_messages)
+                    replies = self._wire(snap)
                     if request.shared_memory and not offered and not snap.stop:
                         offered = True
                         lane = Lane.open(store.shape, store.dtype) if self._shared_memory else None
-                        if lane is not None:
-                            reply += lane.offer()
-                yield reply
+                        if lane is not None:  # named on the last message, which carries the reply's fields
+                            replies = (*replies[:-1], replies[-1] + lane.offer())
+                yield from replies
                 if snap.stop:
                     return
         finally:

@@ -120,7 +120,7 @@ class TrainLoop:
             replies = call(_requests(outbox), metadata=metadata)
             try:
                 outbox.put(descent_pb2.PushRequest(shared_memory=cfg.shared_memory, **fields).SerializeToString())
-                wire, current = open_wire(next(replies), outbox, replies, fields)
+                wire, current = open_wire(outbox, replies, fields)
                 while not current.stop:
                     tick = time.perf_counter()
                     update = self._compute(current, X, y, rng)

@@ -5,7 +5,8 @@ and this worker can map the segment, connect to its socket and send the token, i
 the server so with a second request and returns a ``LaneWire``: the gradient is written
 into the segment and a small message sent on the socket, and W is copied out of the
 segment when the reply comes. Otherwise a ``GrpcWire``: the gradient in the request's
-bytes (proto.wire, one copy) and W decoded from the reply without a copy.
+bytes (proto.wire, one copy) and W decoded from the reply without a copy; a W or gradient
+over ``proto.limits.STREAM_CHUNK_BYTES`` travels in pieces, joined on arrival.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ import numpy as np
 
 from proto import descent_pb2
 from proto.shared_memory import PUSH, REPLY, Segment, socket_address
-from proto.tensor import from_tensor
-from proto.wire import push_request_bytes
+from proto.tensor import TensorAssembler, from_tensor
+from proto.wire import push_request_messages
 
 #: Seconds to connect to a lane's socket before pushing bytes instead.
 CONNECT_TIMEOUT = 5.0
@@ -53,12 +54,13 @@ class GrpcWire:
         self._outbox, self._replies, self._fields = outbox, replies, fields
 
     def send(self, update: Update, updates: int) -> None:
-        self._outbox.put(push_request_bytes(
+        for message in push_request_messages(
             update.grad, loss=update.loss, version=update.version, updates=updates, **self._fields
-        ))
+        ):
+            self._outbox.put(message)
 
     def receive(self) -> Weights:
-        return decode(next(self._replies))
+        return decode(*receive(self._replies))
 
 
 class LaneWire:
@@ -89,7 +91,7 @@ class LaneWire:
         """The server closed the lane: its call's status says why (an error raises here)."""
         self._sock.close()
         try:
-            params = next(self._replies)
+            params, _ = receive(self._replies)
         except StopIteration:
             raise RuntimeError("the parameter server closed the lane without a reply") from None
         if params.stop:
@@ -100,10 +102,25 @@ class LaneWire:
         self._sock.close()
 
 
-def decode(params: descent_pb2.Parameters) -> Weights:
+def receive(replies: Iterator[descent_pb2.Parameters]) -> tuple[descent_pb2.Parameters, np.ndarray | None]:
+    """The next reply, its pieces joined (proto.wire): the last message (its fields) and W (None on stop)."""
+    params = next(replies)
+    if params.stop:
+        return params, None
+    if not params.more:
+        return params, from_tensor(params.weights)
+    pieces = TensorAssembler()
+    pieces.add(params.weights, True)
+    while params.more:
+        params = next(replies)
+        W = pieces.add(params.weights, params.more)
+    return params, W
+
+
+def decode(params: descent_pb2.Parameters, W: np.ndarray | None) -> Weights:
     if params.stop:
         return Weights(None, params.version, True)
-    return Weights(from_tensor(params.weights), params.version, False)
+    return Weights(W, params.version, False)
 
 
 def _connect(params: descent_pb2.Parameters, shape, dtype) -> tuple[Segment, socket.socket] | None:
@@ -123,10 +140,11 @@ def _connect(params: descent_pb2.Parameters, shape, dtype) -> tuple[Segment, soc
 
 
 def open_wire(
-    first: descent_pb2.Parameters, outbox: queue.SimpleQueue, replies: Iterator[descent_pb2.Parameters], fields: dict
+    outbox: queue.SimpleQueue, replies: Iterator[descent_pb2.Parameters], fields: dict
 ) -> tuple[GrpcWire | LaneWire, Weights]:
-    """The wire this stream uses from its first reply, and the W that reply carries."""
-    current = decode(first)
+    """The wire this stream uses, from its first reply, and the W that reply carries."""
+    first, W = receive(replies)
+    current = decode(first, W)
     if current.stop or not first.shared_memory:
         return GrpcWire(outbox, replies, fields), current
     lane = _connect(first, current.W.shape, current.W.dtype)
