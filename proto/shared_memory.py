@@ -15,9 +15,11 @@ reserved with ``posix_fallocate`` when it is created, so a full tmpfs (Docker's 
 /dev/shm is 64 MB) fails there, cleanly, and never later as a SIGBUS on first touch.
 
 Handshake (server.parameter_servicer, server.lane, worker.wire): the worker's first
-PushStream request offers shared memory; the reply (W as bytes, as always) names the
-lane and its token. The worker maps the file and checks the token in its header,
-connects to the socket and sends the token; only then does it send a second request
+PushStream request offers shared memory; if the worker's address is one of the server
+host's own, the reply (W as bytes, as always) names the lane and its token. The worker
+maps the file and checks the token in its header, connects to the socket and sends the
+token (the server takes only a connection from its own user, by SO_PEERCRED, that sends
+the token: abstract sockets have no file permissions); only then does it send a second request
 with ``shared_memory`` set, and from then on pushes and replies use the lane while the
 gRPC call stays open for its end status. A worker that cannot (another host or
 container: neither the file nor the socket is visible there) pushes bytes as before and
@@ -51,7 +53,7 @@ MAGIC = b"descent\x01"
 HEADER = 64
 _ALIGN = 64
 _HEAD = struct.Struct("<8sQ16s")  # magic, W's bytes, token
-_NAME = re.compile(r"^descent-(\d{1,10})-[0-9a-f]{24}$")
+_NAME = re.compile(r"^descent-(\d{1,7})-[0-9a-f]{24}$")  # Linux pids are at most 4,194,304
 TOKEN_BYTES = 16
 #: Worker to server on the socket: the version the gradient was computed on, its batch loss, its updates.
 PUSH = struct.Struct("<qdi")
@@ -148,10 +150,10 @@ def _unlink(path: Path) -> None:
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
+    except PermissionError:  # someone else's process: alive
         return True
+    except (OSError, OverflowError, ValueError):  # no such process, or no pid this kernel could have
+        return False
     return True
 
 
@@ -165,6 +167,7 @@ def sweep() -> int:
     for path in entries:
         match = _NAME.match(path.name)
         if match and int(match.group(1)) != os.getpid() and not _alive(int(match.group(1))):
-            _unlink(path)
-            removed += 1
+            if path.is_file() and not path.is_symlink():
+                _unlink(path)
+                removed += 1
     return removed

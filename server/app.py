@@ -21,6 +21,7 @@ from server.launcher import RayLauncher
 from server.log_format import configure_logging
 from server.metrics import ServerMetrics
 from server.node_watch import NodeWatch
+from server.lane import host_addresses
 from server.parameter_servicer import ParameterServicer, add_to_server as add_parameter_service
 from server.registry import JobRegistry
 from server.runner import JobRunner
@@ -93,8 +94,9 @@ def serve(config: ServerConfig) -> int:
         trainer = TrainerServicer(registry, runner, launcher, admission_for(config, registry))
         descent_pb2_grpc.add_TrainerServicer_to_server(trainer, grpc_server)
         observe_push = metrics.observe_push if metrics is not None else None
+        local = host_addresses((advertise.rsplit(":", 1)[0].strip("[]"),))  # workers on this host dial one of these
         add_parameter_service(
-            ParameterServicer(registry, shared_memory=config.shared_memory, observe_push=observe_push), grpc_server
+            ParameterServicer(registry, config.shared_memory, observe_push, local_addresses=local), grpc_server
         )
         health_servicer = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, grpc_server)

@@ -117,7 +117,8 @@ def grpc_stream_errors(method: Callable) -> Callable:
             yield from method(self, request, context)
         except Exception as exc:
             if isinstance(exc, grpc.RpcError) and not context.is_active():
-                return  # the call ended under it (the client left, the server is stopping): nothing to answer
+                context.set_code(grpc.StatusCode.CANCELLED)  # for the metrics: the call did not end OK
+                return  # it ended under it (the client left, the server is stopping): nothing to answer
             abort(context, exc, method.__name__)
 
     return wrapper

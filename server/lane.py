@@ -15,8 +15,11 @@ socket every ``POLL`` seconds while no push comes.
 from __future__ import annotations
 
 import hmac
+import ipaddress
+import os
 import select
 import socket
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -32,6 +35,7 @@ from server.store_state import Snapshot
 POLL = 1.0
 #: Seconds the worker has to connect and send its token once it said it had.
 ACCEPT_TIMEOUT = 2.0
+_CREDENTIALS = struct.Struct("3i")  # struct ucred: pid, uid, gid
 _HANGUP = select.POLLHUP | select.POLLERR | getattr(select, "POLLRDHUP", 0)
 
 _swept = threading.Event()
@@ -39,6 +43,33 @@ _swept = threading.Event()
 #: push(gradient, loss, version, updates, encode, alive) -> the W to continue from.
 Push = Callable[[np.ndarray, float, int, int, Callable, Callable[[], bool]], Snapshot]
 Observe = Callable[[float, float], None]
+
+
+def host_addresses(extra: tuple[str, ...] = ()) -> frozenset[str]:
+    """This host's own IP addresses (its name's, and ``extra``: e.g. the Ray node IP workers dial)."""
+    addresses = set()
+    for name in (socket.gethostname(), *extra):
+        try:
+            addresses.update(info[4][0] for info in socket.getaddrinfo(name, None))
+        except OSError:
+            continue
+    return frozenset(addresses)
+
+
+def local_peer(peer: str, addresses: frozenset[str]) -> bool:
+    """Whether a gRPC peer ("ipv4:IP:PORT", "ipv6:[IP]:PORT", "unix:...") is on this host: only such a
+    worker can map a lane, so only it is offered one (a segment costs 2 x W of RAM until used)."""
+    if peer.startswith("unix"):
+        return True
+    kind, _, rest = peer.partition(":")
+    host = rest.rsplit(":", 1)[0].strip("[]") if kind in ("ipv4", "ipv6") else ""
+    try:
+        ip = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    mapped = getattr(ip, "ipv4_mapped", None)
+    ip = mapped or ip
+    return ip.is_loopback or str(ip) in addresses
 
 
 class Lane:
@@ -59,7 +90,10 @@ class Lane:
         """A lane for W of this shape and dtype, or None where this host cannot offer one."""
         if not _swept.is_set():  # once per server: names left by servers killed mid-handshake
             _swept.set()
-            sweep()
+            try:
+                sweep()
+            except OSError:
+                pass
         segment = Segment.create(shape, dtype)
         if segment is None:
             return None
@@ -79,24 +113,43 @@ class Lane:
         ).SerializeToString()
 
     def accept(self) -> None:
-        """Take the worker's connection (it connected before saying so); RequestError if it did not."""
+        """Take the worker's connection (it connected before saying so); RequestError if none came.
+
+        Abstract sockets have no file permissions, so a connection counts only if its peer
+        runs as this server's user (SO_PEERCRED) and its first message is the lane's token;
+        any other is closed and the next one taken, until ACCEPT_TIMEOUT.
+        """
         if self._listener is None or self._conn is not None:
             raise RequestError("shared_memory: this stream has no lane waiting for its worker")
-        self._listener.settimeout(ACCEPT_TIMEOUT)
+        deadline = time.monotonic() + ACCEPT_TIMEOUT
         try:
-            conn, _ = self._listener.accept()
-            conn.settimeout(ACCEPT_TIMEOUT)
-            token = conn.recv(64)
-        except OSError:
-            raise RequestError("shared_memory: the worker said it connected to the lane, but no connection came") from None
+            while (left := deadline - time.monotonic()) > 0:
+                self._listener.settimeout(left)
+                try:
+                    conn, _ = self._listener.accept()
+                except OSError:
+                    break
+                if self._admit(conn, deadline):
+                    conn.settimeout(POLL)
+                    self._conn = conn
+                    return
+                conn.close()
         finally:
             self._close_listener()
             self.settle()
-        if len(token) != TOKEN_BYTES or not hmac.compare_digest(token, self._segment.token):
-            conn.close()
-            raise RequestError("shared_memory: the lane's connection did not send its token")
-        conn.settimeout(POLL)
-        self._conn = conn
+        raise RequestError("shared_memory: the worker said it connected to the lane, but no connection sent its token")
+
+    def _admit(self, conn: socket.socket, deadline: float) -> bool:
+        """Whether ``conn`` comes from this user and sends the lane's token."""
+        try:
+            _, uid, _ = _CREDENTIALS.unpack(conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _CREDENTIALS.size))
+            if uid != os.getuid():
+                return False
+            conn.settimeout(max(0.001, deadline - time.monotonic()))
+            token = conn.recv(64)
+        except OSError:
+            return False
+        return len(token) == TOKEN_BYTES and hmac.compare_digest(token, self._segment.token)
 
     def gradient(self) -> np.ndarray:
         """The pushed gradient, copied out of the segment."""

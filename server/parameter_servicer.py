@@ -30,7 +30,7 @@ from proto.wire import parameters_messages, passthrough
 from server.errors import JobNotActive, JobNotFound, RequestError, grpc_errors, grpc_stream_errors
 from server.fields import check_request
 from server.job import TERMINAL
-from server.lane import Lane, Observe, Push
+from server.lane import Lane, Observe, Push, host_addresses, local_peer
 from server.registry import JobRegistry
 from server.store import ParameterStore
 from server.store_state import Snapshot
@@ -43,9 +43,13 @@ _PENDING = object()  # a gradient whose pieces are still arriving
 class ParameterServicer(descent_pb2_grpc.ParameterServerServicer):
     """Thin: check the worker, decode, call the job's ParameterStore, encode."""
 
-    def __init__(self, registry: JobRegistry, shared_memory: bool = True, observe_push: Observe | None = None):
+    def __init__(
+        self, registry: JobRegistry, shared_memory: bool = True, observe_push: Observe | None = None,
+        local_addresses: frozenset[str] | None = None,
+    ):
         self._registry = registry
         self._shared_memory = shared_memory  # offer workers on this host a shared-memory lane
+        self._addresses = host_addresses() if local_addresses is None else local_addresses  # this host's IPs
         self._observe_push = observe_push  # the metrics' per-push timing, for pushes on a lane
 
     def _store(self, request) -> ParameterStore:
@@ -143,7 +147,8 @@ class ParameterServicer(descent_pb2_grpc.ParameterServerServicer):
                     replies = self._wire(snap)
                     if request.shared_memory and not offered and not snap.stop:
                         offered = True
-                        lane = Lane.open(store.shape, store.dtype) if self._shared_memory else None
+                        local = self._shared_memory and local_peer(context.peer(), self._addresses)
+                        lane = Lane.open(store.shape, store.dtype) if local else None
                         if lane is not None:  # named on the last message, which carries the reply's fields
                             replies = (*replies[:-1], replies[-1] + lane.offer())
                 yield from replies

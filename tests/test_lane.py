@@ -25,6 +25,7 @@ from proto.tensor import from_tensor
 from proto.wire import passthrough
 from server.job import Job
 from server.jobspec import JobConfig
+from server.lane import local_peer
 from server.parameter_servicer import ParameterServicer, add_to_server
 from server.store import ParameterStore
 from worker.actor import PUSH_STREAM, LoopConfig, TrainLoop
@@ -199,7 +200,7 @@ def test_saying_connected_without_connecting_is_invalid_argument(serve):
     first = hand.hello()
     hand.send(shared_memory=True)  # but never connected
     error = _status(hand)
-    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and "no connection came" in error.details()
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and "no connection sent its token" in error.details()
     assert not (shm.SHM_DIR / first.shared_memory).exists()
 
 
@@ -249,10 +250,35 @@ def test_segment_attach_checks_name_size_and_token(tmp_path, monkeypatch):
 
 def test_sweep_removes_names_of_dead_servers_only(tmp_path, monkeypatch):
     monkeypatch.setattr(shm, "SHM_DIR", tmp_path)
-    dead = tmp_path / ("descent-999999999-" + "ab" * 12)
+    dead = tmp_path / ("descent-4194303-" + "ab" * 12)  # the largest pid Linux allows: not running here
     live = tmp_path / (f"descent-{os.getppid()}-" + "cd" * 12)
+    huge = tmp_path / ("descent-9999999999-" + "ef" * 12)  # no such pid could exist: left alone, no error
     other = tmp_path / "unrelated"
-    for path in (dead, live, other):
+    for path in (dead, live, huge, other):
         path.write_bytes(b"x")
     assert shm.sweep() == 1
-    assert not dead.exists() and live.exists() and other.exists()
+    assert not dead.exists() and live.exists() and huge.exists() and other.exists()
+
+
+def test_a_stranger_connecting_first_does_not_take_the_workers_lane(serve):
+    jobs, address = serve()
+    hand = _Hand(address, jobs)
+    first = hand.hello()
+    stranger = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    stranger.connect(shm.socket_address(first.shared_memory))
+    stranger.send(b"y" * shm.TOKEN_BYTES)  # not the token: its connection is closed, the next one taken
+    segment, sock = hand.lane(first)
+    segment.gradient[...] = 1.0
+    sock.send(PUSH.pack(0, 1.0, 1))
+    assert len(sock.recv(64)) == shm.REPLY.size and jobs.job.store.version == 1
+    assert stranger.recv(64) == b""  # closed by the server
+    sock.close()
+
+
+@pytest.mark.parametrize("peer, local", [
+    ("ipv4:127.0.0.1:5000", True), ("ipv6:[::1]:5000", True), ("ipv6:[::ffff:127.0.0.1]:5000", True),
+    ("unix:/tmp/s", True), ("ipv4:10.1.2.3:5000", True), ("ipv4:10.9.9.9:5000", False),
+    ("ipv6:[fe80::1%eth0]:5000", False), ("garbage", False),
+])
+def test_only_a_peer_on_this_host_is_offered_a_lane(peer, local):
+    assert local_peer(peer, frozenset({"10.1.2.3"})) is local

@@ -70,22 +70,38 @@ class LaneWire:
 
     def __init__(self, segment: Segment, sock: socket.socket, replies: Iterator[descent_pb2.Parameters]):
         self._segment, self._sock, self._replies = segment, sock, replies
+        self._broken = False
 
     def send(self, update: Update, updates: int) -> None:
         np.copyto(self._segment.gradient, update.grad)
-        self._sock.send(PUSH.pack(update.version, update.loss, updates))
+        try:
+            self._sock.send(PUSH.pack(update.version, update.loss, updates))
+        except OSError:  # the server closed the lane: the next receive reads why from the call
+            self._broken = True
 
     def receive(self) -> Weights:
-        try:
-            message = self._sock.recv(64)
-        except OSError:
-            message = b""
+        message = b""
+        if not self._broken:
+            try:
+                message = self._sock.recv(64)
+            except OSError:
+                pass
         if len(message) != REPLY.size:
             return self._ended()
         version, stop = REPLY.unpack(message)
         if stop:
+            self._finish()
             return Weights(None, version, True)
         return Weights(self._segment.weights.copy(), version, False)  # the server writes it again next push
+
+    def _finish(self) -> None:
+        """After a stop on the lane, read the call to its end (its stop message and OK), so it ends
+        as finished rather than cancelled by this worker closing its channel."""
+        try:
+            for _ in self._replies:
+                pass
+        except Exception:  # noqa: BLE001 - the job is over either way
+            pass
 
     def _ended(self) -> Weights:
         """The server closed the lane: its call's status says why (an error raises here)."""
