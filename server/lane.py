@@ -41,7 +41,7 @@ _HANGUP = select.POLLHUP | select.POLLERR | getattr(select, "POLLRDHUP", 0)
 _swept = threading.Event()
 
 #: push(gradient, loss, version, updates, encode, alive) -> the W to continue from.
-Push = Callable[[np.ndarray, float, int, int, Callable, Callable[[], bool]], Snapshot]
+LanePush = Callable[[np.ndarray, float, int, int, Callable, Callable[[], bool]], Snapshot]
 Observe = Callable[[float, float], None]
 
 
@@ -169,7 +169,7 @@ class Lane:
         poller.register(self._conn, _HANGUP)
         return not poller.poll(0)
 
-    def serve(self, push: Push, alive: Callable[[], bool], observe: Observe | None = None) -> Snapshot | None:
+    def serve(self, push: LanePush, alive: Callable[[], bool], observe: Observe | None = None) -> Snapshot | None:
         """Answer pushes until the store says stop (return that snapshot) or the worker goes (None).
 
         ``observe(wall_seconds, cpu_seconds)`` is told each push's time from its message to its reply.

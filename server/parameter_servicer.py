@@ -30,7 +30,7 @@ from proto.wire import parameters_messages, passthrough
 from server.errors import JobNotActive, JobNotFound, RequestError, grpc_errors, grpc_stream_errors
 from server.fields import check_request
 from server.job import TERMINAL
-from server.lane import Lane, Observe, Push, host_addresses, local_peer
+from server.lane import Lane, LanePush, Observe, host_addresses, local_peer
 from server.registry import JobRegistry
 from server.store import ParameterStore
 from server.store_state import Snapshot
@@ -159,7 +159,7 @@ class ParameterServicer(descent_pb2_grpc.ParameterServerServicer):
                 lane.close()
 
     @staticmethod
-    def _lane_push(store: ParameterStore, hello) -> Push:
+    def _lane_push(store: ParameterStore, hello) -> LanePush:
         """Pushes on a lane, as the worker that opened it (its identity was checked on the stream)."""
 
         def push(grad, loss, version, updates, encode, alive) -> Snapshot:
