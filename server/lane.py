@@ -100,7 +100,7 @@ class Lane:
         try:
             listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
             listener.bind(socket_address(segment.name))
-            listener.listen(1)
+            listener.listen(8)  # room for the worker behind a few strangers (only its connection is taken)
         except OSError:
             segment.unlink()
             return None
