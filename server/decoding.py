@@ -15,17 +15,10 @@ from __future__ import annotations
 import grpc
 
 from server.errors import RequestError, shorten
+from server.handlers import behavior, rebuild
 
 #: Only descent's own services: health and reflection keep gRPC's own handling.
 PREFIX = "/descent.v1."
-
-_MAKE = {
-    (False, False): (grpc.unary_unary_rpc_method_handler, "unary_unary"),
-    (False, True): (grpc.unary_stream_rpc_method_handler, "unary_stream"),
-    (True, False): (grpc.stream_unary_rpc_method_handler, "stream_unary"),
-    (True, True): (grpc.stream_stream_rpc_method_handler, "stream_stream"),
-}
-
 
 class Malformed:
     """A request whose bytes did not decode, and why."""
@@ -56,8 +49,7 @@ class DecodeErrors(grpc.ServerInterceptor):
             except Exception as exc:  # DecodeError, UnicodeDecodeError, a custom decoder's ValueError
                 return Malformed(f"{type(exc).__name__}: {exc}")
 
-        make, name = _MAKE[(handler.request_streaming, handler.response_streaming)]
-        behavior = getattr(handler, name)
+        run = behavior(handler)
         if handler.request_streaming:
 
             def checked(requests):
@@ -67,13 +59,13 @@ class DecodeErrors(grpc.ServerInterceptor):
                     yield request
 
             def wrapped(request_iterator, context):
-                return behavior(checked(request_iterator), context)
+                return run(checked(request_iterator), context)
 
         else:
 
             def wrapped(request, context):
                 if isinstance(request, Malformed):
                     context.abort(grpc.StatusCode.INVALID_ARGUMENT, _message(method, request))
-                return behavior(request, context)
+                return run(request, context)
 
-        return make(wrapped, request_deserializer=safe_decode, response_serializer=handler.response_serializer)
+        return rebuild(handler, wrapped, request_deserializer=safe_decode)

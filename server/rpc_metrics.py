@@ -14,17 +14,10 @@ import time
 
 import grpc
 
+from server.handlers import behavior, rebuild
 from server.metrics import ServerMetrics
 
 PUSH_METHODS = frozenset({"/descent.v1.ParameterServer/Push", "/descent.v1.ParameterServer/PushStream"})
-
-_MAKERS = {
-    (False, False): grpc.unary_unary_rpc_method_handler,
-    (False, True): grpc.unary_stream_rpc_method_handler,
-    (True, False): grpc.stream_unary_rpc_method_handler,
-    (True, True): grpc.stream_stream_rpc_method_handler,
-}
-
 
 def _code_name(context: grpc.ServicerContext, failed: bool, cancelled: bool = False) -> str:
     code = context.code()
@@ -45,17 +38,9 @@ class MetricsInterceptor(grpc.ServerInterceptor):
             return None
         method = handler_call_details.method
         push = method in PUSH_METHODS
-        kind = (handler.request_streaming, handler.response_streaming)
-        behavior = {
-            (False, False): handler.unary_unary,
-            (False, True): handler.unary_stream,
-            (True, False): handler.stream_unary,
-            (True, True): handler.stream_stream,
-        }[kind]
-        wrapped = self._wrap_streaming(behavior, method, push) if kind[1] else self._wrap_unary(behavior, method, push)
-        return _MAKERS[kind](
-            wrapped, request_deserializer=handler.request_deserializer, response_serializer=handler.response_serializer
-        )
+        run = behavior(handler)
+        wrapped = self._wrap_streaming(run, method, push) if handler.response_streaming else self._wrap_unary(run, method, push)
+        return rebuild(handler, wrapped)
 
     def _finish(self, method: str, push: bool, context, failed: bool, cancelled: bool = False) -> None:
         code = _code_name(context, failed, cancelled)
