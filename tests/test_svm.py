@@ -72,6 +72,53 @@ def test_float32_in_float32_out():
     assert svm.svm_loss_grad(W, X.astype(np.float64), y, 1e-3)[1].dtype == np.float32
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_batch_in_blocks_with_a_partial_last_block_equals_the_naive_loop(dtype):
+    # CIFAR-shaped rows: the GEMMs run in blocks of 32 rows; 300 = 9 x 32 + 12.
+    rng = np.random.default_rng(5)
+    W, X, y = problem(rng, 300, 3072, 10, w_scale=0.01)
+    assert svm._block_rows(300, 10, 3073) == 32
+    loss, dW = svm.svm_loss_grad(W.astype(dtype), X.astype(dtype), y, 0.01)
+    loss_naive, dW_naive = svm.svm_loss_naive(W, X, y, 0.01)
+    tol = 1e-10 if dtype == np.float64 else 2e-5
+    assert loss == pytest.approx(loss_naive, rel=tol)
+    np.testing.assert_allclose(dW, dW_naive, rtol=tol, atol=tol * np.abs(dW_naive).max())
+
+
+def test_block_rows_are_powers_of_two_with_small_gemms_or_the_whole_batch():
+    assert svm._block_rows(256, 10, 3073) == 32  # 32 x 10 x 3073 multiply-adds <= 1e6
+    assert svm._block_rows(256, 10, 785) == 64  # MNIST with the bias column
+    assert svm._block_rows(256, 10, 65) == 256  # digits: one small GEMM already
+    assert svm._block_rows(256, 100, 3073) == 256  # blocks under 16 rows: not worth it
+    assert svm._block_rows(20, 10, 3073) == 20
+
+
+@pytest.mark.parametrize("label_dtype", [np.uint8, np.int16, np.int32, np.uint32, np.int64, np.uint64])
+def test_any_integer_label_dtype_gives_the_naive_result_and_out_of_range_is_refused(label_dtype):
+    rng = np.random.default_rng(11)
+    W, X, y = problem(rng, 30, 8, 4)
+    loss, dW = svm.svm_loss_grad(W, X, y.astype(label_dtype), 0.2)
+    loss_naive, dW_naive = svm.svm_loss_naive(W, X, y, 0.2)
+    assert loss == pytest.approx(loss_naive, rel=1e-10)
+    np.testing.assert_allclose(dW, dW_naive, rtol=1e-10, atol=1e-12)
+    bad = y.astype(label_dtype)
+    bad[3] = 4  # one past the last class
+    with pytest.raises(ValueError, match=r"\[0, 4\)"):
+        svm.svm_loss_grad(W, X, bad, 0.2)
+
+
+def test_a_margin_of_exactly_zero_takes_the_zero_subgradient_like_the_naive_loop():
+    # s = (1, 0, 0) for label 0: margins m01 = m02 = 0 exactly; a 4th example pushes s1 over.
+    X = np.array([[1.0, 0.0, 1.0], [1.0, 0.0, 1.0], [0.0, 1.0, 1.0], [1.0, 0.0, 1.0]])
+    W = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    y = np.array([0, 0, 0, 1])
+    for dtype in (np.float64, np.float32):
+        loss, dW = svm.svm_loss_grad(W.astype(dtype), X.astype(dtype), y, 0.0)
+        loss_naive, dW_naive = svm.svm_loss_naive(W, X, y, 0.0)
+        assert loss == pytest.approx(loss_naive, rel=1e-6)
+        np.testing.assert_array_equal(dW, dW_naive.astype(dtype))
+
+
 @pytest.mark.parametrize("W_shape,X_shape,y,needle", [
     ((3, 5), (4, 6), [0, 1, 2, 0], "(3, 5)"),
     ((3, 5), (4, 5), [0, 1, 2], "(3,)"),
