@@ -79,19 +79,50 @@ def rss_mb(pid: int, field: str = "VmRSS") -> float:
     return _field_kb(f"/proc/{pid}/status", field) / 1024
 
 
-class Sampler:
-    """Samples the server's RSS and the whole tree's PSS until stopped; keeps the peaks."""
+def _name(pid: int) -> str:
+    """A short name for a process: Ray's own title (raylet, gcs_server, ray::Worker...) or its command."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
+    except OSError:
+        return "?"
+    if not argv:
+        return "?"
+    head = Path(argv[0]).name
+    if head.startswith("python") and len(argv) > 1:
+        head = " ".join(Path(a).name if "/" in a else a for a in argv[1:3])
+    return head.split(" --")[0][:40]
 
-    def __init__(self, pid: int, every: float = 0.5):
-        self.pid, self.every = pid, every
+
+class Sampler:
+    """Samples the server's RSS and the whole tree's PSS until stopped; keeps the peaks, per phase.
+
+    ``phase()`` names the job's phase at each sample (PENDING while its data set is prepared,
+    RUNNING while it trains); the peak of each phase and the processes behind the overall
+    peak are kept.
+    """
+
+    def __init__(self, pid: int, phase=lambda: "", every: float = 0.5):
+        self.pid, self.every, self.phase = pid, every, phase
         self.peak_total = self.peak_server = 0.0
+        self.peak_by_phase: dict[str, float] = {}
+        self.peak_processes: dict[str, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            total = sum(pss_mb(p) for p in _tree(self.pid))
-            self.peak_total = max(self.peak_total, total)
+            phase = self.phase()
+            per = {p: pss_mb(p) for p in _tree(self.pid)}
+            total = sum(per.values())
+            if phase:
+                self.peak_by_phase[phase] = max(self.peak_by_phase.get(phase, 0.0), total)
+            if total > self.peak_total:
+                self.peak_total = total
+                named: dict[str, float] = {}
+                for p, mb in per.items():
+                    named[_name(p)] = named.get(_name(p), 0.0) + mb
+                self.peak_processes = {k: round(v, 1) for k, v in sorted(named.items(), key=lambda kv: -kv[1]) if v >= 1}
             self.peak_server = max(self.peak_server, rss_mb(self.pid))
             self._stop.wait(self.every)
 
@@ -102,6 +133,15 @@ class Sampler:
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join()
+
+
+def idle_total_mb(pid: int, samples: int = 4, every: float = 0.5) -> float:
+    """Median PSS of the idle cluster (the server and its Ray processes, no job running)."""
+    values = []
+    for _ in range(samples):
+        values.append(sum(pss_mb(p) for p in _tree(pid)))
+        time.sleep(every)
+    return sorted(values)[len(values) // 2]
 
 
 def _dataset_bytes(spec: str) -> int:
@@ -123,9 +163,18 @@ def main() -> None:
         server = Server(state, num_cpus=2)
         try:
             time.sleep(2)
+            def phase() -> str:
+                try:
+                    jobs_now = server.stub.ListJobs(descent_pb2.ListJobsRequest(), timeout=5).jobs
+                except Exception:  # noqa: BLE001 - a missed sample, not a failed benchmark
+                    return ""
+                active = [j for j in jobs_now if j.state in (descent_pb2.PENDING, descent_pb2.RUNNING)]
+                return descent_pb2.JobState.Name(active[-1].state) if active else ""
+
             for label in ("first", "second"):
                 before = rss_mb(server.proc.pid)
-                with Sampler(server.proc.pid) as sampler:
+                idle = idle_total_mb(server.proc.pid)
+                with Sampler(server.proc.pid, phase) as sampler:
                     result = server.run_job(spec)
                 time.sleep(args.settle)
                 after = rss_mb(server.proc.pid)
@@ -135,6 +184,12 @@ def main() -> None:
                     "state": descent_pb2.JobState.Name(result["status"].state),
                     "peak_total_pss_mb": round(sampler.peak_total, 1),
                     "ratio_to_dataset": round(sampler.peak_total / data_mb, 3),
+                    "idle_cluster_pss_mb": round(idle, 1),
+                    "job_ratio_to_dataset": round((sampler.peak_total - idle) / data_mb, 3),
+                    "peak_pss_by_phase_mb": {k: round(v, 1) for k, v in sampler.peak_by_phase.items()},
+                    "running_job_ratio_to_dataset": round(
+                        (sampler.peak_by_phase.get("RUNNING", float("nan")) - idle) / data_mb, 3),
+                    "peak_processes_pss_mb": sampler.peak_processes,
                     "server_rss_before_mb": round(before, 1),
                     "server_rss_peak_mb": round(sampler.peak_server, 1),
                     "server_rss_after_mb": round(after, 1),

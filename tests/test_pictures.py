@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ from client.notes_render import smooth
 from client.templates import template_tiles
 from proto import descent_pb2 as pb
 from proto.tensor import from_chunks
+from server import curve
 from server.curve import CurveRecorder, mean_since, point_every
 from server.job import Job
 from server.jobspec import JobConfig
@@ -91,6 +93,33 @@ def test_recorder_evaluates_w_at_regular_points_while_a_thread_pushes():
     assert last.loss == pytest.approx(np.mean(means[previous.step : last.step]))
     assert [p.seconds for p in job.curve] == sorted(p.seconds for p in job.curve)
     assert list(job.status().curve) == job.curve
+
+
+def test_points_between_the_first_and_the_last_use_a_sample_of_the_validation_split(monkeypatch):
+    monkeypatch.setattr(curve, "SAMPLE", 100)  # digits' validation split has 270 examples
+    d = data.prepare("digits", 0, dtype="float32")
+    config = JobConfig(steps=300)
+    job = Job("job-curve-sample", config)
+    rng = np.random.default_rng(1)
+    W0 = (1e-3 * rng.standard_normal((d.num_classes, d.num_features))).astype(np.float32)
+    job.store = ParameterStore(W0, config.lr, config.steps)
+    job.started_at = 1.0
+    recorder = CurveRecorder(job, d.X_val, d.y_val, every=50, poll=0.001).start()
+    while not job.store.done:
+        X, y = data.sample_batch(d.X_train, d.y_train, 64, rng)
+        W, version = job.store.weights()
+        job.store.push(svm.svm_loss_grad(W, X, y, config.reg)[1], 1.0, "w0", "")
+        if version % 50 == 49:  # let the recorder take the point at this mark
+            deadline = time.time() + 5
+            while job.curve[-1].step < version + 1 and time.time() < deadline:
+                time.sleep(0.001)
+    recorder.stop()
+    W_final, _ = job.store.weights()
+    first, middle, last = job.curve[0], job.curve[1:-1], job.curve[-1]
+    assert first.val_accuracy == pytest.approx(svm.accuracy(W0, d.X_val, d.y_val))
+    assert last.step == 300 and last.val_accuracy == pytest.approx(svm.accuracy(W_final, d.X_val, d.y_val))
+    assert middle and all(round(p.val_accuracy * 100, 6).is_integer() for p in middle)  # k / 100
+    assert any(not round(p.val_accuracy * 270, 6).is_integer() for p in middle)  # not k / 270
 
 
 @pytest.fixture(scope="module")
