@@ -5,8 +5,9 @@ Three parts, one JSON document:
 - ``breakdown``: per-stage cost (median µs over repeats) of one update's protocol and
   store work, in this process, for W = 10 × 3073 and 1000 × 3073 float32: worker encode,
   server decode, validate, apply, reply encode, worker decode — on the current path
-  (proto.wire, zero-copy decode, in-place update) and on the path before it (the protobuf
-  API, ``tobytes``, ``np.isfinite`` flags), measured side by side.
+  (proto.wire, proto.lifted's decode with the data left in the received bytes, in-place
+  update) and on the path before it (the protobuf API, ``FromString``, ``tobytes``,
+  ``np.isfinite`` flags), measured side by side.
 - ``round_trip``: one PushStream step through the real ParameterServicer in a server
   subprocess vs a raw gRPC bytes echo (same options, same byte counts) on the same server;
   ``ratio`` = echo time ÷ PS time with W and the gradient in the messages (a worker on
@@ -40,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.machine import blas_facts  # noqa: E402
 from benchmarks.round_trip import FIELDS, round_trip  # noqa: E402
 from benchmarks.served import Server  # noqa: E402
-from proto import descent_pb2  # noqa: E402
+from proto import descent_pb2, lifted  # noqa: E402
 from proto.tensor import from_tensor, to_tensor  # noqa: E402
 from proto.wire import parameters_bytes, push_request_bytes  # noqa: E402
 from server.store import ParameterStore  # noqa: E402
@@ -81,11 +82,11 @@ def breakdown(shape: tuple[int, int], repeats: int) -> dict:
     reply = parameters_bytes(w, 1)
     new = {
         "worker_encode_request": _time_us(lambda: push_request_bytes(grad, **FIELDS), repeats),
-        "server_decode_request": _time_us(lambda: from_tensor(descent_pb2.PushRequest.FromString(request).gradient), repeats),
+        "server_decode_request": _time_us(lambda: from_tensor(lifted.push_request(request).gradient), repeats),
         "server_validate": _time_us(lambda: store.check_gradient(grad), repeats),
         "server_apply": _time_us(apply, repeats),
         "server_encode_reply": _time_us(lambda: parameters_bytes(w, 1), repeats),
-        "worker_decode_reply": _time_us(lambda: from_tensor(descent_pb2.Parameters.FromString(reply).weights), repeats),
+        "worker_decode_reply": _time_us(lambda: from_tensor(lifted.parameters(reply).weights), repeats),
     }
 
     def old_encode_request():
@@ -106,11 +107,12 @@ def breakdown(shape: tuple[int, int], repeats: int) -> dict:
 
     old = {
         "worker_encode_request": _time_us(old_encode_request, repeats),
-        "server_decode_request": new["server_decode_request"],  # unchanged: FromString + frombuffer
+        "server_decode_request": _time_us(lambda: from_tensor(descent_pb2.PushRequest.FromString(request).gradient),
+                                          repeats),  # FromString copies the data into the message
         "server_validate": _time_us(old_validate, repeats),
         "server_apply": _time_us(old_apply, repeats),
         "server_encode_reply": _time_us(old_encode_reply, repeats),
-        "worker_decode_reply": new["worker_decode_reply"],
+        "worker_decode_reply": _time_us(lambda: from_tensor(descent_pb2.Parameters.FromString(reply).weights), repeats),
     }
     server_keys = [k for k in new if k.startswith("server_")]
     return {

@@ -17,7 +17,7 @@ import grpc
 import numpy as np
 
 from benchmarks.served import process_cpu
-from proto import descent_pb2
+from proto import descent_pb2, lifted
 from proto.limits import GRPC_OPTIONS
 from proto.wire import parameters_bytes, passthrough, push_request_bytes
 from server.jobspec import JobConfig
@@ -138,7 +138,7 @@ def round_trip(shape, steps: int, repeats: int) -> dict:
     ps_times, echo_times, ps_cpu, echo_cpu, lane_times, lane_cpu = [], [], [], [], [], []
     with grpc.insecure_channel(f"127.0.0.1:{port}", options=GRPC_OPTIONS) as channel:
         ps_call = channel.stream_stream("/descent.v1.ParameterServer/PushStream", request_serializer=passthrough,
-                                        response_deserializer=descent_pb2.Parameters.FromString)
+                                        response_deserializer=lifted.parameters)  # as a worker decodes
         echo_raw = channel.stream_stream("/bench.Echo/Echo", request_serializer=passthrough)
 
         def echo_call(gen):

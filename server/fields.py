@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from proto.lifted import unwrap
 from server.errors import RequestError
 
 #: Longest id (job, worker, node) and data set spec a request may carry.
@@ -133,5 +134,6 @@ RULES: dict[str, tuple[tuple[str, _Rule], ...]] = {
 
 def check_request(request: Any) -> None:
     """Apply the rules of ``request``'s message type; raise RequestError naming the first bad field."""
+    request = unwrap(request)  # a PushRequest decoded with its gradient's data left in place
     for name, rule in RULES.get(type(request).__name__, ()):
         rule(name, getattr(request, name))

@@ -24,7 +24,7 @@ from __future__ import annotations
 import grpc
 import numpy as np
 
-from proto import descent_pb2, descent_pb2_grpc
+from proto import descent_pb2, descent_pb2_grpc, lifted
 from proto.tensor import TensorAssembler, from_tensor
 from proto.wire import parameters_messages, passthrough
 from server.errors import JobNotActive, JobNotFound, RequestError, grpc_errors, grpc_stream_errors
@@ -181,12 +181,12 @@ def add_to_server(servicer: ParameterServicer, server: grpc.Server) -> None:
         ),
         "Push": grpc.unary_unary_rpc_method_handler(
             servicer.Push,
-            request_deserializer=descent_pb2.PushRequest.FromString,
+            request_deserializer=lifted.push_request,
             response_serializer=descent_pb2.Parameters.SerializeToString,
         ),
         "PushStream": grpc.stream_stream_rpc_method_handler(
             servicer.PushStream,
-            request_deserializer=descent_pb2.PushRequest.FromString,
+            request_deserializer=lifted.push_request,
             response_serializer=passthrough,
         ),
     }

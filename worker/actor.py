@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import grpc
 import numpy as np
 
-from proto import descent_pb2
+from proto import descent_pb2, lifted
 from proto.limits import GRPC_OPTIONS
 from proto.wire import passthrough
 from worker.data import sample_batch
@@ -115,7 +115,7 @@ class TrainLoop:
         with _channel(cfg) as channel:
             metadata = (("authorization", f"Bearer {cfg.token}"),) if cfg.token else None
             call = channel.stream_stream(
-                PUSH_STREAM, request_serializer=passthrough, response_deserializer=descent_pb2.Parameters.FromString
+                PUSH_STREAM, request_serializer=passthrough, response_deserializer=lifted.parameters
             )
             replies = call(_requests(outbox), metadata=metadata)
             try:
