@@ -138,9 +138,11 @@ class ParameterStore:
             raise RequestError(f"gradient shape {list(grad.shape)[:8]} does not match W shape {list(self._w.shape)}")
         if grad.dtype != self._w.dtype:
             raise RequestError(f"gradient dtype {grad.dtype} does not match W dtype {self._w.dtype}")
-        # min and max propagate NaN and reach ±Inf without an array of flags.
-        if grad.size and not (np.isfinite(grad.min()) and np.isfinite(grad.max())):
-            raise RequestError("gradient contains NaN or Inf")
+        # One BLAS pass: sum(dx**2) is NaN or Inf if an entry is. It can also overflow for huge
+        # finite entries, so then look exactly (min and max propagate NaN and reach ±Inf).
+        if grad.size and not np.isfinite(np.vdot(grad, grad)):
+            if not (np.isfinite(grad.min()) and np.isfinite(grad.max())):
+                raise RequestError("gradient contains NaN or Inf")
 
     def enroll(self, worker_id: str) -> str:
         """A fresh secret for a worker the job places; only enrolled workers may push or pull."""

@@ -86,6 +86,18 @@ def test_bad_push_rejected_without_changing_state(grad, loss, worker, message):
     assert store.loss_history() == (1, [])
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_huge_finite_gradients_are_accepted_and_one_nan_among_them_refused(dtype):
+    # sum(dx**2) overflows to Inf for these: the exact check decides, not the fast one.
+    big = np.full((2, 3), np.finfo(dtype).max / 2, dtype=dtype)
+    store = ParameterStore(np.zeros((2, 3), dtype), lr=1e-300 if dtype == np.float64 else 1e-30, target_steps=10)
+    assert store.push(big, 0.0, "w", "n").version == 1
+    big[1, 2] = np.nan
+    with pytest.raises(ValueError, match="NaN or Inf"):
+        store.push(big, 0.0, "w", "n")
+    assert store.weights()[1] == 1
+
+
 def test_recent_loss_is_mean_of_last_tenth():
     store = ParameterStore(np.zeros(1), lr=0.0, target_steps=100)
     assert np.isnan(store.progress()[1])

@@ -11,6 +11,7 @@ from server.jobfiles import JobFiles
 from server.jobspec import resolve
 from server.schedules import Schedule, parse_schedule
 from server.store import ParameterStore
+from server import update_rules
 from server.update_rules import OPTIMIZERS, RuleSpec, make_rule
 from worker.data import prepare, sample_batch
 from worker.svm import accuracy, svm_loss_grad
@@ -71,6 +72,20 @@ def test_rule_matches_reference_loop(optimizer, schedule):
     expected = _reference(optimizer, w0, grads, spec.lr_at, mu=0.8, b1=0.85, b2=0.95, eps=1e-6)
     np.testing.assert_allclose(w, expected, rtol=0, atol=1e-12)
     assert np.abs(w - w0).max() > 1e-3  # the rule moved W
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sgd_on_a_large_w_in_blocks_equals_the_formula_bit_for_bit(dtype):
+    shape = (7, update_rules.SGD_BLOCK // 3)  # 2.3 blocks: a partial last block
+    rng = np.random.default_rng(4)
+    w0, grad = rng.standard_normal(shape).astype(dtype), rng.standard_normal(shape).astype(dtype)
+    rule = make_rule(RuleSpec(optimizer="sgd", lr=0.03, total_steps=10), shape, dtype)
+    w = w0.copy()
+    rule.apply(w, grad, 0)
+    np.testing.assert_array_equal(w, w0 + np.multiply(grad, -0.03).astype(dtype))
+    view = np.frombuffer(grad.tobytes(), dtype=dtype).reshape(shape)  # a read-only gradient, as pushed
+    rule.apply(w, view, 1)
+    np.testing.assert_array_equal(w, w0 + np.multiply(grad, -0.03).astype(dtype) + np.multiply(grad, -0.03).astype(dtype))
 
 
 def test_schedules_by_hand():
