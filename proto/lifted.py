@@ -19,6 +19,12 @@ from proto import descent_pb2
 
 #: Messages shorter than this are decoded with plain FromString.
 MIN_LIFT_BYTES = 1 << 16
+#: Fields walked per message level before the walk gives up (a PushRequest has 11 kinds, a
+#: Tensor 3, its shape packed into one): a message of a million tiny fields is left to
+#: FromString's C parser instead of costing this Python loop a second.
+MAX_FIELDS = 64
+#: Longest varint protobuf takes for a tag or a length (32 bits); values may take 10 bytes.
+_SHORT_VARINT, _LONG_VARINT = 5, 10
 _LEN = 2  # wire type of a length-delimited field
 _TENSOR_DATA = 3  # Tensor.data
 
@@ -27,10 +33,10 @@ class _Irregular(Exception):
     """The bytes are not the plain shape the walk expects: decode them the ordinary way."""
 
 
-def _varint(buf: bytes, pos: int, end: int) -> tuple[int, int]:
+def _varint(buf: bytes, pos: int, end: int, most: int = _SHORT_VARINT) -> tuple[int, int]:
     value = shift = 0
     while True:
-        if pos >= end or shift > 63:
+        if pos >= end or shift >= 7 * most:
             raise _Irregular
         byte = buf[pos]
         pos += 1
@@ -56,12 +62,16 @@ def _only(buf: bytes, start: int, end: int, number: int) -> tuple[int, int, int]
     """
     found = None
     pos = start
+    fields = 0
     while pos < end:
+        fields += 1
+        if fields > MAX_FIELDS:
+            raise _Irregular
         field_start = pos
         key, pos = _varint(buf, pos, end)
         wire = key & 7
         if wire == 0:
-            _, pos = _varint(buf, pos, end)
+            _, pos = _varint(buf, pos, end, _LONG_VARINT)
         elif wire == 1:
             pos += 8
         elif wire == 5:
@@ -91,6 +101,9 @@ class TensorView:
         self.dtype, self.shape, self.data = tensor.dtype, tensor.shape, data
 
 
+_NOT_FORWARDED = frozenset({"SerializeToString", "SerializePartialToString", "ByteSize", "CopyFrom", "MergeFrom"})
+
+
 class Lifted:
     """A decoded message whose tensor field reads as a ``TensorView``; every other attribute is the message's."""
 
@@ -100,6 +113,9 @@ class Lifted:
         self.message, self._field, self._data = message, field, data
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name in Lifted.__slots__ or name in _NOT_FORWARDED:
+            # Unset slots (copy, pickle) and serializing: .message lacks the data, so none of it forwards.
+            raise AttributeError(f"{name} of a Lifted message")
         if name == self._field:
             return TensorView(getattr(self.message, name), self._data)
         return getattr(self.message, name)

@@ -105,3 +105,40 @@ def test_corrupted_pushes_decode_or_fail_exactly_as_fromstring():
         else:
             decoded += 1
     assert decoded > 50 and failed > 50  # both sides of the oracle were exercised
+
+
+def test_a_message_of_many_small_fields_is_left_to_fromstring_after_max_fields():
+    grad = np.ones((10, 3073), np.float32)
+    padding = b"\x30\x00" * (lifted.MAX_FIELDS + 1)  # field 6 (version) = 0, again and again
+    buf = padding + push_request_bytes(grad, **FIELDS)
+    with pytest.raises(lifted._Irregular):
+        lifted._only(buf, 0, len(buf), 4)
+    got = _same(lifted.push_request, descent_pb2.PushRequest, buf)
+    assert type(got) is descent_pb2.PushRequest  # decoded the ordinary way
+    few = b"\x30\x00" * (lifted.MAX_FIELDS - 12) + push_request_bytes(grad, **FIELDS)
+    assert isinstance(_same(lifted.push_request, descent_pb2.PushRequest, few), lifted.Lifted)
+
+
+def test_overlong_tags_and_lengths_fail_as_fromstring_fails():
+    grad = np.ones((10, 3073), np.float32)
+    rest = descent_pb2.PushRequest(**FIELDS).SerializeToString()
+    tensor = to_tensor(grad).SerializeToString()
+    overlong_tag = b"\xa2\x80\x80\x80\x80\x00"  # field 4, wire type 2, in 6 bytes
+    overlong_length = b"\x22" + bytes([len(tensor) & 0x7F | 0x80, (len(tensor) >> 7) & 0x7F | 0x80,
+                                       (len(tensor) >> 14) | 0x80, 0x80, 0x80, 0x00])
+    for buf in (rest + overlong_tag + _varint(len(tensor)) + tensor, rest + overlong_length + tensor):
+        with pytest.raises(DecodeError):
+            descent_pb2.PushRequest.FromString(buf)
+        with pytest.raises(DecodeError):
+            lifted.push_request(buf)
+
+
+def test_a_lifted_message_does_not_pretend_to_serialize_without_its_data():
+    got = lifted.push_request(push_request_bytes(np.ones((10, 3073), np.float32), **FIELDS))
+    for name in ("SerializeToString", "ByteSize", "CopyFrom"):
+        with pytest.raises(AttributeError):
+            getattr(got, name)
+    import copy
+
+    twin = copy.copy(got)  # no recursion through the unset slots
+    assert twin.worker_id == got.worker_id and bytes(twin.gradient.data) == bytes(got.gradient.data)

@@ -102,9 +102,14 @@ def test_any_integer_label_dtype_gives_the_naive_result_and_out_of_range_is_refu
     assert loss == pytest.approx(loss_naive, rel=1e-10)
     np.testing.assert_allclose(dW, dW_naive, rtol=1e-10, atol=1e-12)
     bad = y.astype(label_dtype)
-    bad[3] = 4  # one past the last class
-    with pytest.raises(ValueError, match=r"\[0, 4\)"):
-        svm.svm_loss_grad(W, X, bad, 0.2)
+    for label in (4, np.iinfo(label_dtype).max):  # one past the last class; a label far away
+        bad[3] = label
+        with pytest.raises(ValueError, match=r"\[0, 4\)"):  # refused without allocating per label
+            svm.svm_loss_grad(W, X, bad, 0.2)
+    if np.iinfo(label_dtype).min < 0:
+        bad[3] = -1
+        with pytest.raises(ValueError, match=r"\[-1, "):
+            svm.svm_loss_grad(W, X, bad, 0.2)
 
 
 def test_a_margin_of_exactly_zero_takes_the_zero_subgradient_like_the_naive_loop():

@@ -52,11 +52,14 @@ def validate(W, X, y):
 
 
 def _labels_in_range(y, classes):
-    """True when every integer label is in [0, classes): one pass (bincount refuses negatives)."""
-    try:
-        return len(np.bincount(y)) <= classes
-    except (ValueError, TypeError):  # a negative label, or a dtype bincount will not take (uint64)
-        return bool(y.min() >= 0 and y.max() < classes)
+    """True when every integer label is in [0, classes): one reduction, nothing allocated.
+
+    A signed array is read as unsigned of the same width, so a negative label is a huge one.
+    """
+    if y.size == 0:
+        return True
+    unsigned = y if y.dtype.kind == "u" else y.view(f"u{y.dtype.itemsize}")
+    return int(unsigned.max()) < classes
 
 
 def _check_reg(reg):
