@@ -6,7 +6,8 @@ walk the message's top-level fields and its tensor's fields, cut the tensor's ``
 field out, parse the small remainder with the protobuf runtime as usual (so every other
 field keeps protobuf's own rules and errors), and hand the data back as a memoryview of
 the received bytes: a ``Lifted`` message. Anything unusual (the tensor or its data
-repeated, which protobuf would merge; a group; bytes that do not walk) is left to plain
+repeated, which protobuf would merge; a group; a tag or length over 5 bytes; more than
+``MAX_FIELDS`` fields in one message; bytes that do not walk) is left to plain
 ``FromString``, which decodes it, or raises on it, exactly as before. Small messages are
 decoded plainly too: below ``MIN_LIFT_BYTES`` the walk costs more than the copy.
 """
@@ -19,7 +20,7 @@ from proto import descent_pb2
 
 #: Messages shorter than this are decoded with plain FromString.
 MIN_LIFT_BYTES = 1 << 16
-#: Fields walked per message level before the walk gives up (a PushRequest has 11 kinds, a
+#: Fields walked per message level before the walk gives up (a PushRequest has 10 fields, a
 #: Tensor 3, its shape packed into one): a message of a million tiny fields is left to
 #: FromString's C parser instead of costing this Python loop a second.
 MAX_FIELDS = 64
