@@ -61,14 +61,20 @@ def test_mean_since_averages_the_updates_between_points():
     assert point_every(2000) == 40 and point_every(10) == 1
 
 
-def test_recorder_evaluates_w_at_regular_points_while_a_thread_pushes():
+def _digits_job(job_id, steps, seed):
+    """A RUNNING-like job on digits with a real store: (data, config, job, W0, rng)."""
     d = data.prepare("digits", 0, dtype="float32")
-    config = JobConfig(steps=600)
-    job = Job("job-curve-test", config)
-    rng = np.random.default_rng(0)
+    config = JobConfig(steps=steps)
+    job = Job(job_id, config)
+    rng = np.random.default_rng(seed)
     W0 = (1e-3 * rng.standard_normal((d.num_classes, d.num_features))).astype(np.float32)
     job.store = ParameterStore(W0, config.lr, config.steps)
     job.started_at = 1.0  # a long time ago: seconds are positive and increasing
+    return d, config, job, W0, rng
+
+
+def test_recorder_evaluates_w_at_regular_points_while_a_thread_pushes():
+    d, config, job, W0, rng = _digits_job("job-curve-test", 600, 0)
 
     def train():
         while not job.store.done:
@@ -97,13 +103,7 @@ def test_recorder_evaluates_w_at_regular_points_while_a_thread_pushes():
 
 def test_points_between_the_first_and_the_last_use_a_sample_of_the_validation_split(monkeypatch):
     monkeypatch.setattr(curve, "SAMPLE", 100)  # digits' validation split has 270 examples
-    d = data.prepare("digits", 0, dtype="float32")
-    config = JobConfig(steps=300)
-    job = Job("job-curve-sample", config)
-    rng = np.random.default_rng(1)
-    W0 = (1e-3 * rng.standard_normal((d.num_classes, d.num_features))).astype(np.float32)
-    job.store = ParameterStore(W0, config.lr, config.steps)
-    job.started_at = 1.0
+    d, config, job, W0, rng = _digits_job("job-curve-sample", 300, 1)
     recorder = CurveRecorder(job, d.X_val, d.y_val, every=50, poll=0.001).start()
     while not job.store.done:
         X, y = data.sample_batch(d.X_train, d.y_train, 64, rng)
