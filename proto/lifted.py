@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from proto import descent_pb2
+from proto.wire import encode_varint
 
 #: Messages shorter than this are decoded with plain FromString.
 MIN_LIFT_BYTES = 1 << 16
@@ -45,15 +46,6 @@ def _varint(buf: bytes, pos: int, end: int, most: int = _SHORT_VARINT) -> tuple[
         if byte < 0x80:
             return value, pos
         shift += 7
-
-
-def _encode_varint(value: int) -> bytes:
-    out = bytearray()
-    while value > 0x7F:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
 
 
 def _only(buf: bytes, start: int, end: int, number: int) -> tuple[int, int, int]:
@@ -122,11 +114,6 @@ class Lifted:
         return getattr(self.message, name)
 
 
-def unwrap(message: Any) -> Any:
-    """The protobuf message behind a Lifted one (itself otherwise): for code that looks at its type."""
-    return message.message if isinstance(message, Lifted) else message
-
-
 def _lift(cls: type, field: str, number: int, buf: bytes) -> Any:
     if len(buf) < MIN_LIFT_BYTES:
         return cls.FromString(buf)
@@ -136,7 +123,7 @@ def _lift(cls: type, field: str, number: int, buf: bytes) -> Any:
     except _Irregular:
         return cls.FromString(buf)
     inner = b"".join((buf[start:data_field], buf[data_end:end]))
-    stripped = b"".join((buf[:outer], _encode_varint(number << 3 | _LEN), _encode_varint(len(inner)), inner, buf[end:]))
+    stripped = b"".join((buf[:outer], encode_varint(number << 3 | _LEN), encode_varint(len(inner)), inner, buf[end:]))
     message = cls.FromString(stripped)
     return Lifted(message, field, memoryview(buf)[data_start:data_end])
 

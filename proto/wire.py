@@ -31,7 +31,8 @@ _PARAMETERS_WEIGHTS_TAG = b"\x0a"
 _PUSH_GRADIENT_TAG = b"\x22"
 
 
-def _varint(value: int) -> bytes:
+def encode_varint(value: int) -> bytes:
+    """A protobuf varint: 7 bits per byte, low first, the high bit set on all but the last."""
     out = bytearray()
     while True:
         byte = value & 0x7F
@@ -58,8 +59,8 @@ def _head(array: np.ndarray) -> bytes:
 
 def _embedded(tag: bytes, head: bytes, piece: memoryview | bytes) -> tuple[bytes, memoryview | bytes]:
     """An embedded Tensor field (``head`` + data ``piece``) as the bytes before the piece, and the piece."""
-    inner = head + _TENSOR_DATA_TAG + _varint(len(piece))
-    return tag + _varint(len(inner) + len(piece)) + inner, piece
+    inner = head + _TENSOR_DATA_TAG + encode_varint(len(piece))
+    return tag + encode_varint(len(inner) + len(piece)) + inner, piece
 
 
 def _pieces(data: memoryview | bytes, chunk_bytes: int | None) -> list:

@@ -12,7 +12,6 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from proto.lifted import unwrap
 from server.errors import RequestError
 
 #: Longest id (job, worker, node) and data set spec a request may carry.
@@ -134,6 +133,7 @@ RULES: dict[str, tuple[tuple[str, _Rule], ...]] = {
 
 def check_request(request: Any) -> None:
     """Apply the rules of ``request``'s message type; raise RequestError naming the first bad field."""
-    request = unwrap(request)  # a PushRequest decoded with its gradient's data left in place
-    for name, rule in RULES.get(type(request).__name__, ()):
+    # By the protobuf message name, which a proto.lifted message forwards like its fields.
+    descriptor = getattr(request, "DESCRIPTOR", None)
+    for name, rule in RULES.get(descriptor.name if descriptor is not None else "", ()):
         rule(name, getattr(request, name))

@@ -6,7 +6,7 @@ from google.protobuf.message import DecodeError
 
 from proto import descent_pb2, lifted
 from proto.tensor import from_tensor, to_tensor
-from proto.wire import parameters_bytes, push_request_bytes
+from proto.wire import encode_varint, parameters_bytes, push_request_bytes
 
 FIELDS = dict(job_id="job-1", worker_id="job-1-w0", node_id="n", loss=2.5, version=7, secret="s" * 32, updates=1)
 
@@ -74,17 +74,8 @@ def test_a_repeated_tensor_or_data_field_decodes_as_protobuf_merges_it():
     assert list(got.gradient.shape) == [30000, 30000] and bytes(got.gradient.data) == grad[::-1].tobytes()
     # The data field twice inside one Tensor.
     tensor = to_tensor(grad).SerializeToString() + b"\x1a\x04abcd"
-    twice = descent_pb2.PushRequest(**FIELDS).SerializeToString() + b"\x22" + _varint(len(tensor)) + tensor
+    twice = descent_pb2.PushRequest(**FIELDS).SerializeToString() + b"\x22" + encode_varint(len(tensor)) + tensor
     _same(lifted.push_request, descent_pb2.PushRequest, twice)
-
-
-def _varint(n):
-    out = bytearray()
-    while n > 0x7F:
-        out.append(n & 0x7F | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
 
 
 def test_corrupted_pushes_decode_or_fail_exactly_as_fromstring():
@@ -126,7 +117,7 @@ def test_overlong_tags_and_lengths_fail_as_fromstring_fails():
     overlong_tag = b"\xa2\x80\x80\x80\x80\x00"  # field 4, wire type 2, in 6 bytes
     overlong_length = b"\x22" + bytes([len(tensor) & 0x7F | 0x80, (len(tensor) >> 7) & 0x7F | 0x80,
                                        (len(tensor) >> 14) | 0x80, 0x80, 0x80, 0x00])
-    for buf in (rest + overlong_tag + _varint(len(tensor)) + tensor, rest + overlong_length + tensor):
+    for buf in (rest + overlong_tag + encode_varint(len(tensor)) + tensor, rest + overlong_length + tensor):
         with pytest.raises(DecodeError):
             descent_pb2.PushRequest.FromString(buf)
         with pytest.raises(DecodeError):
@@ -142,3 +133,13 @@ def test_a_lifted_message_does_not_pretend_to_serialize_without_its_data():
 
     twin = copy.copy(got)  # no recursion through the unset slots
     assert twin.worker_id == got.worker_id and bytes(twin.gradient.data) == bytes(got.gradient.data)
+
+
+def test_the_request_rules_apply_to_a_lifted_push():
+    from server.errors import RequestError
+    from server.fields import check_request
+
+    got = lifted.push_request(push_request_bytes(np.ones((10, 3073), np.float32), **{**FIELDS, "job_id": "../etc"}))
+    assert isinstance(got, lifted.Lifted)
+    with pytest.raises(RequestError, match="job_id '../etc' is not an id"):
+        check_request(got)
