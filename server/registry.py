@@ -180,20 +180,21 @@ class JobRegistry:
         job.restarts = stored.restarts + 1
         job.worker_restarts = stored.worker_restarts
         job.checkpoint_version, job.checkpoint_at = stored.checkpoint_version, stored.checkpoint_at
+        if config is not None:  # where it resumes from, before anyone can see it RUNNING again
+            try:
+                job.resume_state = self.files.read_checkpoint(job.job_id)
+            except CheckpointUnreadable as exc:
+                log.error("job %s: %s; it starts again from the beginning", job.job_id, exc)
+            job.resumed_from = job.resume_state.version if job.resume_state is not None else 0
+            job.message = job.resume_note = (
+                f"resumed from version {job.resumed_from} of {config.steps} after its server stopped "
+                f"(restart {job.restarts})"
+            )
         with self._lock:
             self._jobs[job.job_id] = job
         if config is None:
             job.transition(State.FAILED, reason)
             return None
-        try:
-            job.resume_state = self.files.read_checkpoint(job.job_id)
-        except CheckpointUnreadable as exc:
-            log.error("job %s: %s; it starts again from the beginning", job.job_id, exc)
-        job.resumed_from = job.resume_state.version if job.resume_state is not None else 0
-        job.message = job.resume_note = (
-            f"resumed from version {job.resumed_from} of {config.steps} after its server stopped "
-            f"(restart {job.restarts})"
-        )
         job.persist()
         return job
 
