@@ -1,7 +1,8 @@
 """Keeping a job's workers alive: start one per bundle, replace any that dies, fail only on a stall.
 
-Each worker slot (one bundle of the job's placement group) runs one actor at a time.
-When an actor dies — its process killed, its node lost — and the job still needs
+Each worker slot (one bundle of the job's placement group) runs one worker (a Ray task
+running the training loop) at a time.
+When a worker dies — its process killed, its node lost — and the job still needs
 updates, a replacement is started in the same bundle: at once if the bundle's node is
 alive, or as soon as Ray re-places the bundle on a live node with a free CPU. A slot
 whose replacements keep failing (its bundle has no live node yet) backs off: 2 s, 4 s,
@@ -45,12 +46,12 @@ def supervise(
 ) -> list[str]:
     """Run the job's workers until its store stops; return the errors of the workers that died.
 
-    ``make_config(slot, incarnation)`` is the LoopConfig of a slot's n-th actor. Raises
+    ``make_config(slot, incarnation)`` is the LoopConfig of a slot's n-th worker. Raises
     Stalled when no update was applied for ``stall_timeout`` seconds.
     """
     store = job.store
     slots = job.config.workers
-    running: dict[Any, tuple[int, Any]] = {}  # future -> (slot, actor)
+    running: dict[Any, int] = {}  # future -> slot
     incarnation = [0] * slots
     due: dict[int, float] = {}  # slot -> when to start its replacement
     errors: list[str] = []
@@ -60,8 +61,7 @@ def supervise(
     def start(slot: int) -> None:
         config = make_config(slot, incarnation[slot])  # enrolls the incarnation (a fresh secret)
         worker_ids[slot] = config.worker_id
-        actor = launcher.start_worker(config, group, slot)
-        running[launcher.run_worker(actor, *data_refs)] = (slot, actor)
+        running[launcher.start_worker(config, group, slot, *data_refs)] = slot
 
     progress = events.JobProgress(job)
     for slot in range(slots):
@@ -71,7 +71,7 @@ def supervise(
     try:
         while running or (due and not store.done):
             for future in launcher.wait_any(list(running), timeout=poll):
-                slot, _ = running.pop(future)
+                slot = running.pop(future)
                 _, error = launcher.outcome(future)
                 if error is None:
                     continue
@@ -109,6 +109,6 @@ def supervise(
                 if now - stopped_at > STOP_GRACE:
                     break  # workers not placed yet (or stuck): killed below
     finally:
-        launcher.kill([actor for _, actor in running.values()])
+        launcher.kill(list(running))
         progress.close()
     return errors

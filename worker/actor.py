@@ -1,7 +1,7 @@
 """The training loop a Ray actor runs: pull W, sample a batch, compute the gradient, push, repeat.
 
-This module does not import Ray: ``server.launcher`` wraps ``TrainLoop`` as an
-actor. The loop holds one ``PushStream`` call open for the whole job: each
+This module does not import Ray: ``server.launcher`` runs ``TrainLoop`` in a Ray
+task. The loop holds one ``PushStream`` call open for the whole job: each
 request carries a gradient and is answered with the new W (one round trip per
 step, without the fixed cost of a new call per step).
 
@@ -79,10 +79,6 @@ class TrainLoop:
 
     def __init__(self, config: LoopConfig):
         self.config = config
-
-    def ready(self) -> str:
-        """The node this worker runs on (lets the launcher wait for placement)."""
-        return self.config.node_id
 
     def _compute(self, current: Weights, X, y, rng) -> Update:
         """The gradient to push from W: one batch, or push_every local steps on a copy."""
