@@ -9,7 +9,7 @@ the last on its first ``SAMPLE`` examples) and appends a CurvePoint to
 accuracy and the mean batch loss of the updates since the previous point. Workers never
 wait for it: pushes go on while the point is evaluated. A point at the first W and one
 at the last are always recorded; the first one's time is the last moment W was still
-the initial W (placing the workers takes seconds).
+the initial W (placing the workers takes a moment).
 """
 
 from __future__ import annotations
