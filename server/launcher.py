@@ -43,7 +43,7 @@ from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 from server.errors import Cancelled, ResourcesExhausted
 from server.ray_node import LeanStartUnavailable, LocalCluster, start_local
 from server.reaper import processes_using
-from worker.actor import LoopConfig, TrainLoop
+from worker.loop import LoopConfig, TrainLoop
 from worker.malloc import release_freed_memory
 
 

@@ -49,7 +49,7 @@ from server.seeds import initial_weights, replacement_seed, worker_seeds
 from server.store import ParameterStore
 from server.update_rules import make_rule
 from server.supervisor import supervise
-from worker.actor import LoopConfig
+from worker.loop import LoopConfig
 from server.datacache import DataCache
 from worker.data import Prepared
 from worker.svm import accuracy, svm_loss_grad

@@ -21,7 +21,7 @@ from typing import Any
 from server import events
 from server.job import Job
 from server.launcher import RayLauncher
-from worker.actor import LoopConfig
+from worker.loop import LoopConfig
 
 log = logging.getLogger("descent.supervisor")
 

@@ -28,7 +28,7 @@ from server.jobspec import JobConfig
 from server.lane import local_peer
 from server.parameter_servicer import ParameterServicer, add_to_server
 from server.store import ParameterStore
-from worker.actor import PUSH_STREAM, LoopConfig, TrainLoop
+from worker.loop import PUSH_STREAM, LoopConfig, TrainLoop
 from worker.data import sample_batch
 from worker.svm import svm_loss_grad
 

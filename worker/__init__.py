@@ -1,5 +1,6 @@
 """descent workers: the SVM math (svm), numerical gradients (numgrad), data sets (data).
 
-Pure numpy: nothing here imports grpc, ray, proto, server or client, except actor.py
-(the Ray actor), which is not imported by this package.
+Pure numpy: nothing here imports grpc, ray, proto, server or client, except loop.py and
+wire.py (the training loop a Ray task runs, and how its arrays travel), which this package
+does not import.
 """

@@ -1,4 +1,4 @@
-"""The training loop a Ray actor runs: pull W, sample a batch, compute the gradient, push, repeat.
+"""The training loop a Ray task runs: pull W, sample a batch, compute the gradient, push, repeat.
 
 This module does not import Ray: ``server.launcher`` runs ``TrainLoop`` in a Ray
 task. The loop holds one ``PushStream`` call open for the whole job: each
