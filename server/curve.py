@@ -75,6 +75,13 @@ class CurveRecorder:
         self._thread.join()
         self._record(full=True)
 
+    @property
+    def final(self) -> tuple[int, float] | None:
+        """After ``stop``: the last point's version and its accuracy on the whole validation split (None if none)."""
+        if not self._stop.is_set() or not self._full_last or self._last < 0 or not self._job.curve:
+            return None
+        return self._last, float(self._job.curve[-1].val_accuracy)
+
     def _run(self) -> None:
         while not self._stop.is_set():
             store = self._job.store

@@ -51,8 +51,9 @@ from server.update_rules import make_rule
 from server.supervisor import supervise
 from worker.loop import LoopConfig
 from server.datacache import DataCache
+from server.evaluation import split_accuracies
 from worker.data import Prepared
-from worker.svm import accuracy, svm_loss_grad
+from worker.svm import svm_loss_grad
 
 State = descent_pb2.JobState
 log = logging.getLogger("descent.runner")
@@ -195,7 +196,7 @@ class JobRunner:
                 recorder.stop()
         finally:
             self._launcher.release(group)
-        self._finish(job, data, errors)
+        self._finish(job, data, errors, recorder.final)
 
     def _check_first_batch(self, job: Job, data: Prepared, weights: np.ndarray, batch_seed: int) -> bool:
         """Check the gradient on worker 0's first batch; on failure end the job FAILED and return False."""
@@ -231,10 +232,16 @@ class JobRunner:
             search(job, self._launcher, data.X_train, data.y_train, batch_seed)
         finally:
             recorder.stop()
-        self._finish(job, data, [])
+        self._finish(job, data, [], recorder.final)
 
-    def _finish(self, job: Job, data: Prepared, errors: list[str]) -> None:
-        """The terminal state once training stopped: CANCELLED, FAILED (short of steps) or SUCCEEDED (evaluated)."""
+    def _finish(
+        self, job: Job, data: Prepared, errors: list[str], curve_final: tuple[int, float] | None = None
+    ) -> None:
+        """The terminal state once training stopped: CANCELLED, FAILED (short of steps) or SUCCEEDED (evaluated).
+
+        ``curve_final`` is the training curve's last point (version, accuracy on the whole
+        validation split): the validation accuracy of W at that version, not evaluated again.
+        """
         cfg = job.config
         version = job.store.progress()[0]
         if job.suspended.is_set():
@@ -247,9 +254,9 @@ class JobRunner:
             if self._checkpointer is not None and job.checkpoint_version < version:
                 self._checkpointer.checkpoint(job)  # a crash during evaluation does not redo training
             W, _ = job.store.weights()
-            splits = {"train": data.X_train, "val": data.X_val, "test": data.X_test}
-            labels = {"train": data.y_train, "val": data.y_val, "test": data.y_test}
-            job.accuracy = {name: accuracy(W, X, labels[name]) for name, X in splits.items() if len(X)}
+            splits = {"train": (data.X_train, data.y_train), "val": (data.X_val, data.y_val), "test": (data.X_test, data.y_test)}
+            known = {"val": curve_final[1]} if curve_final is not None and curve_final[0] == version else None
+            job.accuracy = split_accuracies(W, splits, known)
             note = (
                 f"{len(errors)} worker(s) failed on the way ({job.worker_restarts} replacements started): " + "; ".join(errors[-5:])
                 if errors

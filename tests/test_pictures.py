@@ -120,6 +120,7 @@ def test_points_between_the_first_and_the_last_use_a_sample_of_the_validation_sp
     assert last.step == 300 and last.val_accuracy == pytest.approx(svm.accuracy(W_final, d.X_val, d.y_val))
     assert middle and all(round(p.val_accuracy * 100, 6).is_integer() for p in middle)  # k / 100
     assert any(not round(p.val_accuracy * 270, 6).is_integer() for p in middle)  # not k / 270
+    assert recorder.final == (300, svm.accuracy(W_final, d.X_val, d.y_val))  # exactly: the whole split
 
 
 @pytest.fixture(scope="module")
