@@ -79,6 +79,7 @@ class Segment:
 
     def __init__(self, name: str, token: bytes, buffer: mmap.mmap, shape: tuple[int, ...], dtype: np.dtype):
         self.name, self.token = name, token
+        self._buffer: mmap.mmap | None = buffer
         count = int(np.prod(shape))
         nbytes = count * dtype.itemsize
         self.weights = np.frombuffer(buffer, dtype, count, HEADER).reshape(shape)
@@ -134,6 +135,18 @@ class Segment:
         if magic != MAGIC or size != nbytes or not hmac.compare_digest(written, token):
             return None
         return cls(name, token, buffer, tuple(shape), dtype)
+
+    def close(self) -> None:
+        """Unmap now (idempotent): ``weights`` and ``gradient`` go with it. Where a view of them is
+        still held elsewhere, the mapping is left to go with the last view."""
+        buffer, self._buffer = self._buffer, None
+        if buffer is None:
+            return
+        del self.weights, self.gradient
+        try:
+            buffer.close()
+        except BufferError:  # a view is still exported
+            pass
 
     def unlink(self) -> None:
         """Remove the name (idempotent); the memory stays until both sides unmap it."""

@@ -217,9 +217,10 @@ class Lane:
             self._listener = None
 
     def close(self) -> None:
-        """Drop the name and close both sockets (the memory goes with the last mapping)."""
+        """Drop the name, close both sockets and unmap the segment (the memory goes with the worker's mapping)."""
         self.settle()
         self._close_listener()
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+        self._segment.close()

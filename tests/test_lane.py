@@ -248,6 +248,29 @@ def test_segment_attach_checks_name_size_and_token(tmp_path, monkeypatch):
     assert Segment.create(SHAPE, np.float32) is None and _ours() == []
 
 
+def _mapped(name: str) -> bool:
+    with open("/proc/self/maps") as maps:
+        return name in maps.read()
+
+
+def test_segment_close_unmaps_it_unless_a_view_is_still_held():
+    made = Segment.create(SHAPE, np.float32)
+    made.unlink()
+    try:
+        assert _mapped(made.name)
+        made.close()
+        made.close()  # idempotent
+        assert not _mapped(made.name) and not hasattr(made, "weights")
+        held = Segment.create(SHAPE, np.float32)
+        held.unlink()
+        view = held.weights[:2]
+        held.close()  # the view keeps the mapping alive, without an error
+        view[...] = 1.0
+        assert _mapped(held.name) and view.sum() == 2 * SHAPE[1]
+    finally:
+        made.close()
+
+
 def test_sweep_removes_names_of_dead_servers_only(tmp_path, monkeypatch):
     monkeypatch.setattr(shm, "SHM_DIR", tmp_path)
     dead = tmp_path / ("descent-4194303-" + "ab" * 12)  # the largest pid Linux allows: not running here

@@ -115,7 +115,9 @@ class LaneWire:
         raise RuntimeError("the parameter server closed the lane")
 
     def close(self) -> None:
+        """Close the socket and unmap the segment (this process may run other tasks after the job)."""
         self._sock.close()
+        self._segment.close()
 
 
 def receive(replies: Iterator[descent_pb2.Parameters]) -> tuple[descent_pb2.Parameters, np.ndarray | None]:
