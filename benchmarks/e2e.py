@@ -22,7 +22,7 @@ use the shared-memory lane a worker on the server's host gets (proto.shared_memo
 another host.
 
 The Ray worker runs with one BLAS thread (Ray sets OMP_NUM_THREADS=1 for a
-1-CPU actor), so the pure loop is timed with one BLAS thread too (``ratio``);
+1-CPU task), so the pure loop is timed with one BLAS thread too (``ratio``);
 the pure loop with the default thread count is reported beside it.
 
     python benchmarks/e2e.py [--steps 6000] [--repeats 3]

@@ -64,7 +64,7 @@ def cli() -> None:
 
 @cli.command()
 @click.option("--dataset", metavar="SPEC", help=DATASET_HELP)
-@click.option("--workers", type=INT32, help="Ray worker actors.  [server default: 2]")
+@click.option("--workers", type=INT32, help="Ray workers (one CPU each).  [server default: 2]")
 @click.option("--batch-size", type=INT32, help="Examples per mini-batch.  [server default: 256]")
 @click.option("--steps", type=INT64, help="Updates to apply, summed over all workers.  [server default]")
 @click.option("--lr", type=float, help="Step size (learning rate).  [server default]")

@@ -160,7 +160,7 @@ def _dimensions(search: str, lr: str | None, reg: str | None, params: tuple[str,
 @click.option("--param", "params", metavar="NAME=SPEC", multiple=True,
               help="Search another hyperparameter too: momentum, beta1, beta2, eps, init_scale (repeatable).")
 @click.option("--parallel", type=click.IntRange(1, 256), default=2, show_default=True, help="Trial jobs submitted at a time.")
-@click.option("--workers", type=INT32, default=1, show_default=True, help="Ray worker actors per trial.")
+@click.option("--workers", type=INT32, default=1, show_default=True, help="Ray workers (one CPU each) per trial.")
 @click.option("--batch-size", type=INT32, help="Examples per mini-batch.  [server default: 256]")
 @click.option("--seed", type=INT64, help="Data split and W seed of every trial (and of the sampler).  [server default: 0]")
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), help="Training dtype.  [server default]")

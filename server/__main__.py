@@ -6,7 +6,7 @@ the final evaluation) runs beside the job's workers, which hold every CPU of a l
 a multi-threaded GEMM then spins against them. Measured on 2 cores, 2-worker job on
 synthetic:20000,3072,10: server CPU per update 2,308 µs with OpenBLAS's default threads,
 851 µs with one, in the same run. Ray's processes started from here inherit it; the
-training actors and analysis tasks take one CPU each, where one BLAS thread is right anyway.
+training workers and analysis tasks take one CPU each, where one BLAS thread is right anyway.
 """
 
 import os

@@ -75,12 +75,12 @@ def state_changed(job) -> None:
 
 
 def worker_lost(job, worker_id: str, reason: str) -> None:
-    """A worker's actor died (its node went away, or it failed)."""
+    """A worker died (its process or node went away, or it failed)."""
     emit("worker_lost", job.job_id, "worker lost", logging.WARNING, worker=worker_id, reason=reason)
 
 
 def worker_replaced(job, worker_id: str, incarnation: int) -> None:
-    """A replacement actor was started for a lost worker's slot."""
+    """A replacement worker was started for a lost worker's slot."""
     emit("worker_replaced", job.job_id, "worker replaced", worker=worker_id, incarnation=incarnation)
 
 

@@ -2,7 +2,7 @@
 
 Load and preprocess the data set, put the training split into Ray's object
 store once, initialise W, wait for the job's CPUs (server.scheduler: QUEUED if
-need be), run the worker actors and replace any that dies (server.supervisor)
+need be), run the workers (Ray tasks) and replace any that dies (server.supervisor)
 until the parameter store says stop, then evaluate W on train/val/test and
 persist everything.
 
@@ -14,10 +14,10 @@ server stops is left unfinished (the shutdown path checkpoints it), never ended.
 
 With ``check_gradient`` the job first checks its gradient on the first batch and
 ends FAILED without training if the check fails (server.guard). With
-``gradient = "numerical"`` no actors are placed: this thread runs the steps,
+``gradient = "numerical"`` no workers are placed: this thread runs the steps,
 each one's full numerical gradient computed in parallel Ray tasks
 (server.numerical). A search job (``strategy`` random-search or random-local-search)
-places no actors either: this thread runs rounds of candidates in Ray tasks
+places no workers either: this thread runs rounds of candidates in Ray tasks
 (server.searching) over a SearchStore. Actor and search jobs record the validation
 curve while they train (server.curve).
 """
@@ -60,7 +60,7 @@ log = logging.getLogger("descent.runner")
 
 
 class JobRunner:
-    """Starts job threads; one per job, each owning its placement group and actors until the job ends."""
+    """Starts job threads; one per job, each owning its placement group and workers until the job ends."""
 
     def __init__(
         self,

@@ -173,7 +173,7 @@ def test_no_resume_ends_orphans_failed_with_the_reason(tmp_path, resume):
 
 
 def ray_worker_pids(server, name: str = "_RayTrainLoop") -> list[int]:
-    """PIDs of the server's Ray actor processes (in its session) whose command line names ``name``."""
+    """PIDs of the server's Ray worker processes (in its session) whose command line names ``name``."""
     sid = os.getsid(server.proc.pid)
     pids = []
     for entry in os.listdir("/proc"):

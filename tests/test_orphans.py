@@ -1,4 +1,4 @@
-"""No orphans: every process a server started (Ray's GCS, raylet, agents, worker actors) ends with it.
+"""No orphans: every process a server started (Ray's GCS, raylet, agents, workers) ends with it.
 
 A real ``python -m server`` with local Ray and a running 2-worker job. Its processes are
 found precisely as the descendants of that server's PID while it runs (so nothing of the
@@ -95,7 +95,7 @@ def running_server(tmp_path):
 def test_nothing_a_killed_server_started_outlives_it_by_10_s(running_server):
     server, processes = running_server
     names = " ".join(_cmdline(pid) for pid in processes)
-    # The tree really holds what must not be orphaned: Ray's daemons and the job's actors.
+    # The tree really holds what must not be orphaned: Ray's daemons and the job's workers.
     for what in ("gcs_server", "raylet", "ray::DashboardAgent", "ray::RuntimeEnvAgent", "ray::_RayTrainLoop"):
         assert what in names, f"{what} not among the server's processes: {names}"
 
