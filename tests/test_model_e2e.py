@@ -17,6 +17,7 @@ from PIL import Image
 
 from tests.server_process import ROOT, ServerProcess
 from tests.test_cli_e2e import MNIST, as_json, descent
+from worker import data, svm
 
 DATASETS = {"digits": "digits", "mnist": f"mnist:{MNIST}"}
 
@@ -161,3 +162,15 @@ def test_export_refuses_a_job_that_is_not_a_model_or_whose_data_changed(server, 
     refused = descent("export", long["job_id"], "--out", str(tmp_path / "m3.npz"), *at)
     assert refused.returncode == 1 and "error: FAILED_PRECONDITION: " in refused.stderr
     assert "CANCELLED" in refused.stderr
+
+
+@pytest.mark.parametrize("name", sorted(DATASETS))
+def test_the_jobs_train_and_validation_accuracies_are_exactly_those_of_its_w(name, exported):
+    """The server evaluates the splits side by side and takes the validation accuracy from the
+    curve's last point: both must equal one plain accuracy call on the exported W."""
+    job, model, _ = exported[name]
+    W = np.load(model)["W"]
+    prepared = data.prepare(job["dataset"], seed=job["seed"], dtype=W.dtype.name)
+    assert job["train_accuracy"] == svm.accuracy(W, prepared.X_train, prepared.y_train)
+    assert job["val_accuracy"] == svm.accuracy(W, prepared.X_val, prepared.y_val)
+    assert job["curve"][-1]["val_accuracy"] == job["val_accuracy"]

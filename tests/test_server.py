@@ -45,12 +45,14 @@ def code_of(call, *args):
 
 
 def test_digits_job_runs_to_the_end_with_exact_steps(server):
-    status = run_job(server, dataset="digits", workers=2, steps=400, seed=3)
+    # Long enough (~2 s here) for both workers to push: one placed in a process Ray still boots
+    # starts later than one placed in a warm process.
+    status = run_job(server, dataset="digits", workers=2, steps=2000, seed=3)
     assert State.Name(status.state) == "SUCCEEDED", status.message
-    assert status.steps == status.version == 400
+    assert status.steps == status.version == 2000
     assert len(status.per_worker) == 2
-    assert all(w.steps > 0 and w.node_id for w in status.per_worker)
-    assert sum(w.steps for w in status.per_worker) == 400
+    assert all(w.steps > 0 and w.node_id for w in status.per_worker), status.per_worker
+    assert sum(w.steps for w in status.per_worker) == 2000
     assert status.spec.batch_size == 256 and status.spec.workers == 2
     assert (status.num_classes, status.num_features) == (10, 65)
     for split in ("train", "val", "test"):
@@ -60,11 +62,11 @@ def test_digits_job_runs_to_the_end_with_exact_steps(server):
     assert status.seconds > 0 and status.examples_per_second > 0
 
     history = server.trainer.GetJob(pb.GetJobRequest(job_id=status.job_id, include_history=True))
-    assert len(history.loss_history) == 400
-    assert status.loss == pytest.approx(np.mean(history.loss_history[-40:]))
+    assert len(history.loss_history) == 2000
+    assert status.loss == pytest.approx(np.mean(history.loss_history[-200:]))
 
     weights, version = from_chunks(server.trainer.GetWeights(pb.GetWeightsRequest(job_id=status.job_id)))
-    assert weights.shape == (10, 65) and weights.dtype == np.float32 and version == 400
+    assert weights.shape == (10, 65) and weights.dtype == np.float32 and version == 2000
     np.testing.assert_array_equal(weights, stored_weights(server.state_dir, status.job_id))
     assert State.Name(stored_status(server.state_dir, status.job_id).state) == "SUCCEEDED"
 
