@@ -18,7 +18,7 @@ ends FAILED without training if the check fails (server.guard). With
 each one's full numerical gradient computed in parallel Ray tasks
 (server.numerical). A search job (``strategy`` random-search or random-local-search)
 places no workers either: this thread runs rounds of candidates in Ray tasks
-(server.searching) over a SearchStore. Actor and search jobs record the validation
+(server.searching) over a SearchStore. Jobs with workers and search jobs record the validation
 curve while they train (server.curve).
 """
 
