@@ -73,10 +73,14 @@ class TrainerServicer(descent_pb2_grpc.TrainerServicer):
     @grpc_stream_errors
     def WatchJob(self, request, context):
         interval = request.interval or WATCH_INTERVAL  # the range was checked by server.fields
-        job = self._registry.live(request.job_id)
-        if job is None:  # a stored job: its status does not change here
-            yield self._registry.status(request.job_id)
-            return
+        # A stored job not yet ended (its server stopped; this one adopts it in a moment, or another
+        # server runs it): follow its stored status until it ends or this server takes it over.
+        while (job := self._registry.live(request.job_id)) is None:
+            status = self._registry.status(request.job_id)
+            yield status
+            if status.state in TERMINAL or not context.is_active():
+                return
+            time.sleep(interval)
         while context.is_active():
             status = job.status()
             yield status
