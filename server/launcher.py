@@ -31,6 +31,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -69,6 +70,8 @@ class RayLauncher:
 
     def __init__(self, address: str | None = None, num_cpus: int | None = None):
         self._remote_tasks: dict[Callable[..., Any], Any] = {}
+        self._held: dict[Any, int] = {}  # this server's placed groups (their ids) and their CPUs
+        self._held_lock = threading.Lock()
         if address:
             ray.init(address=address, logging_level=logging.WARNING)
             self.address, self._session_dir = address, None
@@ -112,8 +115,18 @@ class RayLauncher:
         return float(sum(n.get("Resources", {}).get("CPU", 0.0) for n in ray.nodes() if n.get("Alive")))
 
     def free_cpus(self) -> float:
-        """CPUs not held by any actor, task or placement group right now."""
-        return float(ray.available_resources().get("CPU", 0.0))
+        """CPUs not held by any actor, task or placement group right now.
+
+        Ray's figure comes from the GCS, which hears of a group placed on a node only at that
+        node's next resource report (100 ms apart, longer on a loaded machine): a job
+        submitted just after another started could see its CPUs as free, try to place a
+        group that cannot be placed, and wait the placement timeout out. So the CPUs of the
+        groups this server holds are taken off the live total too, and the smaller figure wins.
+        """
+        with self._held_lock:
+            held = sum(self._held.values())
+        ray_free = float(ray.available_resources().get("CPU", 0.0))
+        return max(0.0, min(ray_free, self.total_cpus() - held))
 
     def check_capacity(self, workers: int) -> None:
         """Raise ResourcesExhausted if the live cluster has fewer CPUs than ``workers``."""
@@ -136,12 +149,16 @@ class RayLauncher:
         while time.monotonic() < deadline and not should_stop():
             done, _ = ray.wait([ready], timeout=poll)
             if done:
+                with self._held_lock:
+                    self._held[group.id] = cpus
                 return group
         remove_placement_group(group)
         return None
 
     def release(self, group: Any) -> None:
         """Remove a placement group (its CPUs are free again)."""
+        with self._held_lock:
+            self._held.pop(group.id, None)
         try:
             remove_placement_group(group)
         except Exception as exc:  # Ray shutting down, or the group is gone already
@@ -256,7 +273,7 @@ class RayLauncher:
         return {
             "nodes": nodes,
             "total_cpus": self.total_cpus(),
-            "available_cpus": float(ray.available_resources().get("CPU", 0.0)),
+            "available_cpus": self.free_cpus(),
             "ray_address": self.address,
         }
 
