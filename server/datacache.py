@@ -6,15 +6,23 @@ own evaluation) reads zero-copy views of the shared copy. A second job on the sa
 (spec, seed, dtype) takes the cached entry and skips preparation altogether. Entries are
 evicted least recently used first once their bytes pass ``max_bytes``; an evicted set
 stays alive for as long as a running job still holds its references.
+
+A job takes an entry with ``get`` and gives it back with ``done``. The server process
+maps the pages it wrote into the object store and those its evaluation reads; once no
+job has used an entry for a while (``unmap_idle``, from the housekeeping thread) the
+server drops those mappings (server.pages): the data stays in the object store for the
+next job, and the server's RSS returns to what it was before the job.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 from collections import OrderedDict
 from typing import Any
 
+from server.pages import unmap_shared
 from worker.data import Prepared, prepare
 
 #: Default bound on the bytes of cached prepared data sets.
@@ -30,6 +38,7 @@ class Shared:
     X_ref: Any
     y_ref: Any
     nbytes: int
+    key: tuple = ()
 
 
 class DataCache:
@@ -45,9 +54,14 @@ class DataCache:
         self._entries: OrderedDict[tuple, Shared] = OrderedDict()
         self._lock = threading.Lock()
         self._preparing: dict[tuple, threading.Lock] = {}
+        self._users: dict[tuple, int] = {}  # jobs using each entry now (absent: none)
+        self._idle_since: dict[tuple, float] = {}  # entries no job uses and still mapped: since when
 
     def get(self, spec: str, seed: int, dtype: str) -> Shared:
-        """The shared prepared data set for (spec, seed, dtype): cached, or prepared and cached now."""
+        """The shared prepared data set for (spec, seed, dtype): cached, or prepared and cached now.
+
+        The caller uses it until it calls ``done`` with it.
+        """
         key = (spec.strip(), int(seed), dtype)
         with self._lock:
             key_lock = self._preparing.setdefault(key, threading.Lock())
@@ -55,19 +69,46 @@ class DataCache:
             with self._lock:
                 if key in self._entries:
                     self._entries.move_to_end(key)
-                    return self._entries[key]
-            shared = self._share(prepare(spec, seed=seed, dtype=dtype))
+                    return self._take(key)
+            shared = self._share(prepare(spec, seed=seed, dtype=dtype), key)
             with self._lock:
                 self._entries[key] = shared
                 self._evict(keep=key)
                 self._preparing.pop(key, None)
-            return shared
+                return self._take(key)
 
-    def _share(self, data: Prepared) -> Shared:
+    def done(self, shared: Shared) -> None:
+        """A job stopped using ``shared`` (from ``get``)."""
+        with self._lock:
+            users = self._users.get(shared.key, 0) - 1
+            if users > 0:
+                self._users[shared.key] = users
+                return
+            self._users.pop(shared.key, None)
+            if shared.key in self._entries:
+                self._idle_since[shared.key] = time.monotonic()
+
+    def unmap_idle(self, idle_for: float) -> int:
+        """Drop this process's mappings of every entry no job has used for ``idle_for`` seconds; the bytes released."""
+        now, idle = time.monotonic(), []
+        with self._lock:
+            for key, since in list(self._idle_since.items()):
+                if now - since >= idle_for:
+                    del self._idle_since[key]
+                    idle.append(self._entries[key].data)
+        # Outside the lock: a job taking the entry meanwhile only maps the pages again as it reads them.
+        return sum(unmap_shared(getattr(data, name) for name in _ARRAYS) for data in idle)
+
+    def _take(self, key: tuple) -> Shared:
+        self._users[key] = self._users.get(key, 0) + 1
+        self._idle_since.pop(key, None)
+        return self._entries[key]
+
+    def _share(self, data: Prepared, key: tuple) -> Shared:
         refs = {name: self._store.put(getattr(data, name)) for name in _ARRAYS}
         views = {name: self._store.get(ref) for name, ref in refs.items()}
         nbytes = sum(getattr(data, name).nbytes for name in _ARRAYS)
-        return Shared(dataclasses.replace(data, **views), refs["X_train"], refs["y_train"], nbytes)
+        return Shared(dataclasses.replace(data, **views), refs["X_train"], refs["y_train"], nbytes, key)
 
     def _evict(self, keep: tuple) -> None:
         total = sum(entry.nbytes for entry in self._entries.values())
@@ -76,6 +117,7 @@ class DataCache:
                 break
             if key != keep:
                 total -= self._entries.pop(key).nbytes
+                self._idle_since.pop(key, None)
 
     def keys(self) -> list[tuple]:
         """Cached (spec, seed, dtype) keys, least recently used first."""

@@ -1,10 +1,11 @@
 """The server's housekeeping thread: checkpoints, the lease heartbeat, and adopting orphaned jobs.
 
 Every tick it checkpoints the running jobs that are due; every ``heartbeat`` seconds
-it renews this server's lease (and retries failed saves) and looks for orphaned jobs —
+it renews this server's lease (and retries failed saves), looks for orphaned jobs —
 unfinished jobs whose server stopped — which it resumes (or, with ``--no-resume``,
-ends FAILED with the reason). The first look happens as the thread starts, so a
-restarted server picks its jobs up at once.
+ends FAILED with the reason), and drops the server's mappings of cached data sets no
+job has used for ``data_idle`` seconds (server.datacache). The first look happens as
+the thread starts, so a restarted server picks its jobs up at once.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class Housekeeping:
         resume: bool = True,
         tick: float = 0.25,
         heartbeat: float = 1.0,
+        data_idle: float = 2.0,
     ):
         self._registry = registry
         self._runner = runner
@@ -38,6 +40,7 @@ class Housekeeping:
         self._resume = resume
         self._tick = tick
         self._heartbeat = heartbeat
+        self._data_idle = data_idle
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="housekeeping", daemon=True)
 
@@ -58,6 +61,9 @@ class Housekeeping:
                     next_beat = now + self._heartbeat
                     self._registry.heartbeat()
                     self.adopt_orphans()
+                    released = self._runner.unmap_idle_data(self._data_idle)
+                    if released:
+                        log.debug("unmapped %.0f MiB of idle cached data sets", released / 2**20)
                 self._checkpointer.tick()
             except Exception:  # housekeeping must outlive any one failure
                 log.exception("housekeeping tick failed")

@@ -50,7 +50,7 @@ from server.store import ParameterStore
 from server.update_rules import make_rule
 from server.supervisor import supervise
 from worker.loop import LoopConfig
-from server.datacache import DataCache
+from server.datacache import DataCache, Shared
 from server.evaluation import split_accuracies
 from worker.data import Prepared
 from worker.svm import svm_loss_grad
@@ -117,9 +117,20 @@ class JobRunner:
             if not job.terminal and not job.suspended.is_set():
                 job.persist()
 
+    def unmap_idle_data(self, idle_for: float) -> int:
+        """Drop the server's mappings of cached data sets no job has used for ``idle_for`` s (server.datacache)."""
+        return self._data.unmap_idle(idle_for)
+
     def _train(self, job: Job) -> None:
         cfg = job.config
         shared = self._data.get(cfg.dataset, cfg.seed, cfg.dtype)  # prepared once, kept in the object store
+        try:
+            self._train_on(job, shared)
+        finally:
+            self._data.done(shared)
+
+    def _train_on(self, job: Job, shared: Shared) -> None:
+        cfg = job.config
         data = shared.data
         num_features = data.X_train.shape[1]
         job.data_shape = DataShape(

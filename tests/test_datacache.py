@@ -1,9 +1,12 @@
 """The prepared-data cache: one preparation per (spec, seed, dtype), read-only shared views, LRU by bytes."""
 
+import mmap
+
 import numpy as np
 
 from server.datacache import DataCache
 from tests.test_guard import Objects
+from tests.test_pages import rss_shmem_kb
 from worker.data import prepare
 
 
@@ -42,3 +45,44 @@ def test_least_recently_used_entries_go_once_past_the_bound():
     small = DataCache(Objects(), max_bytes=1)
     small.get("digits", 0, "float32")
     assert small.keys() == [("digits", 0, "float32")]  # the entry just prepared always stays
+
+
+class SharedObjects:
+    """An object store in shared memory (MAP_SHARED, like Ray's): put copies in, get returns read-only views."""
+
+    def __init__(self):
+        self.buffers = []
+
+    def put(self, value):
+        value = np.ascontiguousarray(value)
+        buffer = mmap.mmap(-1, max(value.nbytes, 1), flags=mmap.MAP_SHARED)
+        array = np.frombuffer(buffer, dtype=value.dtype, count=value.size).reshape(value.shape)
+        array[...] = value
+        self.buffers.append(array)
+        return len(self.buffers) - 1
+
+    def get(self, ref):
+        view = self.buffers[ref].view()
+        view.flags.writeable = False
+        return view
+
+
+def test_an_entry_is_unmapped_once_no_job_has_used_it_for_a_while_and_stays_usable():
+    spec = "synthetic:3000,512,3"  # 6 MiB of features: well over a page per split
+    cache = DataCache(SharedObjects())
+    first = cache.get(spec, 0, "float32")
+    second = cache.get(spec, 0, "float32")  # two jobs use it
+    assert cache.unmap_idle(0.0) == 0
+    cache.done(first)
+    assert cache.unmap_idle(0.0) == 0  # one job still uses it
+    cache.done(second)
+    assert cache.unmap_idle(60.0) == 0  # not idle for long enough yet
+    before = rss_shmem_kb()
+    released = cache.unmap_idle(0.0)
+    assert released > 0.9 * first.nbytes and before - rss_shmem_kb() >= 0.9 * released / 1024
+    assert cache.unmap_idle(0.0) == 0  # once
+    again = cache.get(spec, 0, "float32")
+    assert again is first
+    fresh = prepare(spec, seed=0, dtype="float32")
+    for name in ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test"):
+        np.testing.assert_array_equal(getattr(again.data, name), getattr(fresh, name))

@@ -1,0 +1,35 @@
+"""A real server gives back its mappings of a cached data set once no job has used it for a while."""
+
+from __future__ import annotations
+
+from proto import descent_pb2 as pb
+from tests.server_process import ServerProcess
+from tests.test_durability import assert_exact, finish, submit, wait_for
+
+DATASET = "synthetic:20000,768,10"  # 58.6 MiB of float32 features
+DATA_KB = 20000 * 769 * 4 // 1024  # the prepared splits, with the bias column
+
+
+def rss_shmem_kb(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("RssShmem:"):
+                return int(line.split()[1])
+    raise AssertionError("no RssShmem")
+
+
+def test_the_server_unmaps_an_idle_cached_data_set_and_a_later_job_still_reads_it(tmp_path):
+    server = ServerProcess(tmp_path / "state", num_cpus=2)
+    try:
+        first = finish(server, submit(server, dataset=DATASET, workers=1, steps=300, lr=1e-3))
+        assert_exact(first, 300)
+        mapped = rss_shmem_kb(server.proc.pid)
+        assert mapped >= 0.9 * DATA_KB, mapped  # it wrote the data set into the object store
+        # the housekeeping thread drops the mappings ~2 s after the job (heartbeat 1 s)
+        wait_for(lambda: rss_shmem_kb(server.proc.pid) <= mapped - 0.9 * DATA_KB, timeout=30, poll=0.2)
+        second = finish(server, submit(server, dataset=DATASET, workers=1, steps=300, lr=1e-3))
+        assert_exact(second, 300)
+        assert second.num_train == first.num_train  # the cached data set, read again after the unmapping
+        assert abs(second.val_accuracy - first.val_accuracy) < 0.1, (first.val_accuracy, second.val_accuracy)
+    finally:
+        assert server.stop() == 0
