@@ -209,15 +209,34 @@ def _load_npz(path, _rng):
     return (X.reshape(len(X), -1), y.astype(np.int64)), None, int(y.max()) + 1
 
 
-def _load_synthetic(shape, rng):
+def synthetic_stream(shape, rng):
+    """Synthetic data drawn block by block: (y (N,), num_classes, iterator of (start row, X block)).
+
+    The blocks are the rows ``load("synthetic:N,D,C", rng)`` returns, value for value (the
+    generator fills an array in order, so drawing it in blocks gives the same numbers),
+    without the whole (N, D) array in memory at once. Consume the iterator before using
+    ``rng`` for anything else.
+    """
     n, d, c = shape
     means = rng.standard_normal((c, d), dtype=np.float32)
     means *= SYNTHETIC_SEPARATION / np.sqrt(d)
     y = rng.integers(0, c, size=n)
-    X = rng.standard_normal((n, d), dtype=np.float32)
-    for start in range(0, n, _CHUNK_ROWS):
-        rows = slice(start, start + _CHUNK_ROWS)
-        X[rows] += means[y[rows]]
+
+    def blocks():
+        for start in range(0, n, _CHUNK_ROWS):
+            block = rng.standard_normal((min(_CHUNK_ROWS, n - start), d), dtype=np.float32)
+            block += means[y[start:start + len(block)]]
+            yield start, block
+
+    return y, c, blocks()
+
+
+def _load_synthetic(shape, rng):
+    n, d, _ = shape
+    y, c, blocks = synthetic_stream(shape, rng)
+    X = np.empty((n, d), dtype=np.float32)
+    for start, block in blocks:
+        X[start:start + len(block)] = block
     return (X, y), None, c
 
 

@@ -182,6 +182,25 @@ def test_synthetic_shape_dtype_and_determinism():
     assert a.X_train.shape == (350, 8) and a.X_train.dtype == np.float32
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_synthetic_prepared_in_blocks_equals_the_pool_loaded_then_split(dtype):
+    # the oracle: the whole raw pool in memory, split and preprocessed as for any other data set
+    spec, seed = "synthetic:2600,33,5", 4  # more rows than one generation block (1,024)
+    load_rng, split_rng = np.random.default_rng(seed).spawn(2)
+    (X, y), _, _ = data.load(spec, load_rng)
+    train, val, test = data.split_three_way(y, split_rng)
+    mean, scale = data.fit_preprocessing(X[train].astype(dtype))
+    got = data.prepare(spec, seed, dtype=dtype, keep_raw_test=True)
+    for rows, X_split, y_split in [(train, got.X_train, got.y_train), (val, got.X_val, got.y_val),
+                                   (test, got.X_test, got.y_test)]:
+        np.testing.assert_array_equal(X_split, data.preprocess(X[rows], mean, scale, dtype))
+        np.testing.assert_array_equal(y_split, y[rows])
+    np.testing.assert_array_equal(got.mean, mean)
+    assert got.scale == scale and got.X_train.dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(got.X_test_raw, X[test])
+    assert data.prepare(spec, seed).X_test_raw is None
+
+
 def test_synthetic_classes_are_learnable():
     p = data.prepare("synthetic:3000,20,4", 0, dtype="float64")
     means = np.array([p.X_train[p.y_train == k, :-1].mean(0) for k in range(4)])

@@ -29,6 +29,7 @@ from formats.datasets import (  # noqa: F401  (re-exported: the data layer's pub
     check_spec,
     load,
     parse_spec,
+    synthetic_stream,
 )
 from formats.idx import read_idx  # noqa: F401  (re-exported)
 
@@ -161,6 +162,9 @@ def prepare(spec, seed, dtype="float32", keep_raw_test=False):
     """
     dtype = _float_dtype(dtype)
     load_rng, split_rng = np.random.default_rng(seed).spawn(2)
+    kind, arg = parse_spec(spec)
+    if kind == "synthetic":
+        return _prepare_stream(spec, arg, load_rng, split_rng, dtype, keep_raw_test)
     (X_pool, y_pool), test_pool, num_classes = load(spec, load_rng)
     if num_classes > MAX_CLASSES:
         raise ValueError(f"{spec.strip()[:200]}: labels go up to {num_classes - 1}; at most {MAX_CLASSES} classes")
@@ -183,6 +187,45 @@ def prepare(spec, seed, dtype="float32", keep_raw_test=False):
         X_train=X_train, y_train=y_pool[train], X_val=X_val, y_val=y_pool[val],
         X_test=X_test, y_test=y_test, num_classes=int(num_classes), name=spec.strip(),
         mean=mean, scale=scale, X_test_raw=X_test_raw[test] if keep_raw_test else None,
+    )
+
+
+def _prepare_stream(spec, shape, load_rng, split_rng, dtype, keep_raw_test):
+    """prepare() for synthetic data, value for value, without the raw pool in memory.
+
+    The labels come first, so the split is known before any features exist; each block of
+    raw rows then goes straight to its rows in the splits. Peak memory: the prepared
+    splits and one block, where loading the pool first would hold the pool beside them.
+    """
+    y_pool, num_classes, blocks = synthetic_stream(shape, load_rng)
+    if num_classes > MAX_CLASSES:
+        raise ValueError(f"{spec.strip()[:200]}: labels go up to {num_classes - 1}; at most {MAX_CLASSES} classes")
+    splits = split_three_way(y_pool, split_rng)
+    d = shape[1]
+    outs = [np.empty((len(rows), d + 1), dtype=dtype) for rows in splits]
+    raw_test = np.empty((len(splits[2]), d), dtype=np.float32) if keep_raw_test else None
+    where = np.empty(len(y_pool), dtype=np.int8)  # which split each pool row goes to
+    position = np.empty(len(y_pool), dtype=np.int64)  # and its row there
+    for index, rows in enumerate(splits):
+        where[rows] = index
+        position[rows] = np.arange(len(rows))
+    for start, block in blocks:
+        here, at = where[start:start + len(block)], position[start:start + len(block)]
+        for index, out in enumerate(outs):
+            mine = here == index
+            out[at[mine], :-1] = block[mine]
+            if index == 2 and raw_test is not None:
+                raw_test[at[mine]] = block[mine]
+    X_train, X_val, X_test = outs
+    mean, scale = fit_preprocessing(X_train[:, :-1])
+    for out in outs:
+        out[:, -1] = 1
+        _standardize(out, mean, scale)
+    train, val, test = splits
+    return Prepared(
+        X_train=X_train, y_train=y_pool[train], X_val=X_val, y_val=y_pool[val],
+        X_test=X_test, y_test=y_pool[test], num_classes=int(num_classes), name=spec.strip(),
+        mean=mean, scale=scale, X_test_raw=raw_test,
     )
 
 
