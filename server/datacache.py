@@ -20,10 +20,12 @@ import dataclasses
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 from server.pages import unmap_shared
 from worker.data import Prepared, prepare
+from worker.malloc import release_freed_memory
 
 #: Default bound on the bytes of cached prepared data sets.
 DEFAULT_MAX_BYTES = 2 << 30
@@ -70,7 +72,8 @@ class DataCache:
                 if key in self._entries:
                     self._entries.move_to_end(key)
                     return self._take(key)
-            shared = self._share(prepare(spec, seed=seed, dtype=dtype), key)
+            shared = self._share(lambda: prepare(spec, seed=seed, dtype=dtype), key)
+            release_freed_memory()  # preparing's blocks and index arrays, kept by glibc's raised trim threshold
             with self._lock:
                 self._entries[key] = shared
                 self._evict(keep=key)
@@ -104,11 +107,19 @@ class DataCache:
         self._idle_since.pop(key, None)
         return self._entries[key]
 
-    def _share(self, data: Prepared, key: tuple) -> Shared:
-        refs = {name: self._store.put(getattr(data, name)) for name in _ARRAYS}
+    def _share(self, make: Callable[[], Prepared], key: tuple) -> Shared:
+        """Prepare (``make``), put each array into the object store and drop its private copy before the next.
+
+        At most one split exists twice at a time (privately and in the store), not all of them.
+        """
+        data = make()
+        arrays = {name: getattr(data, name) for name in _ARRAYS}
+        rest = dataclasses.replace(data, **dict.fromkeys(_ARRAYS))
+        del data  # the arrays dict holds the only references now
+        nbytes = sum(array.nbytes for array in arrays.values())
+        refs = {name: self._store.put(arrays.pop(name)) for name in _ARRAYS}
         views = {name: self._store.get(ref) for name, ref in refs.items()}
-        nbytes = sum(getattr(data, name).nbytes for name in _ARRAYS)
-        return Shared(dataclasses.replace(data, **views), refs["X_train"], refs["y_train"], nbytes, key)
+        return Shared(dataclasses.replace(rest, **views), refs["X_train"], refs["y_train"], nbytes, key)
 
     def _evict(self, keep: tuple) -> None:
         total = sum(entry.nbytes for entry in self._entries.values())

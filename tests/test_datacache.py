@@ -1,6 +1,7 @@
 """The prepared-data cache: one preparation per (spec, seed, dtype), read-only shared views, LRU by bytes."""
 
 import mmap
+import weakref
 
 import numpy as np
 
@@ -86,3 +87,27 @@ def test_an_entry_is_unmapped_once_no_job_has_used_it_for_a_while_and_stays_usab
     fresh = prepare(spec, seed=0, dtype="float32")
     for name in ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test"):
         np.testing.assert_array_equal(getattr(again.data, name), getattr(fresh, name))
+
+
+class CopyingObjects(Objects):
+    """Keeps a copy of each value put (as Ray's store does) and notes which earlier originals are still alive."""
+
+    def __init__(self):
+        super().__init__()
+        self.originals = []
+        self.alive_at_put = []
+
+    def put(self, value):
+        self.alive_at_put.append(sum(ref() is not None for ref in self.originals))
+        self.originals.append(weakref.ref(value))
+        return super().put(value.copy())
+
+
+def test_each_private_array_is_dropped_once_it_is_in_the_store():
+    objects = CopyingObjects()
+    shared = DataCache(objects).get("synthetic:3000,64,3", 0, "float32")
+    assert objects.alive_at_put == [0] * 6  # never more than the one being copied exists twice
+    assert all(ref() is None for ref in objects.originals)
+    fresh = prepare("synthetic:3000,64,3", seed=0, dtype="float32")
+    np.testing.assert_array_equal(shared.data.X_train, fresh.X_train)
+    assert shared.nbytes == sum(getattr(fresh, n).nbytes for n in ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test"))
