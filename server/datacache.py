@@ -11,7 +11,7 @@ A job takes an entry with ``get`` and gives it back with ``done``. The server pr
 maps the pages it wrote into the object store and those its evaluation reads; once no
 job has used an entry for a while (``unmap_idle``, from the housekeeping thread) the
 server drops those mappings (server.pages): the data stays in the object store for the
-next job, and the server's RSS returns to what it was before the job.
+next job, and the server's RSS no longer counts it.
 """
 
 from __future__ import annotations
@@ -88,11 +88,14 @@ class DataCache:
                 self._users[shared.key] = users
                 return
             self._users.pop(shared.key, None)
-            if shared.key in self._entries:
+            if self._entries.get(shared.key) is shared:
                 self._idle_since[shared.key] = time.monotonic()
+                return
+        # evicted while in use: its last job is done with it, so its mappings go now
+        unmap_shared(getattr(shared.data, name) for name in _ARRAYS)
 
     def unmap_idle(self, idle_for: float) -> int:
-        """Drop this process's mappings of every entry no job has used for ``idle_for`` seconds; the bytes released."""
+        """Drop this process's mappings of every entry no job has used for ``idle_for`` seconds; the bytes advised."""
         now, idle = time.monotonic(), []
         with self._lock:
             for key, since in list(self._idle_since.items()):

@@ -57,14 +57,16 @@ class Housekeeping:
         while not self._stop.is_set():
             try:
                 now = time.monotonic()
-                if now >= next_beat:
+                beat = now >= next_beat
+                if beat:
                     next_beat = now + self._heartbeat
                     self._registry.heartbeat()
                     self.adopt_orphans()
-                    released = self._runner.unmap_idle_data(self._data_idle)
-                    if released:
-                        log.debug("unmapped %.0f MiB of idle cached data sets", released / 2**20)
                 self._checkpointer.tick()
+                if beat:
+                    advised = self._runner.unmap_idle_data(self._data_idle)
+                    if advised:
+                        log.debug("unmapped %.0f MiB of idle cached data sets", advised / 2**20)
             except Exception:  # housekeeping must outlive any one failure
                 log.exception("housekeeping tick failed")
             self._stop.wait(self._tick)

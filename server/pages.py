@@ -63,8 +63,8 @@ def _inner_pages(array: np.ndarray) -> tuple[int, int]:
 def unmap_shared(arrays: Iterable[np.ndarray]) -> int:
     """Drop this process's mappings of the whole pages of each C-contiguous array that lies in shared memory.
 
-    Returns the bytes released. Arrays in private memory (or not contiguous) are skipped,
-    their data untouched.
+    Returns the bytes advised (pages not mapped at the time count too). Arrays in private
+    memory (or not contiguous) are skipped, their data untouched.
     """
     madvise = _madvise()
     if madvise is None:

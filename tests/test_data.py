@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from formats.datasets import SYNTHETIC_SEPARATION
 from worker import data
 
 REAL_MNIST = Path(__file__).resolve().parents[2] / "shared/data/mnist"
@@ -182,12 +183,25 @@ def test_synthetic_shape_dtype_and_determinism():
     assert a.X_train.shape == (350, 8) and a.X_train.dtype == np.float32
 
 
+def synthetic_pool(n, d, c, rng):
+    """The synthetic pool drawn all at once (the definition the block-by-block generator must match)."""
+    means = rng.standard_normal((c, d), dtype=np.float32)
+    means *= SYNTHETIC_SEPARATION / np.sqrt(d)
+    y = rng.integers(0, c, size=n)
+    X = rng.standard_normal((n, d), dtype=np.float32)
+    X += means[y]
+    return X, y
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_synthetic_prepared_in_blocks_equals_the_pool_loaded_then_split(dtype):
     # the oracle: the whole raw pool in memory, split and preprocessed as for any other data set
     spec, seed = "synthetic:2600,33,5", 4  # more rows than one generation block (1,024)
     load_rng, split_rng = np.random.default_rng(seed).spawn(2)
-    (X, y), _, _ = data.load(spec, load_rng)
+    X, y = synthetic_pool(2600, 33, 5, load_rng)
+    (X_loaded, y_loaded), _, _ = data.load(spec, np.random.default_rng(seed).spawn(2)[0])
+    np.testing.assert_array_equal(X_loaded, X)
+    np.testing.assert_array_equal(y_loaded, y)
     train, val, test = data.split_three_way(y, split_rng)
     mean, scale = data.fit_preprocessing(X[train].astype(dtype))
     got = data.prepare(spec, seed, dtype=dtype, keep_raw_test=True)

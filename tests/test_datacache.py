@@ -111,3 +111,14 @@ def test_each_private_array_is_dropped_once_it_is_in_the_store():
     fresh = prepare("synthetic:3000,64,3", seed=0, dtype="float32")
     np.testing.assert_array_equal(shared.data.X_train, fresh.X_train)
     assert shared.nbytes == sum(getattr(fresh, n).nbytes for n in ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test"))
+
+
+def test_an_entry_evicted_while_in_use_is_unmapped_when_its_last_job_is_done():
+    cache = DataCache(SharedObjects(), max_bytes=1)  # room for the newest entry only
+    first = cache.get("synthetic:3000,512,3", 0, "float32")
+    cache.get("synthetic:3000,512,3", 1, "float32")  # evicts the first while a job still uses it
+    assert cache.keys() == [("synthetic:3000,512,3", 1, "float32")]
+    before = rss_shmem_kb()
+    cache.done(first)
+    assert before - rss_shmem_kb() >= 0.9 * first.nbytes / 1024
+    np.testing.assert_array_equal(first.data.X_train, prepare("synthetic:3000,512,3", seed=0).X_train)

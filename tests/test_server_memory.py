@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from proto import descent_pb2 as pb
 from tests.server_process import ServerProcess
 from tests.test_durability import assert_exact, finish, submit, wait_for
@@ -18,13 +20,35 @@ def rss_shmem_kb(pid: int) -> int:
     raise AssertionError("no RssShmem")
 
 
+class Peak:
+    """The highest RssShmem of a process, sampled every 50 ms in a thread while in the ``with`` block."""
+
+    def __init__(self, pid: int):
+        self.pid, self.kb = pid, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            self.kb = max(self.kb, rss_shmem_kb(self.pid))
+
+    def __enter__(self) -> Peak:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def test_the_server_unmaps_an_idle_cached_data_set_and_a_later_job_still_reads_it(tmp_path):
     server = ServerProcess(tmp_path / "state", num_cpus=2)
     try:
-        first = finish(server, submit(server, dataset=DATASET, workers=1, steps=300, lr=1e-3))
+        with Peak(server.proc.pid) as peak:
+            first = finish(server, submit(server, dataset=DATASET, workers=1, steps=300, lr=1e-3))
         assert_exact(first, 300)
-        mapped = rss_shmem_kb(server.proc.pid)
-        assert mapped >= 0.9 * DATA_KB, mapped  # it wrote the data set into the object store
+        assert peak.kb >= 0.9 * DATA_KB, peak.kb  # it wrote the data set into the object store
+        mapped = peak.kb
         # the housekeeping thread drops the mappings ~2 s after the job (heartbeat 1 s)
         wait_for(lambda: rss_shmem_kb(server.proc.pid) <= mapped - 0.9 * DATA_KB, timeout=30, poll=0.2)
         second = finish(server, submit(server, dataset=DATASET, workers=1, steps=300, lr=1e-3))
