@@ -3,16 +3,14 @@
 Starts a real ``python -m server`` (local Ray, 2 CPUs), then runs a 2-worker job on
 CIFAR-shaped synthetic data (``--dataset``, default 50,000 × 3,072 float32: 614 MB of
 features), sampling every 50 ms the memory of the server and of every process it
-started (Ray's raylet, GCS, the workers) and the machine's shared memory. What the
-cluster holds is counted as:
+started (Ray's raylet, GCS, the workers). What the cluster holds is counted as:
 
 - each process's own memory, PSS less shared memory (``Pss_Anon`` + ``Pss_File`` of
   /proc/PID/smaps_rollup: a page of a library mapped by k processes counts 1/k in each);
-- plus the machine's shared memory (``Shmem`` of /proc/meminfo) above what it was before
-  the server started: Ray's object store (a file in /dev/shm: the data set's one copy,
-  whoever maps it, and kept when nobody does, as the data cache keeps it for the next
-  job) and the shared-memory lanes. Another program's shared memory on the same
-  machine would count too: run it on a quiet machine.
+- plus the shared-memory files those processes map (in /dev/shm, or memfd), each once,
+  at its allocated size: Ray's object store (one file: the data set's one copy, whoever
+  maps its pages, and also when nobody does, as the data cache keeps it for the next
+  job) and the shared-memory lanes.
 
 Reports:
 
@@ -82,14 +80,39 @@ def _field_kb(path: str, name: str) -> int:
 
 
 def own_mb(pid: int) -> float:
-    """A process's PSS less its shared memory (counted once, machine-wide, by ``shmem_mb``)."""
+    """A process's PSS less its shared memory (counted once, by ``shared_mb``)."""
     path = f"/proc/{pid}/smaps_rollup"
     return (_field_kb(path, "Pss_Anon") + _field_kb(path, "Pss_File")) / 1024
 
 
-def shmem_mb() -> float:
-    """The machine's shared memory (tmpfs, /dev/shm: Ray's object store, the lanes)."""
-    return _field_kb("/proc/meminfo", "Shmem") / 1024
+def shared_files(pids: list[int]) -> dict[tuple[str, str], str]:
+    """The shared-memory files (/dev/shm, memfd) the processes map, once each: (device, inode) → a path to stat.
+
+    Ray's object store is one such file (unlinked, mapped by the raylet and every process
+    that reads or writes objects); each shared-memory lane is another.
+    """
+    files: dict[tuple[str, str], str] = {}
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/maps") as maps:
+                for line in maps:
+                    fields = line.split(maxsplit=5)
+                    if len(fields) == 6 and fields[5].startswith(("/dev/shm/", "/memfd:")):
+                        files.setdefault((fields[3], fields[4]), f"/proc/{pid}/map_files/{fields[0]}")
+        except OSError:
+            continue
+    return files
+
+
+def shared_mb(files: dict[tuple[str, str], str]) -> float:
+    """The memory those files hold: their allocated blocks (tmpfs pages), whether or not anyone maps them now."""
+    total = 0
+    for path in files.values():
+        try:
+            total += os.stat(path).st_blocks * 512
+        except OSError:  # unmapped or its process gone since the listing
+            continue
+    return total / 2**20
 
 
 def rss_mb(pid: int, field: str = "VmRSS") -> float:
@@ -121,9 +144,9 @@ class Sampler:
     peak of each phase and the processes behind the overall peak are kept.
     """
 
-    def __init__(self, pid: int, shmem_base: float, phase=lambda: "", every: float = 0.05, phase_every: float = 0.25):
-        self.pid, self.shmem_base, self.every, self.phase = pid, shmem_base, every, phase
-        self.phase_every = phase_every
+    def __init__(self, pid: int, phase=lambda: "", every: float = 0.05, phase_every: float = 0.25):
+        self.pid, self.every, self.phase = pid, every, phase
+        self.phase_every = phase_every  # also how often the process tree and its shared files are listed again
         self.samples = 0
         self.peak_total = self.peak_server = 0.0
         self.peak_by_phase: dict[str, float] = {}
@@ -132,13 +155,15 @@ class Sampler:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
-        phase, asked = "", 0.0
+        phase, asked, pids, files = "", 0.0, [], {}
         while not self._stop.is_set():
             if time.monotonic() - asked >= self.phase_every:
                 phase, asked = self.phase(), time.monotonic()
+                pids = _tree(self.pid)
+                files = shared_files(pids)
             self.samples += 1
-            per = {p: own_mb(p) for p in _tree(self.pid)}
-            shared = shmem_mb() - self.shmem_base
+            per = {p: own_mb(p) for p in pids}
+            shared = shared_mb(files)
             total = sum(per.values()) + shared
             if phase:
                 self.peak_by_phase[phase] = max(self.peak_by_phase.get(phase, 0.0), total)
@@ -161,11 +186,12 @@ class Sampler:
         self._thread.join()
 
 
-def idle_total_mb(pid: int, shmem_base: float, samples: int = 4, every: float = 0.5) -> float:
+def idle_total_mb(pid: int, samples: int = 4, every: float = 0.5) -> float:
     """Median memory of the idle cluster (the server and its Ray processes, no job running)."""
     values = []
     for _ in range(samples):
-        values.append(sum(own_mb(p) for p in _tree(pid)) + shmem_mb() - shmem_base)
+        pids = _tree(pid)
+        values.append(sum(own_mb(p) for p in pids) + shared_mb(shared_files(pids)))
         time.sleep(every)
     return sorted(values)[len(values) // 2]
 
@@ -186,7 +212,6 @@ def main() -> None:
     data_mb = _dataset_bytes(args.dataset) / 2**20
     jobs = []
     with tempfile.TemporaryDirectory() as state:
-        shmem_base = shmem_mb()
         server = Server(state, num_cpus=2)
         try:
             time.sleep(2)
@@ -201,8 +226,8 @@ def main() -> None:
             for label in ("first", "second"):
                 before = rss_mb(server.proc.pid)
                 private_before = rss_mb(server.proc.pid, "RssAnon")
-                idle = idle_total_mb(server.proc.pid, shmem_base)
-                with Sampler(server.proc.pid, shmem_base, phase) as sampler:
+                idle = idle_total_mb(server.proc.pid)
+                with Sampler(server.proc.pid, phase) as sampler:
                     result = server.run_job(spec)
                 time.sleep(args.settle)
                 after = rss_mb(server.proc.pid)
