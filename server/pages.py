@@ -20,20 +20,18 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from worker.malloc import libc_function
+
 MADV_DONTNEED = 4
 _PAGE = mmap.PAGESIZE
 
 
 def _madvise():
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        function = libc.madvise
-    except (OSError, AttributeError):
-        return None
-    function.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
-    function.restype = ctypes.c_int
+    """libc's madvise with its C signature, or None where there is none (or it is not Linux's)."""
+    function = libc_function("madvise") if sys.platform.startswith("linux") else None
+    if function is not None:
+        function.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+        function.restype = ctypes.c_int
     return function
 
 

@@ -23,7 +23,7 @@ MMAP_THRESHOLD = 32 * 1024 * 1024  # glibc's maximum on 64-bit
 TRIM_THRESHOLD = 256 * 1024 * 1024
 
 
-def _libc_function(name: str):
+def libc_function(name: str):
     """glibc's function ``name``, or None where there is no such C library function."""
     library = ctypes.util.find_library("c")
     if not library:
@@ -36,7 +36,7 @@ def _libc_function(name: str):
 
 def keep_freed_memory() -> bool:
     """Raise glibc's mmap/trim thresholds for this process; False where there is no glibc ``mallopt``."""
-    mallopt = _libc_function("mallopt")
+    mallopt = libc_function("mallopt")
     if mallopt is None:
         return False
     return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD))
@@ -44,5 +44,5 @@ def keep_freed_memory() -> bool:
 
 def release_freed_memory() -> bool:
     """Give the heap's free memory back to the OS now (``malloc_trim``); False if none was or where there is no glibc."""
-    malloc_trim = _libc_function("malloc_trim")
+    malloc_trim = libc_function("malloc_trim")
     return malloc_trim is not None and bool(malloc_trim(0))
