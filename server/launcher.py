@@ -110,11 +110,12 @@ class RayLauncher:
         """This node's address as the other nodes of the cluster reach it."""
         return ray.util.get_node_ip_address()
 
-    def total_cpus(self) -> float:
-        """CPUs of the live nodes (a node Ray knows to be dead does not count)."""
-        return float(sum(n.get("Resources", {}).get("CPU", 0.0) for n in ray.nodes() if n.get("Alive")))
+    def total_cpus(self, nodes: list[dict] | None = None) -> float:
+        """CPUs of the live nodes (a node Ray knows to be dead does not count); ``nodes`` as ``ray.nodes()`` gives them."""
+        nodes = ray.nodes() if nodes is None else nodes
+        return float(sum(n.get("Resources", {}).get("CPU", 0.0) for n in nodes if n.get("Alive")))
 
-    def free_cpus(self) -> float:
+    def free_cpus(self, nodes: list[dict] | None = None) -> float:
         """CPUs not held by any actor, task or placement group right now.
 
         Ray's figure comes from the GCS, which hears of a group placed on a node only at that
@@ -126,7 +127,7 @@ class RayLauncher:
         with self._held_lock:
             held = sum(self._held.values())
         ray_free = float(ray.available_resources().get("CPU", 0.0))
-        return max(0.0, min(ray_free, self.total_cpus() - held))
+        return max(0.0, min(ray_free, self.total_cpus(nodes) - held))
 
     def check_capacity(self, workers: int) -> None:
         """Raise ResourcesExhausted if the live cluster has fewer CPUs than ``workers``."""
@@ -258,8 +259,8 @@ class RayLauncher:
 
     def cluster(self) -> dict:
         """Nodes, CPU totals and the address of this cluster."""
-        nodes = []
-        for node in ray.nodes():
+        nodes, ray_nodes = [], ray.nodes()
+        for node in ray_nodes:
             resources = node.get("Resources", {})
             nodes.append(
                 {
@@ -272,8 +273,8 @@ class RayLauncher:
             )
         return {
             "nodes": nodes,
-            "total_cpus": self.total_cpus(),
-            "available_cpus": self.free_cpus(),
+            "total_cpus": self.total_cpus(ray_nodes),
+            "available_cpus": self.free_cpus(ray_nodes),
             "ray_address": self.address,
         }
 
