@@ -11,6 +11,7 @@ import pytest
 
 from formats.datasets import SYNTHETIC_SEPARATION
 from worker import data
+from worker.rows import Rows
 
 REAL_MNIST = Path(__file__).resolve().parents[2] / "shared/data/mnist"
 IDX_CODES = {np.dtype(np.uint8): 0x08, np.dtype(">i4"): 0x0C}
@@ -196,6 +197,7 @@ def synthetic_pool(n, d, c, rng):
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_synthetic_prepared_in_blocks_equals_the_pool_loaded_then_split(dtype):
     # the oracle: the whole raw pool in memory, split and preprocessed as for any other data set
+    # (the training split in pool order, as the stream delivers it)
     spec, seed = "synthetic:2600,33,5", 4  # more rows than one generation block (1,024)
     load_rng, split_rng = np.random.default_rng(seed).spawn(2)
     X, y = synthetic_pool(2600, 33, 5, load_rng)
@@ -203,16 +205,40 @@ def test_synthetic_prepared_in_blocks_equals_the_pool_loaded_then_split(dtype):
     np.testing.assert_array_equal(X_loaded, X)
     np.testing.assert_array_equal(y_loaded, y)
     train, val, test = data.split_three_way(y, split_rng)
+    train = np.sort(train)
     mean, scale = data.fit_preprocessing(X[train].astype(dtype))
     got = data.prepare(spec, seed, dtype=dtype, keep_raw_test=True)
+    np.testing.assert_allclose(got.mean, mean, rtol=1e-12, atol=1e-15)  # fitted block by block: rounding differs
+    assert got.scale == pytest.approx(scale, rel=1e-12) and got.X_train.dtype == np.dtype(dtype)
     for rows, X_split, y_split in [(train, got.X_train, got.y_train), (val, got.X_val, got.y_val),
                                    (test, got.X_test, got.y_test)]:
-        np.testing.assert_array_equal(X_split, data.preprocess(X[rows], mean, scale, dtype))
+        np.testing.assert_array_equal(X_split, data.preprocess(X[rows], got.mean, got.scale, dtype))
         np.testing.assert_array_equal(y_split, y[rows])
-    np.testing.assert_array_equal(got.mean, mean)
-    assert got.scale == scale and got.X_train.dtype == np.dtype(dtype)
     np.testing.assert_array_equal(got.X_test_raw, X[test])
     assert data.prepare(spec, seed).X_test_raw is None
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_training_split_built_in_blocks_equals_the_one_built_whole(dtype):
+    spec, seed = "synthetic:2600,33,5", 4
+    whole = data.prepare(spec, seed, dtype=dtype, keep_raw_test=True)
+    kept = []
+
+    def keep(name, array):
+        kept.append((name, len(array)))
+        return array
+
+    row_bytes = 34 * np.dtype(dtype).itemsize
+    blocked = data.prepare(spec, seed, dtype=dtype, keep_raw_test=True, block_bytes=500 * row_bytes + 3, keep=keep)
+    assert isinstance(blocked.X_train, Rows) and isinstance(whole.X_train, np.ndarray)
+    assert [len(block) for _, block in blocked.X_train.blocks()] == [500, 500, 500, 320]  # 1,820 training rows
+    np.testing.assert_array_equal(np.asarray(blocked.X_train), whole.X_train)
+    for name in ("y_train", "X_val", "y_val", "X_test", "y_test", "mean", "X_test_raw"):
+        np.testing.assert_array_equal(getattr(blocked, name), getattr(whole, name))
+    assert blocked.scale == whole.scale
+    # every array is handed over once, each training block as soon as it is full
+    assert kept == [("X_val", 390), ("X_test", 390)] + [("X_train", n) for n in (500, 500, 500, 320)] + [
+        ("y_train", 1820), ("y_val", 390), ("y_test", 390)]
 
 
 def test_synthetic_classes_are_learnable():

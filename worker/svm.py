@@ -20,6 +20,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from worker.rows import Rows
+
 #: Values of one (N, columns) block of kink_mask: bounds its memory for any N and W.
 _KINK_BLOCK_VALUES = 1 << 21
 
@@ -178,6 +180,7 @@ def svm_loss(W, X, y, reg):
     gradient g as a change of 2e-5 g, but float64 rounds the loss itself to ~1e-15, so a
     gradient of 1e-5 would get a relative error ~1e-5. float() the result to display it.
     """
+    X = np.asarray(X)
     validate(W, X, y)
     _check_reg(reg)
     X = X if X.dtype == W.dtype else X.astype(W.dtype)
@@ -226,7 +229,20 @@ def predict(W, X):
 
 
 def accuracy(W, X, y):
-    """Return the fraction of examples whose predicted class equals y."""
+    """Return the fraction of examples whose predicted class equals y.
+
+    X may be a worker.rows.Rows: counted block by block, never joined into one array.
+    """
+    if isinstance(X, Rows):
+        y = np.asarray(y)
+        if y.ndim != 1 or len(y) != len(X):
+            raise ValueError(f"X has {len(X)} rows and y has shape {y.shape}: need y of shape ({len(X)},)")
+        correct = 0
+        for first, block in X.blocks():
+            labels = y[first:first + len(block)]
+            validate(W, block, labels)
+            correct += int(np.count_nonzero(predict(W, block) == labels))
+        return correct / len(y)
     validate(W, X, y)
     return float(np.mean(predict(W, X) == y))
 
