@@ -14,6 +14,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from proto import descent_pb2, descent_pb2_grpc
 from server.checkpoints import Checkpointer
 from server.config import ServerConfig, parse_args
+from server.datacache import DataCache
 from server.edge import admission_for, build_server, enable_reflection
 from server.housekeeping import Housekeeping
 from server.jobdb import StateDirError
@@ -90,6 +91,7 @@ def serve(config: ServerConfig) -> int:
         runner = JobRunner(
             registry, launcher, advertise, checkpointer=checkpointer, scheduler=scheduler,
             stall_timeout=config.stall_timeout, token=config.token, tls_ca=tls_ca, metrics=metrics,
+            data_cache=DataCache(launcher, config.data_cache_bytes, config.data_block_bytes),
         )
         trainer = TrainerServicer(registry, runner, launcher, admission_for(config, registry))
         descent_pb2_grpc.add_TrainerServicer_to_server(trainer, grpc_server)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from server.checkpoints import CheckpointPolicy
+from server.datacache import DEFAULT_BLOCK_BYTES, DEFAULT_MAX_BYTES
 from server.log_format import FORMATS
 from server.limits import FLAGS, Limits, default_request_memory, parse_bytes
 
@@ -59,6 +60,10 @@ class ServerConfig:
     log_format: str = "text"
     # Offer workers on this host a shared-memory lane for W and gradients (proto.shared_memory).
     shared_memory: bool = True
+    # Prepared data sets kept in the object store for later jobs, and one stored block of a
+    # large training split (server.datacache).
+    data_cache_bytes: int = DEFAULT_MAX_BYTES
+    data_block_bytes: int = DEFAULT_BLOCK_BYTES
 
 
 def parse_args(argv: list[str] | None = None) -> ServerConfig:
@@ -141,7 +146,25 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
         default=env.get("DESCENT_SHARED_MEMORY", "1") not in ("0", "false", "no"),
         help="send W and gradients over gRPC even to workers on this host (default: a shared-memory lane in /dev/shm)",
     )
+    parser.add_argument(
+        "--data-cache", default=env.get("DESCENT_DATA_CACHE", "2G"),
+        help="bytes of prepared data sets kept in Ray's object store for later jobs, least recently used "
+             "dropped first (default 2G)",
+    )
+    parser.add_argument(
+        "--data-block", default=env.get("DESCENT_DATA_BLOCK", "64M"),
+        help="a large synthetic training split is prepared and stored in blocks of at most this many bytes: "
+             "at the peak the data set exists once plus one block (default 64M, at least 1M)",
+    )
     args = parser.parse_args(argv)
+    data_bytes = {}
+    for flag, value, least in (("--data-cache", args.data_cache, 0), ("--data-block", args.data_block, 1 << 20)):
+        try:
+            data_bytes[flag] = parse_bytes(value)
+        except ValueError as error:
+            parser.error(f"{flag}: {error}")
+        if data_bytes[flag] < least:
+            parser.error(f"{flag} must be at least 1M, got {value}")
     if not 0 <= args.port <= 65535:
         parser.error(f"--port must be in [0, 65535], got {args.port}")
     if args.metrics_port is not None and not 1 <= args.metrics_port <= 65535:
@@ -193,6 +216,8 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
         metrics_port=args.metrics_port,
         log_format=args.log_format,
         shared_memory=args.shared_memory,
+        data_cache_bytes=data_bytes["--data-cache"],
+        data_block_bytes=data_bytes["--data-block"],
     )
 
 

@@ -1,8 +1,11 @@
 """Prepared data sets kept in Ray's object store, per (spec, seed, dtype), with size-bounded eviction.
 
-A job's data set is loaded, split and preprocessed once (worker.data.prepare), put into
-the object store, and the server's private copy dropped: the job (its workers, and its
-own evaluation) reads zero-copy views of the shared copy. A second job on the same
+A job's data set is loaded, split and preprocessed once (worker.data.prepare), each array
+put into the object store as soon as it is final and the server's private copy dropped
+before the next is built: the job (its workers, and its own evaluation) reads zero-copy
+views of the shared copy. A synthetic training split over ``block_bytes`` is built and
+stored in blocks of rows (worker.stream_prep, read back as worker.rows.Rows), so that at
+the peak the data set exists once plus one block, not twice. A second job on the same
 (spec, seed, dtype) takes the cached entry and skips preparation altogether. Entries are
 evicted least recently used first once their bytes pass ``max_bytes``; an evicted set
 stays alive for as long as a running job still holds its references.
@@ -23,21 +26,38 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from server.pages import unmap_shared
 from worker.data import Prepared, prepare
 from worker.malloc import release_freed_memory
+from worker.rows import Rows
 
 #: Default bound on the bytes of cached prepared data sets.
 DEFAULT_MAX_BYTES = 2 << 30
+#: Default bound on one stored block of a training split: 64 MiB (7 blocks for the CIFAR-shaped set).
+DEFAULT_BLOCK_BYTES = 64 << 20
 _ARRAYS = ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test")
+
+
+def _arrays(data: Prepared) -> list[np.ndarray]:
+    """Every array of a prepared set, a training split in blocks as its blocks."""
+    found = []
+    for name in _ARRAYS:
+        value = getattr(data, name)
+        found += [block for _, block in value.blocks()] if isinstance(value, Rows) else [value]
+    return found
 
 
 @dataclasses.dataclass(frozen=True)
 class Shared:
-    """A prepared data set whose arrays are views of the object store's copy, and the training split's refs."""
+    """A prepared data set whose arrays are views of the object store's copy, and the training split's refs.
+
+    X_refs: the refs of the training split's blocks (one for a split in one array).
+    """
 
     data: Prepared
-    X_ref: Any
+    X_refs: tuple
     y_ref: Any
     nbytes: int
     key: tuple = ()
@@ -50,9 +70,10 @@ class DataCache:
     the RayLauncher.
     """
 
-    def __init__(self, store: Any, max_bytes: int = DEFAULT_MAX_BYTES):
+    def __init__(self, store: Any, max_bytes: int = DEFAULT_MAX_BYTES, block_bytes: int = DEFAULT_BLOCK_BYTES):
         self._store = store
         self._max = int(max_bytes)
+        self._block_bytes = int(block_bytes)
         self._entries: OrderedDict[tuple, Shared] = OrderedDict()
         self._lock = threading.Lock()
         self._preparing: dict[tuple, threading.Lock] = {}
@@ -72,7 +93,9 @@ class DataCache:
                 if key in self._entries:
                     self._entries.move_to_end(key)
                     return self._take(key)
-            shared = self._share(lambda: prepare(spec, seed=seed, dtype=dtype), key)
+            shared = self._share(
+                lambda keep: prepare(spec, seed=seed, dtype=dtype, block_bytes=self._block_bytes, keep=keep), key
+            )
             release_freed_memory()  # preparing's blocks and index arrays, kept by glibc's raised trim threshold
             with self._lock:
                 self._entries[key] = shared
@@ -92,7 +115,7 @@ class DataCache:
                 self._idle_since[shared.key] = time.monotonic()
                 return
         # evicted while in use: its last job is done with it, so its mappings go now
-        unmap_shared(getattr(shared.data, name) for name in _ARRAYS)
+        unmap_shared(_arrays(shared.data))
 
     def unmap_idle(self, idle_for: float) -> int:
         """Drop this process's mappings of every entry no job has used for ``idle_for`` seconds; the bytes advised."""
@@ -103,26 +126,30 @@ class DataCache:
                     del self._idle_since[key]
                     idle.append(self._entries[key].data)
         # Outside the lock: a job taking the entry meanwhile only maps the pages again as it reads them.
-        return sum(unmap_shared(getattr(data, name) for name in _ARRAYS) for data in idle)
+        return sum(unmap_shared(_arrays(data)) for data in idle)
 
     def _take(self, key: tuple) -> Shared:
         self._users[key] = self._users.get(key, 0) + 1
         self._idle_since.pop(key, None)
         return self._entries[key]
 
-    def _share(self, make: Callable[[], Prepared], key: tuple) -> Shared:
-        """Prepare (``make``), put each array into the object store and drop its private copy before the next.
+    def _share(self, make: Callable[[Callable[[str, np.ndarray], np.ndarray]], Prepared], key: tuple) -> Shared:
+        """Prepare (``make(keep)``), each array put into the object store by ``keep`` as soon as it is final.
 
-        At most one split exists twice at a time (privately and in the store), not all of them.
+        ``keep`` returns the stored view and the preparation drops its private array before
+        building the next, so at most one array (or one block of the training split) exists
+        twice at a time, privately and in the store.
         """
-        data = make()
-        arrays = {name: getattr(data, name) for name in _ARRAYS}
-        rest = dataclasses.replace(data, **dict.fromkeys(_ARRAYS))
-        del data  # the arrays dict holds the only references now
-        nbytes = sum(array.nbytes for array in arrays.values())
-        refs = {name: self._store.put(arrays.pop(name)) for name in _ARRAYS}
-        views = {name: self._store.get(ref) for name, ref in refs.items()}
-        return Shared(dataclasses.replace(rest, **views), refs["X_train"], refs["y_train"], nbytes, key)
+        refs: dict[str, list] = {}
+
+        def keep(name: str, array: np.ndarray) -> np.ndarray:
+            ref = self._store.put(array)
+            refs.setdefault(name, []).append(ref)
+            return self._store.get(ref)
+
+        data = make(keep)
+        nbytes = sum(array.nbytes for array in _arrays(data))
+        return Shared(data, tuple(refs["X_train"]), refs["y_train"][0], nbytes, key)
 
     def _evict(self, keep: tuple) -> None:
         total = sum(entry.nbytes for entry in self._entries.values())

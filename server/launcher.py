@@ -46,11 +46,16 @@ from server.ray_node import LeanStartUnavailable, LocalCluster, start_local
 from server.reaper import processes_using
 from worker.loop import LoopConfig, TrainLoop
 from worker.malloc import release_freed_memory
+from worker.rows import Rows
 
 
-def _train(config: LoopConfig, X: Any, y: Any) -> dict:
-    """One worker's training loop, on the Ray node it was placed on; its freed memory goes back at the end."""
+def _train(config: LoopConfig, y: Any, *blocks: Any) -> dict:
+    """One worker's training loop, on the Ray node it was placed on; its freed memory goes back at the end.
+
+    ``blocks``: the training split's blocks of rows (Ray hands each ref over as a zero-copy view).
+    """
     node_id = ray.get_runtime_context().get_node_id()
+    X = blocks[0] if len(blocks) == 1 else Rows(blocks)
     try:
         return TrainLoop(dataclasses.replace(config, node_id=node_id)).run(X, y)
     finally:
@@ -165,11 +170,11 @@ class RayLauncher:
         except Exception as exc:  # Ray shutting down, or the group is gone already
             logging.getLogger(__name__).warning("removing a placement group failed: %s", exc)
 
-    def start_worker(self, config: LoopConfig, group: Any, bundle: int, X_ref: Any, y_ref: Any) -> Any:
+    def start_worker(self, config: LoopConfig, group: Any, bundle: int, X_refs: Sequence[Any], y_ref: Any) -> Any:
         """One worker's training loop in bundle ``bundle`` of ``group`` (placed when that bundle has a live
         node); returns the future of its result."""
         strategy = PlacementGroupSchedulingStrategy(group, placement_group_bundle_index=bundle)
-        return _TrainTask.options(scheduling_strategy=strategy, name=_TRAIN_TASK_NAME).remote(config, X_ref, y_ref)
+        return _TrainTask.options(scheduling_strategy=strategy, name=_TRAIN_TASK_NAME).remote(config, y_ref, *X_refs)
 
     def wait_any(self, futures: Sequence[Any], timeout: float) -> list[Any]:
         """The futures among ``futures`` that finished within ``timeout`` seconds."""

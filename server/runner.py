@@ -177,7 +177,6 @@ class JobRunner:
         if searching:
             self._search(job, data, seeds[0])
             return
-        X_ref, y_ref = shared.X_ref, shared.y_ref
         stopping = lambda: job.cancel_requested.is_set() or job.suspended.is_set()  # noqa: E731
         group = self._scheduler.place(job, cfg.workers, stopping)
         if group is None:
@@ -202,7 +201,7 @@ class JobRunner:
 
             recorder = CurveRecorder(job, data.X_val, data.y_val).start()
             try:
-                errors = supervise(job, self._launcher, group, make_config, (X_ref, y_ref), self._stall_timeout)
+                errors = supervise(job, self._launcher, group, make_config, (shared.X_refs, shared.y_ref), self._stall_timeout)
             finally:
                 recorder.stop()
         finally:

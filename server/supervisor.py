@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from server import events
@@ -40,7 +40,7 @@ def supervise(
     launcher: RayLauncher,
     group: Any,
     make_config: Callable[[int, int], LoopConfig],
-    data_refs: tuple[Any, Any],
+    data_refs: tuple[Sequence[Any], Any],
     stall_timeout: float,
     poll: float = 0.5,
 ) -> list[str]:

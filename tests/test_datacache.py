@@ -4,11 +4,13 @@ import mmap
 import weakref
 
 import numpy as np
+import pytest
 
-from server.datacache import DataCache
+from server.datacache import DEFAULT_BLOCK_BYTES, DataCache
 from tests.test_guard import Objects
 from tests.test_pages import rss_shmem_kb
 from worker.data import prepare
+from worker.rows import Rows
 
 
 def test_second_request_reuses_the_shared_copy_and_matches_prepare():
@@ -23,7 +25,7 @@ def test_second_request_reuses_the_shared_copy_and_matches_prepare():
         view = getattr(first.data, name)
         np.testing.assert_array_equal(view, getattr(fresh, name))
         assert not view.flags.writeable and not view.flags.owndata  # a view of the store's copy
-    assert objects.values[first.X_ref] is not None and first.data.mean.shape == fresh.mean.shape
+    assert objects.values[first.X_refs[0]] is not None and first.data.mean.shape == fresh.mean.shape
 
 
 def test_other_seed_or_dtype_is_another_entry():
@@ -59,9 +61,10 @@ class SharedObjects(Objects):
         return super().put(array)
 
 
-def test_an_entry_is_unmapped_once_no_job_has_used_it_for_a_while_and_stays_usable():
+@pytest.mark.parametrize("block_bytes", [DEFAULT_BLOCK_BYTES, 1 << 20])  # training split whole, or in 5 blocks
+def test_an_entry_is_unmapped_once_no_job_has_used_it_for_a_while_and_stays_usable(block_bytes):
     spec = "synthetic:3000,512,3"  # 6 MiB of features: well over a page per split
-    cache = DataCache(SharedObjects())
+    cache = DataCache(SharedObjects(), block_bytes=block_bytes)
     first = cache.get(spec, 0, "float32")
     second = cache.get(spec, 0, "float32")  # two jobs use it
     assert cache.unmap_idle(0.0) == 0
@@ -102,6 +105,22 @@ def test_each_private_array_is_dropped_once_it_is_in_the_store():
     fresh = prepare("synthetic:3000,64,3", seed=0, dtype="float32")
     np.testing.assert_array_equal(shared.data.X_train, fresh.X_train)
     assert shared.nbytes == sum(getattr(fresh, n).nbytes for n in ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test"))
+
+
+def test_a_training_split_over_the_block_bound_is_stored_block_by_block():
+    objects = CopyingObjects()
+    spec = "synthetic:3000,64,3"  # 2,100 training rows of 65 float32
+    shared = DataCache(objects, block_bytes=500 * 65 * 4).get(spec, 0, "float32")
+    assert isinstance(shared.data.X_train, Rows)
+    assert [objects.values[ref].shape for ref in shared.X_refs] == [(500, 65)] * 4 + [(100, 65)]
+    # X_val, X_test, five blocks, three label arrays: none put while an earlier private array lives
+    assert objects.alive_at_put == [0] * 10
+    assert all(ref() is None for ref in objects.originals)
+    whole = prepare(spec, seed=0, dtype="float32")
+    np.testing.assert_array_equal(np.asarray(shared.data.X_train), whole.X_train)
+    for _, block in shared.data.X_train.blocks():
+        assert not block.flags.writeable and not block.flags.owndata  # views of the store's copies
+    assert shared.nbytes == sum(getattr(whole, n).nbytes for n in ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test"))
 
 
 def test_an_entry_evicted_while_in_use_is_unmapped_when_its_last_job_is_done():
