@@ -26,7 +26,8 @@ def test_indexing_matches_the_joined_array(X, step):
     np.testing.assert_array_equal(np.asarray(rows), X)
     rng = np.random.default_rng(step)
     for idx in (rng.integers(0, 103, 256), np.sort(rng.integers(0, 103, 256)), np.array([5, 5, 5]),
-                np.array([-1, 0, -103]), np.arange(103)[::-1], np.array([], dtype=np.int64)):
+                np.array([-1, 0, -103]), np.arange(103)[::-1], np.array([], dtype=np.int64),
+                np.array([5, -1, 100], dtype=np.int8), np.array([7, 3], dtype=np.uint8)):
         np.testing.assert_array_equal(rows[idx], X[idx])
     for key in (slice(None), slice(3, 97), slice(9, 11), slice(50, 50), slice(-20, None), slice(1, 100, 7)):
         np.testing.assert_array_equal(rows[key], X[key])
@@ -80,5 +81,7 @@ def test_accuracy_counts_block_by_block_and_pickles(X):
         svm.accuracy(W, rows, y[:-1])
     again = pickle.loads(pickle.dumps(rows))
     np.testing.assert_array_equal(np.asarray(again), X)
-    # code that needs one matrix (a full-batch loss) gets the joined copy
-    assert svm.svm_loss(W, rows, y, 1e-3) == svm.svm_loss(W, X, y, 1e-3)
+    # the full-batch loss sums the hinge block by block (extended precision: equal to ~1e-18)
+    assert float(svm.svm_loss(W, rows, y, 1e-3)) == pytest.approx(float(svm.svm_loss(W, X, y, 1e-3)), rel=1e-15)
+    with pytest.raises(ValueError, match="103 rows"):
+        svm.svm_loss(W, rows, y[:-1], 1e-3)

@@ -10,7 +10,8 @@ data set once plus one block. ``Rows`` reads such a split back as one matrix:
   a batch is a set of rows, and its gradient a sum over them);
 - ``X[a:b]`` slices rows; ``blocks()`` walks the blocks with their first row;
 - ``np.asarray(X)`` joins the blocks into one private array, a full copy, for the code
-  that needs one matrix (a full-batch loss); the hot paths never do.
+  that needs one matrix. Training, the evaluation (``svm.accuracy``) and full-batch
+  losses (``svm.svm_loss``) work block by block instead.
 
 Every block but the last has the same number of rows, so a row's block is a division.
 """
@@ -74,7 +75,8 @@ class Rows:
         n = len(self)
         if idx.size and (idx.min() < -n or idx.max() >= n):
             raise IndexError(f"row index out of range for {n} rows")
-        idx = np.where(idx < 0, idx + n, idx).astype(np.int64, copy=False)
+        idx = idx.astype(np.int64, copy=False)
+        idx = np.where(idx < 0, idx + n, idx)
         if idx.size < 2 or bool(np.all(idx[1:] >= idx[:-1])):
             return self._take_sorted(idx)
         order = np.argsort(idx, kind="stable")

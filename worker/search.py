@@ -30,7 +30,8 @@ def candidate(base: np.ndarray | None, shape: tuple[int, ...], scale: float, see
 
 def batch_loss(W: np.ndarray, X: np.ndarray, y: np.ndarray, reg: float, rows: np.ndarray | None) -> float:
     """The SVM loss of W on X[rows] (every example when rows is None), as float64."""
-    X, y = (X[rows], y[rows]) if rows is not None else (np.asarray(X), y)  # a Rows joined once, not per seed
+    if rows is not None:
+        X, y = X[rows], y[rows]
     return float(svm_loss(W, X, y, reg))
 
 

@@ -180,9 +180,23 @@ def svm_loss(W, X, y, reg):
     gradient g as a change of 2e-5 g, but float64 rounds the loss itself to ~1e-15, so a
     gradient of 1e-5 would get a relative error ~1e-5. float() the result to display it.
     """
-    X = np.asarray(X)
-    validate(W, X, y)
     _check_reg(reg)
+    if isinstance(X, Rows):  # the hinge summed block by block, never joined into one array
+        y = np.asarray(y)
+        if y.ndim != 1 or len(y) != len(X):
+            raise ValueError(f"X has {len(X)} rows and y has shape {y.shape}: need y of shape ({len(X)},)")
+        total = np.longdouble(0)
+        for first, block in X.blocks():
+            labels = y[first:first + len(block)]
+            validate(W, block, labels)
+            total += _hinge_total(W, block, labels)
+        return total / len(X) + reg * np.square(W, dtype=np.longdouble).sum()
+    validate(W, X, y)
+    return _hinge_total(W, X, y) / X.shape[0] + reg * np.square(W, dtype=np.longdouble).sum()
+
+
+def _hinge_total(W, X, y):
+    """sum_i sum_{j != y_i} max(0, m_ij) as an np.longdouble (svm_loss's data term times N)."""
     X = X if X.dtype == W.dtype else X.astype(W.dtype)
     rows = np.arange(X.shape[0])
     scores = (X @ W.T).astype(np.longdouble)
@@ -191,8 +205,7 @@ def svm_loss(W, X, y, reg):
     active = diffs > -1
     # sum(max(0, margin)) = (number of active margins) + sum of their diffs: the big
     # integer part is exact, the small part keeps its low-order bits.
-    hinge = (np.count_nonzero(active) + diffs[active].sum()) / X.shape[0]
-    return hinge + reg * np.square(W, dtype=np.longdouble).sum()
+    return np.count_nonzero(active) + diffs[active].sum()
 
 
 def svm_loss_naive(W, X, y, reg):
