@@ -164,7 +164,7 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
         except ValueError as error:
             parser.error(f"{flag}: {error}")
         if data_bytes[flag] < least:
-            parser.error(f"{flag} must be at least 1M, got {value}")
+            parser.error(f"{flag} must be at least {'1M' if least else '0'}, got {value}")
     if not 0 <= args.port <= 65535:
         parser.error(f"--port must be in [0, 65535], got {args.port}")
     if args.metrics_port is not None and not 1 <= args.metrics_port <= 65535:

@@ -20,6 +20,7 @@ next job, and the server's RSS no longer counts it.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -37,6 +38,7 @@ from worker.rows import Rows
 DEFAULT_MAX_BYTES = 2 << 30
 #: Default bound on one stored block of a training split: 64 MiB (7 blocks for the CIFAR-shaped set).
 DEFAULT_BLOCK_BYTES = 64 << 20
+log = logging.getLogger(__name__)
 _ARRAYS = ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test")
 
 
@@ -74,6 +76,8 @@ class DataCache:
         self._store = store
         self._max = int(max_bytes)
         self._block_bytes = int(block_bytes)
+        if self._block_bytes < 1:
+            raise ValueError(f"block_bytes must be at least 1, got {block_bytes}")
         self._entries: OrderedDict[tuple, Shared] = OrderedDict()
         self._lock = threading.Lock()
         self._preparing: dict[tuple, threading.Lock] = {}
@@ -93,8 +97,13 @@ class DataCache:
                 if key in self._entries:
                     self._entries.move_to_end(key)
                     return self._take(key)
+            started = time.monotonic()
             shared = self._share(
                 lambda keep: prepare(spec, seed=seed, dtype=dtype, block_bytes=self._block_bytes, keep=keep), key
+            )
+            log.info(
+                "prepared %s (seed %d, %s) in %.1f s: %.1f MiB in the object store, the training split in %d block(s)",
+                key[0][:200], seed, dtype, time.monotonic() - started, shared.nbytes / 2**20, len(shared.X_refs),
             )
             release_freed_memory()  # preparing's blocks and index arrays, kept by glibc's raised trim threshold
             with self._lock:

@@ -6,6 +6,7 @@ import weakref
 import numpy as np
 import pytest
 
+from server.config import parse_args
 from server.datacache import DEFAULT_BLOCK_BYTES, DataCache
 from tests.test_guard import Objects
 from tests.test_pages import rss_shmem_kb
@@ -132,3 +133,17 @@ def test_an_entry_evicted_while_in_use_is_unmapped_when_its_last_job_is_done():
     cache.done(first)
     assert before - rss_shmem_kb() >= 0.9 * first.nbytes / 1024
     np.testing.assert_array_equal(first.data.X_train, prepare("synthetic:3000,512,3", seed=0).X_train)
+
+
+def test_the_cache_and_block_flags_are_read_and_checked(monkeypatch, capsys, tmp_path):
+    monkeypatch.setenv("DESCENT_TOKEN", "t" * 32)
+    monkeypatch.setenv("DESCENT_DATA_BLOCK", "16M")
+    config = parse_args(["--state-dir", str(tmp_path), "--data-cache", "512M"])
+    assert (config.data_cache_bytes, config.data_block_bytes) == (512 << 20, 16 << 20)
+    for flags, message in ((["--data-block", "0.5M"], "--data-block must be at least 1M, got 0.5M"),
+                           (["--data-cache", "abc"], "--data-cache: 'abc' is not a size")):
+        with pytest.raises(SystemExit) as stopped:
+            parse_args(["--state-dir", str(tmp_path), *flags])
+        assert stopped.value.code == 2 and message in capsys.readouterr().err
+    with pytest.raises(ValueError, match="block_bytes must be at least 1"):
+        DataCache(Objects(), block_bytes=0)

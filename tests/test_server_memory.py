@@ -69,8 +69,15 @@ def test_a_training_split_stored_in_blocks_trains_and_is_evaluated_like_the_whol
         status = finish(server, submit(server, dataset=DATASET, workers=2, steps=400, lr=1e-3, seed=3))
         assert_exact(status, 400)
         W, _ = from_chunks(server.trainer.GetWeights(pb.GetWeightsRequest(job_id=status.job_id)))
+        # a full-batch random local search on the same blocks: its losses summed block by block
+        search = finish(server, submit(server, dataset=DATASET, workers=2, steps=3, seed=3, lr=1e-3,
+                                       batch_size=20000, strategy="random-local-search"))
+        assert pb.JobState.Name(search.state) == "SUCCEEDED", search.message
+        history = server.trainer.GetJob(pb.GetJobRequest(job_id=search.job_id, include_history=True)).loss_history
+        assert len(history) == 3 and all(later <= earlier for earlier, later in zip(history, history[1:])), history
     finally:
         assert server.stop() == 0
+    assert "the training split in 6 block(s)" in server.log_path.read_text()
     whole = prepare(DATASET, 3)  # the same training split, as one array
     assert status.num_train == len(whole.y_train)
     # counted block by block on the server; a near tie may round the other way in one GEMM shape

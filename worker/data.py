@@ -102,6 +102,8 @@ def prepare(spec, seed, dtype="float32", keep_raw_test=False, *, block_bytes=Non
     kind, arg = parse_spec(spec)
     if kind == "synthetic":
         row_bytes = (arg[1] + 1) * dtype.itemsize
+        if block_bytes is not None and block_bytes < 1:
+            raise ValueError(f"block_bytes must be at least 1, got {block_bytes}")
         step = arg[0] if block_bytes is None else max(1, int(block_bytes) // row_bytes)
         fields = prepare_stream(spec, arg, load_rng, split_rng, dtype, keep_raw_test, step, keep)
         return Prepared(name=spec.strip(), **fields)
