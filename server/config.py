@@ -153,7 +153,7 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
     )
     parser.add_argument(
         "--data-block", default=env.get("DESCENT_DATA_BLOCK", "64M"),
-        help="a large synthetic training split is prepared and stored in blocks of at most this many bytes: "
+        help="a large training split is prepared and stored in blocks of at most this many bytes: "
              "at the peak the data set exists once plus one block (default 64M, at least 1M)",
     )
     args = parser.parse_args(argv)

@@ -3,9 +3,10 @@
 A job's data set is loaded, split and preprocessed once (worker.data.prepare), each array
 put into the object store as soon as it is final and the server's private copy dropped
 before the next is built: the job (its workers, and its own evaluation) reads zero-copy
-views of the shared copy. A synthetic training split over ``block_bytes`` is built and
-stored in blocks of rows (worker.stream_prep, read back as worker.rows.Rows), so that at
-the peak the data set exists once plus one block, not twice. A second job on the same
+views of the shared copy. A training split over ``block_bytes`` is built and stored in
+blocks of rows (read back as worker.rows.Rows; synthetic data from its generator in two
+passes, worker.stream_prep), so that at the peak the data set exists once plus one
+block, not twice (plus, for data read from files, the raw pool it is gathered from). A second job on the same
 (spec, seed, dtype) takes the cached entry and skips preparation altogether. Entries are
 evicted least recently used first once their bytes pass ``max_bytes``; an evicted set
 stays alive for as long as a running job still holds its references.

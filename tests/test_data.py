@@ -241,6 +241,27 @@ def test_a_training_split_built_in_blocks_equals_the_one_built_whole(dtype):
         ("y_train", 1820), ("y_val", 390), ("y_test", 390)]
 
 
+@pytest.mark.parametrize("spec", ["digits", f"mnist:{REAL_MNIST}"])
+def test_a_split_read_from_files_built_in_blocks_equals_the_one_built_whole(spec):
+    whole = data.prepare(spec, 2)
+    kept = []
+
+    def keep(name, array):
+        kept.append((name, len(array)))
+        return array
+
+    step = 500 if spec == "digits" else 2000
+    blocked = data.prepare(spec, 2, block_bytes=step * whole.X_train.shape[1] * 4, keep=keep)
+    n = len(whole.y_train)
+    sizes = [min(step, n - start) for start in range(0, n, step)]
+    assert [len(block) for _, block in blocked.X_train.blocks()] == sizes
+    np.testing.assert_array_equal(np.asarray(blocked.X_train), whole.X_train)
+    for name in ("y_train", "X_val", "y_val", "X_test", "y_test", "mean"):
+        np.testing.assert_array_equal(getattr(blocked, name), getattr(whole, name))
+    assert blocked.scale == whole.scale
+    assert [name for name, _ in kept] == ["X_train"] * len(sizes) + ["X_val", "X_test", "y_train", "y_val", "y_test"]
+
+
 def test_synthetic_classes_are_learnable():
     p = data.prepare("synthetic:3000,20,4", 0, dtype="float64")
     means = np.array([p.X_train[p.y_train == k, :-1].mean(0) for k in range(4)])

@@ -41,6 +41,7 @@ from worker.preprocessing import (  # noqa: F401  (re-exported)
     VAL_FRACTION,
     VAL_MAX,
     fit_preprocessing,
+    fit_rows,
     float_dtype,
     gather,
     preprocess,
@@ -83,6 +84,17 @@ def _unchanged(name, array):
     return array
 
 
+def _block_rows(rows, features, dtype, block_bytes):
+    """Rows per block of a training split of ``rows`` x (features + 1) in dtype: all of them without a bound."""
+    return rows if block_bytes is None else max(1, int(block_bytes) // ((features + 1) * dtype.itemsize))
+
+
+def _standardized(X_pool, rows, dtype, mean, scale):
+    out = gather(X_pool, rows, dtype)
+    standardize(out, mean, scale)
+    return out
+
+
 def prepare(spec, seed, dtype="float32", keep_raw_test=False, *, block_bytes=None, keep=None):
     """Load, split (deterministically from seed) and preprocess a data set: a Prepared.
 
@@ -93,18 +105,19 @@ def prepare(spec, seed, dtype="float32", keep_raw_test=False, *, block_bytes=Non
     X_train, y_train, X_val, y_val, X_test, y_test; X_train once per block) and what it
     returns is held instead: server.datacache stores each in the object store and holds
     the shared view, and the private array is gone before the next is built.
-    ``block_bytes``: a synthetic training split larger than this is built, kept and held in
-    blocks of at most this many bytes (worker.stream_prep); None: one array.
+    ``block_bytes``: a training split larger than this is built, kept and held in blocks of
+    at most this many bytes (for synthetic data, worker.stream_prep); None: one array.
+    The preprocessing is fitted block by block either way (``fit_rows``, ``Moments``), so
+    the bound changes how the split is held, not one value in it.
     """
     dtype = float_dtype(dtype)
     keep = keep or _unchanged
+    if block_bytes is not None and block_bytes < 1:
+        raise ValueError(f"block_bytes must be at least 1, got {block_bytes}")
     load_rng, split_rng = np.random.default_rng(seed).spawn(2)
     kind, arg = parse_spec(spec)
     if kind == "synthetic":
-        row_bytes = (arg[1] + 1) * dtype.itemsize
-        if block_bytes is not None and block_bytes < 1:
-            raise ValueError(f"block_bytes must be at least 1, got {block_bytes}")
-        step = arg[0] if block_bytes is None else max(1, int(block_bytes) // row_bytes)
+        step = _block_rows(arg[0], arg[1], dtype, block_bytes)
         fields = prepare_stream(spec, arg, load_rng, split_rng, dtype, keep_raw_test, step, keep)
         return Prepared(name=spec.strip(), **fields)
     (X_pool, y_pool), test_pool, num_classes = load(spec, load_rng)
@@ -118,10 +131,11 @@ def prepare(spec, seed, dtype="float32", keep_raw_test=False, *, block_bytes=Non
         X_test_raw, y_test = test_pool
         test = np.arange(len(y_test))
 
-    X_train = gather(X_pool, train, dtype)
-    mean, scale = fit_preprocessing(X_train[:, :-1])
-    standardize(X_train, mean, scale)
-    X_train = keep("X_train", X_train)
+    mean, scale = fit_rows(X_pool, train, dtype)
+    step = _block_rows(len(train), X_pool.shape[1], dtype, block_bytes)
+    X_train = [keep("X_train", _standardized(X_pool, train[start:start + step], dtype, mean, scale))
+               for start in range(0, len(train), step)]
+    X_train = X_train[0] if len(X_train) == 1 else Rows(X_train)
     X_val = gather(X_pool, val, dtype)
     standardize(X_val, mean, scale)
     X_val = keep("X_val", X_val)

@@ -100,6 +100,14 @@ def float_dtype(dtype):
     return dtype
 
 
+def fit_rows(X, rows, dtype):
+    """fit_preprocessing of X[rows] cast to dtype, fitted block by block (Moments) without gathering them all."""
+    moments = Moments(X.shape[1])
+    for start in range(0, len(rows), CHUNK_ROWS):
+        moments.add(X[rows[start:start + CHUNK_ROWS]].astype(dtype))
+    return moments.result()
+
+
 class Moments:
     """``fit_preprocessing`` of rows that arrive block by block: the per-feature mean and the global std.
 
