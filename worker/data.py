@@ -161,6 +161,7 @@ def sample_batch(X, y, batch_size, rng):
     idx = rng.integers(0, len(X), size=batch_size)
     if isinstance(X, Rows):
         idx.sort()  # gathered block by block in order (a batch is a set of rows: its gradient sums over them)
+        return X.take_sorted(idx), y[idx]
     return X[idx], y[idx]
 
 

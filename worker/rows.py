@@ -6,8 +6,9 @@ built and put one block at a time instead (server.datacache): at the peak there 
 data set once plus one block. ``Rows`` reads such a split back as one matrix:
 
 - ``X[idx]`` with an integer index array gathers rows in ``idx``'s order; sorted indices
-  are gathered block by block straight into the result (``sample_batch`` sorts its draw:
-  a batch is a set of rows, and its gradient a sum over them);
+  are gathered block by block straight into the result (``sample_batch`` sorts its draw,
+  a batch being a set of rows and its gradient a sum over them, and calls
+  ``take_sorted``, which skips the checks: as fast as ``X[idx]`` on one array);
 - ``X[a:b]`` slices rows; ``blocks()`` walks the blocks with their first row;
 - ``np.asarray(X)`` joins the blocks into one private array, a full copy, for the code
   that needs one matrix. Training, the evaluation (``svm.accuracy``) and full-batch
@@ -78,14 +79,15 @@ class Rows:
         idx = idx.astype(np.int64, copy=False)
         idx = np.where(idx < 0, idx + n, idx)
         if idx.size < 2 or bool(np.all(idx[1:] >= idx[:-1])):
-            return self._take_sorted(idx)
+            return self.take_sorted(idx)
         order = np.argsort(idx, kind="stable")
-        gathered = self._take_sorted(idx[order])
+        gathered = self.take_sorted(idx[order])
         out = np.empty_like(gathered)
         out[order] = gathered
         return out
 
-    def _take_sorted(self, idx: np.ndarray) -> np.ndarray:
+    def take_sorted(self, idx: np.ndarray) -> np.ndarray:
+        """The rows at ``idx``, a sorted int64 array of indices in [0, N) (not checked: the batch sampler's fast path)."""
         out = np.empty((len(idx), self.shape[1]), dtype=self.dtype)
         bounds = np.searchsorted(idx, np.arange(1, len(self._blocks) + 1) * self._step)
         start = 0
