@@ -1,9 +1,11 @@
 """Train/val/test splits and preprocessing, on arrays in memory (pure numpy, no I/O).
 
 Splits are stratified by class and deterministic from the generator they are given.
-Preprocessing is fitted on the training split only (``fit_preprocessing``, or
-``Moments`` fed block by block where the split never exists whole in one array) and
-applied in the training dtype (``standardize``).
+Preprocessing is fitted on the training split only and applied in the training dtype
+(``standardize``). worker.data.prepare fits it block by block (``fit_rows`` over gathered
+rows, ``Moments`` over a stream), whether it then holds the split whole or in blocks, so
+both hold the same values; ``fit_preprocessing`` is the same fit on one array in memory
+(equal up to rounding).
 """
 
 import numpy as np
