@@ -42,14 +42,12 @@ def loss_at(W, X, y, reg: float) -> float:
 
 def line_losses(W, W1, X, y, reg: float, a_values) -> np.ndarray:
     """L(W + a·W1) for each a (float64 array); W is not modified."""
-    X = np.asarray(X)  # a worker.rows.Rows joined once, not per loss
     return np.array([loss_at(W + a * W1, X, y, reg) for a in np.asarray(a_values, dtype=np.float64)])
 
 
 def plane_rows(W, W1, W2, X, y, reg: float, b_values, a_values) -> np.ndarray:
     """(len(a_values), len(b_values)) array of L(W + a·W1 + b·W2); W is not modified."""
     b_values = np.asarray(b_values, dtype=np.float64)
-    X = np.asarray(X)  # a worker.rows.Rows joined once, not per loss
     out = np.empty((len(a_values), len(b_values)))
     for i, a in enumerate(np.asarray(a_values, dtype=np.float64)):
         moved = W + a * W1

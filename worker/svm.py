@@ -182,17 +182,23 @@ def svm_loss(W, X, y, reg):
     """
     _check_reg(reg)
     if isinstance(X, Rows):  # the hinge summed block by block, never joined into one array
-        y = np.asarray(y)
-        if y.ndim != 1 or len(y) != len(X):
-            raise ValueError(f"X has {len(X)} rows and y has shape {y.shape}: need y of shape ({len(X)},)")
         total = np.longdouble(0)
-        for first, block in X.blocks():
-            labels = y[first:first + len(block)]
-            validate(W, block, labels)
+        for block, labels in _checked_blocks(W, X, y):
             total += _hinge_total(W, block, labels)
         return total / len(X) + reg * np.square(W, dtype=np.longdouble).sum()
     validate(W, X, y)
     return _hinge_total(W, X, y) / X.shape[0] + reg * np.square(W, dtype=np.longdouble).sum()
+
+
+def _checked_blocks(W, rows, y):
+    """(block, its labels) for each block of a worker.rows.Rows, each pair validated with W."""
+    y = np.asarray(y)
+    if y.ndim != 1 or len(y) != len(rows):
+        raise ValueError(f"X has {len(rows)} rows and y has shape {y.shape}: need y of shape ({len(rows)},)")
+    for first, block in rows.blocks():
+        labels = y[first:first + len(block)]
+        validate(W, block, labels)
+        yield block, labels
 
 
 def _hinge_total(W, X, y):
@@ -247,15 +253,8 @@ def accuracy(W, X, y):
     X may be a worker.rows.Rows: counted block by block, never joined into one array.
     """
     if isinstance(X, Rows):
-        y = np.asarray(y)
-        if y.ndim != 1 or len(y) != len(X):
-            raise ValueError(f"X has {len(X)} rows and y has shape {y.shape}: need y of shape ({len(X)},)")
-        correct = 0
-        for first, block in X.blocks():
-            labels = y[first:first + len(block)]
-            validate(W, block, labels)
-            correct += int(np.count_nonzero(predict(W, block) == labels))
-        return correct / len(y)
+        correct = sum(int(np.count_nonzero(predict(W, block) == labels)) for block, labels in _checked_blocks(W, X, y))
+        return correct / len(X)
     validate(W, X, y)
     return float(np.mean(predict(W, X) == y))
 

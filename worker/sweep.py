@@ -51,14 +51,12 @@ def step_sizes(step_min: float, step_max: float, points: int) -> np.ndarray:
 
 def sweep_direction(W: np.ndarray, X: np.ndarray, y: np.ndarray, reg: float) -> tuple[float, np.ndarray]:
     """The loss at W (as svm_loss computes it, like every row) and the gradient dW to step along."""
-    X = np.asarray(X)  # a worker.rows.Rows joined once
     _, dW = svm_loss_grad(W, X, y, reg)
     return float(svm_loss(W, X, y, reg)), dW
 
 
 def sweep_losses(W: np.ndarray, dW: np.ndarray, X: np.ndarray, y: np.ndarray, reg: float, sizes) -> np.ndarray:
     """The loss at W - s·dW for each step size s in ``sizes`` (float64 array). W is not modified."""
-    X = np.asarray(X)  # a worker.rows.Rows joined once, not per loss
     return np.array([float(svm_loss(W - s * dW, X, y, reg)) for s in np.asarray(sizes, dtype=np.float64)])
 
 
