@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
@@ -23,15 +24,20 @@ MMAP_THRESHOLD = 32 * 1024 * 1024  # glibc's maximum on 64-bit
 TRIM_THRESHOLD = 256 * 1024 * 1024
 
 
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
+    """The C library, looked up once per process (find_library runs ``ldconfig -p``: ~4 ms)."""
+    library = ctypes.util.find_library("c")
+    try:
+        return ctypes.CDLL(library) if library else None
+    except OSError:
+        return None
+
+
 def libc_function(name: str):
     """glibc's function ``name``, or None where there is no such C library function."""
-    library = ctypes.util.find_library("c")
-    if not library:
-        return None
-    try:
-        return getattr(ctypes.CDLL(library), name)
-    except (OSError, AttributeError):
-        return None
+    libc = _libc()
+    return getattr(libc, name, None) if libc is not None else None
 
 
 def keep_freed_memory() -> bool:
