@@ -147,12 +147,12 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
         help="send W and gradients over gRPC even to workers on this host (default: a shared-memory lane in /dev/shm)",
     )
     parser.add_argument(
-        "--data-cache", default=env.get("DESCENT_DATA_CACHE", "2G"),
+        "--data-cache", default=env.get("DESCENT_DATA_CACHE") or "2G",
         help="bytes of prepared data sets kept in Ray's object store for later jobs, least recently used "
              "dropped first (default 2G)",
     )
     parser.add_argument(
-        "--data-block", default=env.get("DESCENT_DATA_BLOCK", "64M"),
+        "--data-block", default=env.get("DESCENT_DATA_BLOCK") or "64M",
         help="a large training split is prepared and stored in blocks of at most this many bytes: "
              "at the peak the data set exists once plus one block (default 64M, at least 1M)",
     )

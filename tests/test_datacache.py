@@ -145,5 +145,12 @@ def test_the_cache_and_block_flags_are_read_and_checked(monkeypatch, capsys, tmp
         with pytest.raises(SystemExit) as stopped:
             parse_args(["--state-dir", str(tmp_path), *flags])
         assert stopped.value.code == 2 and message in capsys.readouterr().err
+    monkeypatch.setenv("DESCENT_DATA_BLOCK", "")  # set but empty, as compose files often leave it: the default
+    assert parse_args(["--state-dir", str(tmp_path)]).data_block_bytes == DEFAULT_BLOCK_BYTES
+    for flags in (["--data-block", ""], ["--data-block=-64M"], ["--data-block", "nan"], ["--data-cache", "inf"],
+                  ["--data-block", "1e9"]):
+        with pytest.raises(SystemExit):
+            parse_args(["--state-dir", str(tmp_path), *flags])
+        assert "is not a size" in capsys.readouterr().err
     with pytest.raises(ValueError, match="block_bytes must be at least 1"):
         DataCache(Objects(), block_bytes=0)
