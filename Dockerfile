@@ -29,7 +29,7 @@ COPY client ./client
 RUN pip install . \
     && rm -rf /usr/local/lib/python3*/*-packages/ray/jars /usr/local/lib/python3*/*-packages/ray/rllib \
               /usr/local/lib/python3*/*-packages/ray/serve /usr/local/lib/python3*/*-packages/ray/llm \
-    && python -c "import ray, ray.util.placement_group, server.app, server.launcher, worker.loop, client.cli, proto, formats.datasets"
+    && python -c "import ray, ray.util.placement_group, server.app, server.cluster.launcher, worker.task.loop, client.cli, proto, formats.datasets"
 
 USER descent
 WORKDIR /home/descent

@@ -2,7 +2,7 @@
 and a multi-worker job trains, on a real server with its default limits.
 
 The server runs every call on a thread of one pool; long calls (watchers, worker streams) are
-counted in budgets that leave threads for control calls (server/streams.py). This opens
+counted in budgets that leave threads for control calls (server/rpc/streams.py). This opens
 ``--watchers`` WatchJob streams on a running ``--workers``-worker job, then times ``--calls``
 GetJob and health Check calls one after the other, and reports latency percentiles and the
 largest one (the acceptance bar is 1 s), with the same calls timed before the watchers opened.
@@ -32,7 +32,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from client.channel import open_channel  # noqa: E402
+from client.rpc.channel import open_channel  # noqa: E402
 from proto import descent_pb2 as pb  # noqa: E402
 from proto import descent_pb2_grpc  # noqa: E402
 

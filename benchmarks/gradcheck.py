@@ -8,7 +8,7 @@ differences with h = 1e-5, all 30,730 coordinates:
   notes' eval_numerical_gradient, one whole-loss evaluation per coordinate and sign;
 - distributed brute: the same coordinates in chunks as parallel Ray tasks on a local
   Ray cluster, through ``RayLauncher.imap_tasks`` exactly as the server runs a
-  ``gradcheck --full --method brute`` (chunking from ``server.analysis.plan_tasks``);
+  ``gradcheck --full --method brute`` (chunking from ``server.analyses.gradcheck.plan_tasks``);
 - incremental: ``loss_changes(method="incremental")`` in this process (and, as an
   extra, distributed like the server runs it by default).
 
@@ -39,9 +39,9 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.machine import blas_facts  # noqa: E402
 
-from server.analysis import plan_tasks  # noqa: E402
-from server.launcher import RayLauncher  # noqa: E402
-from worker.data import prepare, sample_batch  # noqa: E402
+from server.analyses.gradcheck import plan_tasks  # noqa: E402
+from server.cluster.launcher import RayLauncher  # noqa: E402
+from worker.data.prepare import prepare, sample_batch  # noqa: E402
 from worker.fdiff import loss_changes, numerical_from_changes  # noqa: E402
 from worker.numgrad import rel_error  # noqa: E402
 from worker.svm import svm_loss_grad  # noqa: E402

@@ -44,8 +44,8 @@ from benchmarks.served import Server  # noqa: E402
 from proto import descent_pb2, lifted  # noqa: E402
 from proto.tensor import from_tensor, to_tensor  # noqa: E402
 from proto.wire import parameters_bytes, push_request_bytes  # noqa: E402
-from server.store import ParameterStore  # noqa: E402
-from worker.malloc import keep_freed_memory  # noqa: E402
+from server.params.store import ParameterStore  # noqa: E402
+from worker.task.malloc import keep_freed_memory  # noqa: E402
 
 SHAPES = ((10, 3073), (1000, 3073))
 

@@ -3,7 +3,7 @@
 A server subprocess holds one RUNNING job with a real store and a raw echo method, with the
 same gRPC options. The client steps lock-step (send one request, wait for its reply) on
 the bytes path, on the echo (same byte counts) and on the shared-memory lane (the
-worker's own wire, worker.wire).
+worker's own wire, worker.task.wire).
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from benchmarks.served import process_cpu
 from proto import descent_pb2, lifted
 from proto.limits import GRPC_OPTIONS
 from proto.wire import parameters_bytes, passthrough, push_request_bytes
-from server.jobspec import JobConfig
-from server.store import ParameterStore
-from worker.malloc import keep_freed_memory
+from server.jobs.spec import JobConfig
+from server.params.store import ParameterStore
+from worker.task.malloc import keep_freed_memory
 
 FIELDS = dict(job_id="job", worker_id="job-w0", node_id="node", loss=1.0, version=0, secret="s" * 32, updates=1)
 
@@ -31,7 +31,7 @@ class _OneJob:
     """Stands in for the job registry in the round-trip server: one RUNNING job with a real store."""
 
     def __init__(self, shape):
-        from server.job import Job
+        from server.jobs.job import Job
 
         self.job = Job("job", JobConfig(), state=descent_pb2.RUNNING)
         self.job.store = ParameterStore(np.zeros(shape, np.float32), lr=1e-9, target_steps=10**12)
@@ -50,7 +50,7 @@ def _echo(request_iterator, context):
 
 
 def _serve(shape, conn) -> None:
-    from server.parameter_servicer import ParameterServicer, add_to_server
+    from server.rpc.parameter_servicer import ParameterServicer, add_to_server
 
     keep_freed_memory()
     jobs = _OneJob(shape)
@@ -93,7 +93,7 @@ def _lane_steps(call, grad: np.ndarray, fields: dict, steps: int) -> float:
     """Seconds per lock-step round trip on the shared-memory lane (the worker's own wire)."""
     import queue
 
-    from worker.wire import Update, open_wire
+    from worker.task.wire import Update, open_wire
 
     outbox = queue.SimpleQueue()
 

@@ -19,7 +19,7 @@ on: ``runs``, a list of objects with ``consistency``, ``workers``, ``updates_per
 ``server_cpu_us_per_update``, ``staleness_p50``, ``staleness_p99``, ``seconds_to_target``.
 ``speedup`` (and ``speedup_steady``) is updates/s at each width ÷ at 1 worker, per mode. ``raw.submit_to_running_s``
 shows the prepared-data cache at work: every throughput job after the first reuses the data
-set (server.datacache). README "Scaling" says how
+set (server.cluster.data_cache). README "Scaling" says how
 to read it.
 
     python benchmarks/scaling.py [--max-workers N] [--modes async,sync,ssp:1] [--repeats 3]
@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.machine import blas_facts  # noqa: E402
 from benchmarks.served import Server, steady_rate  # noqa: E402
 from proto import descent_pb2  # noqa: E402
-from worker.data import prepare  # noqa: E402
+from worker.data.prepare import prepare  # noqa: E402
 from worker.svm import accuracy  # noqa: E402
 
 THROUGHPUT_DATASET = "synthetic:20000,3072,10"

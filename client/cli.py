@@ -16,26 +16,26 @@ from typing import Any
 
 import click
 
-from client.analysis_commands import COMMANDS as ANALYSIS_COMMANDS
-from client.api import TrainerApi
-from client.request_builders import job_spec
-from client.atomic_file import save_array
-from client.command_kit import configs as _configs
-from client.command_kit import connection_options, raise_terminated, reports_errors
-from client.command_kit import note as _note
-from client.command_kit import open_connection as _connect
-from client.command_kit import print_json as _print_json
-from client.config import OutputConfig
+from client.commands.analysis import COMMANDS as ANALYSIS_COMMANDS
+from client.rpc.api import TrainerApi
+from client.rpc.requests import job_spec
+from client.output.atomic_file import save_array
+from client.commands.kit import configs as _configs
+from client.commands.kit import connection_options, raise_terminated, reports_errors
+from client.commands.kit import note as _note
+from client.commands.kit import open_connection as _connect
+from client.commands.kit import print_json as _print_json
+from client.connection.config import OutputConfig
 from client.errors import CommandError
-from client.model_commands import COMMANDS as MODEL_COMMANDS
-from client.notes_commands import COMMANDS as NOTES_COMMANDS
-from client.params import DATASET_HELP, INT32, INT64, update_rule_options
-from client.picture_commands import COMMANDS as PICTURE_COMMANDS
-from client.progress import follow
-from client.render import job_json, state_name, weights_json
-from client.server_commands import COMMANDS as SERVER_COMMANDS
-from client.text import job_summary, jobs_table, weights_report
-from client.tune_commands import COMMANDS as TUNE_COMMANDS
+from client.commands.model import COMMANDS as MODEL_COMMANDS
+from client.commands.notes import COMMANDS as NOTES_COMMANDS
+from client.commands.options import DATASET_HELP, INT32, INT64, update_rule_options
+from client.commands.pictures import COMMANDS as PICTURE_COMMANDS
+from client.output.progress import follow
+from client.output.render import job_json, state_name, weights_json
+from client.commands.server import COMMANDS as SERVER_COMMANDS
+from client.output.text import job_summary, jobs_table, weights_report
+from client.commands.tune import COMMANDS as TUNE_COMMANDS
 from proto import descent_pb2
 
 

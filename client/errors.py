@@ -1,7 +1,7 @@
 """The one exception a command raises to fail with ``error: <CODE>: <details>``.
 
 The CLI prints any ``CommandError`` on stderr in that form and exits 1; gRPC
-failures (``client.api.ApiError``), a local server that will not start and a
+failures (``client.rpc.api.ApiError``), a local server that will not start and a
 job that ends FAILED are all ``CommandError``s with a code and a message.
 """
 

@@ -11,7 +11,7 @@ Specs (see SPEC_FORMS):
 - ``synthetic:N,D,C``: class-dependent Gaussian means plus unit Gaussian noise, float32,
   deterministic from the seed.
 
-Pure numpy readers: worker.data splits and preprocesses
+Pure numpy readers: worker.data.prepare splits and preprocesses
 what these return, and the client reads the same specs locally.
 """
 

@@ -15,7 +15,7 @@ An ``.npz`` of plain arrays and strings (loads with ``allow_pickle=False``):
   hyperparameters (``lr``, ``reg``, ``steps``, ``batch_size``, ``workers``, ``seed``,
   ``init_scale``, ``gradient``).
 
-``Model.features`` reproduces the server's preprocessing (worker.data) bit for bit:
+``Model.features`` reproduces the server's preprocessing (worker.data.prepare) bit for bit:
 ``x = raw.astype(dtype); x -= mean.astype(dtype); x *= dtype(1 / scale)``, then the column
 of ones; ``Model.predict`` is ``argmax(features @ W.T)``, the first class on a tie, as
 the server's accuracy counts it.

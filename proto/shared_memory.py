@@ -14,7 +14,7 @@ area, the gradient area (each 64-byte aligned). The file is 0600 and its whole s
 reserved with ``posix_fallocate`` when it is created, so a full tmpfs (Docker's default
 /dev/shm is 64 MB) fails there, cleanly, and never later as a SIGBUS on first touch.
 
-Handshake (server.parameter_servicer, server.lane, worker.wire): the worker's first
+Handshake (server.rpc.parameter_servicer, server.rpc.shm_lane, worker.task.wire): the worker's first
 PushStream request offers shared memory; if the worker's address is one of the server
 host's own, the reply (W as bytes, as always) names the lane and its token. The worker
 maps the file and checks the token in its header, connects to the socket and sends the

@@ -12,23 +12,23 @@ import time
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from proto import descent_pb2, descent_pb2_grpc
-from server.checkpoints import Checkpointer
+from server.jobs.checkpoints import Checkpointer
 from server.config import ServerConfig, parse_args
-from server.datacache import DataCache
-from server.edge import admission_for, build_server, enable_reflection
-from server.housekeeping import Housekeeping
-from server.jobdb import StateDirError
-from server.launcher import RayLauncher
-from server.log_format import configure_logging
-from server.metrics import ServerMetrics
-from server.node_watch import NodeWatch
-from server.lane import host_addresses
-from server.parameter_servicer import ParameterServicer, add_to_server as add_parameter_service
-from server.registry import JobRegistry
-from server.runner import JobRunner
-from server.scheduler import Scheduler
-from server.trainer_servicer import TrainerServicer
-from worker.malloc import keep_freed_memory
+from server.cluster.data_cache import DataCache
+from server.rpc.grpc_server import admission_for, build_server, enable_reflection
+from server.training.housekeeping import Housekeeping
+from server.state.database import StateDirError
+from server.cluster.launcher import RayLauncher
+from server.observe.logs import configure_logging
+from server.observe.metrics import ServerMetrics
+from server.cluster.node_watch import NodeWatch
+from server.rpc.shm_lane import host_addresses
+from server.rpc.parameter_servicer import ParameterServicer, add_to_server as add_parameter_service
+from server.jobs.registry import JobRegistry
+from server.training.runner import JobRunner
+from server.training.placement import Scheduler
+from server.rpc.trainer_servicer import TrainerServicer
+from worker.task.malloc import keep_freed_memory
 
 log = logging.getLogger("descent.server")
 
@@ -54,7 +54,7 @@ def serve(config: ServerConfig) -> int:
     except (StateDirError, OSError) as exc:
         log.error("cannot use the state directory %s: %s", config.state_dir, exc)
         return 2
-    # Ray first, before this process holds any gRPC object: see server.launcher (a raylet
+    # Ray first, before this process holds any gRPC object: see server.cluster.launcher (a raylet
     # forked while gRPC's poller threads run can die before it execs).
     try:
         launcher = RayLauncher(config.ray_address, config.num_cpus)

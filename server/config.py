@@ -9,9 +9,9 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from server.checkpoints import CheckpointPolicy
-from server.datacache import DEFAULT_BLOCK_BYTES, DEFAULT_MAX_BYTES
-from server.log_format import FORMATS
+from server.jobs.checkpoints import CheckpointPolicy
+from server.cluster.data_cache import DEFAULT_BLOCK_BYTES, DEFAULT_MAX_BYTES
+from server.observe.logs import FORMATS
 from server.limits import FLAGS, Limits, default_request_memory, parse_bytes
 
 #: Name of the token file a server writes into its state directory when no token was given.
@@ -43,7 +43,7 @@ class ServerConfig:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     tls_ca: Path | None = None  # what workers verify the server with (default: tls_cert, if self-signed)
-    # Data sets are read only under these directories (server.data_roots).
+    # Data sets are read only under these directories (server.rpc.data_roots).
     data_roots: tuple[Path, ...] = (Path("."),)
     limits: Limits = field(default_factory=Limits)
     checkpoints: CheckpointPolicy = CheckpointPolicy()
@@ -56,12 +56,12 @@ class ServerConfig:
     parent_pid: int | None = None
     # Serve Prometheus metrics over HTTP on this port (same host; no token: internal networks only).
     metrics_port: int | None = None
-    # Log lines as logfmt ("text") or JSON lines ("json"): server.log_format.
+    # Log lines as logfmt ("text") or JSON lines ("json"): server.observe.logs.
     log_format: str = "text"
     # Offer workers on this host a shared-memory lane for W and gradients (proto.shared_memory).
     shared_memory: bool = True
     # Prepared data sets kept in the object store for later jobs, and one stored block of a
-    # large training split (server.datacache).
+    # large training split (server.cluster.data_cache).
     data_cache_bytes: int = DEFAULT_MAX_BYTES
     data_block_bytes: int = DEFAULT_BLOCK_BYTES
 

@@ -106,7 +106,7 @@ def _tensor_dtype(name: str, tensor: Any) -> None:
 _Rule = Callable[[str, Any], None]
 
 #: Message type name → (field, rule) pairs; range checks of optional numbers live with their defaults
-#: (server.jobspec, server.analysis), which run right after these.
+#: (server.jobs.spec, server.analyses.gradcheck), which run right after these.
 RULES: dict[str, tuple[tuple[str, _Rule], ...]] = {
     "SubmitJobRequest": (("spec", _job_spec),),
     "GetJobRequest": (("job_id", identifier),),

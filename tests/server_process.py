@@ -17,7 +17,7 @@ from pathlib import Path
 
 import grpc
 
-from client.channel import open_channel
+from client.rpc.channel import open_channel
 from proto import descent_pb2_grpc
 from proto.limits import GRPC_OPTIONS
 
@@ -31,7 +31,7 @@ class ServerProcess:
     """Starts the server once, reads its announced address, and stops it (SIGTERM, then SIGKILL).
 
     One attempt: local Ray starts every time since the server starts it before any gRPC
-    object exists (server.launcher says why); a start that fails is a bug to see.
+    object exists (server.cluster.launcher says why); a start that fails is a bug to see.
     """
 
     def __init__(

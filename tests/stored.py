@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from proto import descent_pb2
-from server.jobdb import JobDatabase
-from server.jobfiles import JobFiles
+from server.state.database import JobDatabase
+from server.state.files import JobFiles
 
 
 def stored_status(state_dir: Path, job_id: str) -> descent_pb2.JobStatus | None:

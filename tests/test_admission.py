@@ -13,13 +13,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from server.admission import Admission
-from server.analysis import GradcheckConfig, SweepConfig
-from server.data_roots import DataRoots
+from server.rpc.admission import Admission
+from server.analyses.gradcheck import GradcheckConfig, SweepConfig
+from server.rpc.data_roots import DataRoots
 from server.errors import RequestError, ResourcesExhausted
-from server.jobspec import JobConfig
+from server.jobs.spec import JobConfig
 from server.limits import Limits, parse_bytes
-from worker.data import load, parse_spec
+from worker.data.prepare import load, parse_spec
 from formats.sizes import data_size
 
 REAL_MNIST = Path(__file__).resolve().parents[2] / "shared/data/mnist"

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from worker import checks, data, svm, verdict
+from worker import checks, svm, verdict
+from worker.data.prepare import prepare as data
 from worker.checks import check, setup
 
 

@@ -21,8 +21,8 @@ import grpc
 import numpy as np
 import pytest
 
-from client.api import ApiError, open_api
-from client.request_builders import job_spec
+from client.rpc.api import ApiError, open_api
+from client.rpc.requests import job_spec
 from proto import descent_pb2, descent_pb2_grpc
 from proto.limits import GRPC_OPTIONS
 from proto.tensor import to_chunks

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from client.config import build_connection, normalize_address
-from client.embedded import EmbeddedConfig, EmbeddedServer, EmbeddedServerError
-from client.launch import server_argv, server_env
-from client.session import embedded_config
+from client.connection.config import build_connection, normalize_address
+from client.connection.embedded import EmbeddedConfig, EmbeddedServer, EmbeddedServerError
+from client.connection.launch import server_argv, server_env
+from client.connection.session import embedded_config
 
 SERVER = r"""
 import signal, subprocess, sys, time

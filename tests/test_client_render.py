@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import math
 
-from client.render import cluster_json, gradcheck_json, job_json, sweep_json
-from client.check_text import gradcheck_report, sweep_report
-from client.text import cluster_report, job_summary, jobs_table
+from client.output.render import cluster_json, gradcheck_json, job_json, sweep_json
+from client.output.check_text import gradcheck_report, sweep_report
+from client.output.text import cluster_report, job_summary, jobs_table
 from proto import descent_pb2
 
 JOB_KEYS = {
@@ -277,7 +277,7 @@ def test_job_json_and_text_of_a_numerical_job():
 
 
 def test_sweep_plot_is_a_png(tmp_path):
-    from client.plot import save_sweep_plot
+    from client.plots.sweep_plot import save_sweep_plot
 
     sweep = sweep_json(_sweep())
     path = tmp_path / "sweep.png"
@@ -288,7 +288,7 @@ def test_sweep_plot_is_a_png(tmp_path):
 
 
 def test_h_list_option():
-    from client.params import FLOATS
+    from client.commands.options import FLOATS
 
     assert FLOATS.convert("1e-3,1e-5, 1e-7", None, None) == [1e-3, 1e-5, 1e-7]
     assert FLOATS.convert("1e-5", None, None) == [1e-5]

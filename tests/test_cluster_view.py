@@ -1,8 +1,8 @@
-"""server.cluster_view: node roles and dead nodes, against hand-written cluster facts."""
+"""server.rpc.cluster_view: node roles and dead nodes, against hand-written cluster facts."""
 
 from importlib import metadata
 
-from server.cluster_view import cluster_response, node_roles
+from server.rpc.cluster_view import cluster_response, node_roles
 
 
 def node(node_id, alive=True, cpus=1.0, is_head=False):

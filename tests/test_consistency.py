@@ -6,10 +6,10 @@ import time
 import numpy as np
 import pytest
 
-from server.consistency import Consistency, parse_consistency
+from server.params.consistency import Consistency, parse_consistency
 from server.errors import Cancelled, RequestError
-from server.staleness import BUCKETS, StalenessHistogram
-from server.store import ParameterStore
+from server.params.staleness import BUCKETS, StalenessHistogram
+from server.params.store import ParameterStore
 
 
 @pytest.mark.parametrize("text, parsed", [("async", Consistency()), ("sync", Consistency("sync")),

@@ -1,4 +1,4 @@
-"""worker.data: loaders on files the tests write, splits, preprocessing, batches, errors."""
+"""worker.data.prepare: loaders on files the tests write, splits, preprocessing, batches, errors."""
 
 import gzip
 import os
@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from formats.datasets import SYNTHETIC_SEPARATION
-from worker import data
-from worker.rows import Rows
+from worker.data.prepare import prepare as data
+from worker.data.rows import Rows
 
 REAL_MNIST = Path(__file__).resolve().parents[2] / "shared/data/mnist"
 IDX_CODES = {np.dtype(np.uint8): 0x08, np.dtype(">i4"): 0x0C}

@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from server.data_roots import DataRoots
+from server.rpc.data_roots import DataRoots
 from server.errors import PermissionDenied, RequestError
 
 

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 from server.config import parse_args
-from server.datacache import DEFAULT_BLOCK_BYTES, DataCache
+from server.cluster.data_cache import DEFAULT_BLOCK_BYTES, DataCache
 from tests.test_guard import Objects
 from tests.test_pages import rss_shmem_kb
-from worker.data import prepare
-from worker.rows import Rows
+from worker.data.prepare import prepare
+from worker.data.rows import Rows
 
 
 def test_second_request_reuses_the_shared_copy_and_matches_prepare():

@@ -36,8 +36,8 @@ def test_datasets_load_digits_is_the_file():
 
 def test_node_code_loads_neither_sklearn_nor_scipy_nor_plotting():
     """What a server or Ray worker imports and runs for a digits job pulls in none of the client extras."""
-    code = ("import sys, server.app, worker.loop, worker.data, numpy as np; "
-            "p = worker.data.prepare('digits', 0); assert p.X_train.shape[1] == 65, p.X_train.shape; "
+    code = ("import sys, server.app, worker.task.loop, worker.data.prepare, numpy as np; "
+            "p = worker.data.prepare.prepare('digits', 0); assert p.X_train.shape[1] == 65, p.X_train.shape; "
             "print(sorted(m for m in ('sklearn', 'scipy', 'matplotlib', 'PIL') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr

@@ -1,10 +1,11 @@
-"""server.evaluation: a finished job's split accuracies, evaluated side by side, equal to one call per split."""
+"""server.training.evaluation: a finished job's split accuracies, evaluated side by side, equal to one call per split."""
 
 import numpy as np
 import pytest
 
-from server.evaluation import split_accuracies
-from worker import data, svm
+from server.training.evaluation import split_accuracies
+from worker import svm
+from worker.data.prepare import prepare as data
 
 
 @pytest.fixture(scope="module")

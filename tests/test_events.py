@@ -1,4 +1,4 @@
-"""Job event log lines (server.events, server.log_format): parseable, and telling a real job's story."""
+"""Job event log lines (server.observe.events, server.observe.logs): parseable, and telling a real job's story."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from proto import descent_pb2 as pb
-from server import events
-from server.job import Job
-from server.jobspec import JobConfig
-from server.log_format import JsonFormatter, LogfmtFormatter, parse_logfmt
-from server.store import ParameterStore
+from server.observe import events
+from server.jobs.job import Job
+from server.jobs.spec import JobConfig
+from server.observe.logs import JsonFormatter, LogfmtFormatter, parse_logfmt
+from server.params.store import ParameterStore
 from tests.server_process import ServerProcess
 
 
@@ -128,7 +128,7 @@ def test_a_real_server_logs_each_job_event(tmp_path):
 
 
 def test_node_watch_logs_joins_and_leaves(caplog):
-    from server.node_watch import NodeWatch
+    from server.cluster.node_watch import NodeWatch
 
     caplog.set_level(logging.INFO, logger="descent.events")
     head = {"node_id": "h" * 40, "address": "10.0.0.1", "alive": True, "cpus": 0.0, "is_head": True}

@@ -10,13 +10,14 @@ from __future__ import annotations
 import numpy as np
 
 from proto import descent_pb2
-from server import guard
-from server.jobspec import JobConfig
-from server.registry import JobRegistry
-from server.datacache import DataCache
-from server.runner import JobRunner
+from server.analyses import first_batch_check as guard
+from server.jobs.spec import JobConfig
+from server.jobs.registry import JobRegistry
+from server.cluster.data_cache import DataCache
+from server.training.runner import JobRunner
 from tests.stored import stored_status
-from worker import data, svm
+from worker import svm
+from worker.data.prepare import prepare as data
 
 
 class NoRay:

@@ -21,7 +21,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from client.channel import open_channel
+from client.rpc.channel import open_channel
 from proto import descent_pb2 as pb
 from proto.tensor import to_tensor
 from tests.server_process import ROOT, ServerProcess

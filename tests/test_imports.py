@@ -51,8 +51,8 @@ def test_only_the_launcher_and_ray_node_import_ray():
         for p in (ROOT / package).rglob("*.py")
         if "ray" in imported_packages(p)
     )
-    # node_health runs only as a worker container's healthcheck (python -m server.node_health).
-    assert importers == ["server/launcher.py", "server/node_health.py", "server/ray_node.py"]
+    # node_health runs only as a worker container's healthcheck (python -m server.cluster.node_health).
+    assert importers == ["server/cluster/launcher.py", "server/cluster/node_health.py", "server/cluster/local_ray.py"]
 
 
 def test_math_loads_neither_grpc_nor_ray():

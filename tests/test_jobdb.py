@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 
 from proto import descent_pb2 as pb
-from server.jobdb import JobDatabase, StateDirError
-from server.jobfiles import CheckpointUnreadable, JobFiles
-from server.jobspec import JobConfig
-from server.losses import LossHistory
+from server.state.database import JobDatabase, StateDirError
+from server.state.files import CheckpointUnreadable, JobFiles
+from server.jobs.spec import JobConfig
+from server.params.loss_history import LossHistory
 from server.errors import StorageUnavailable
-from server.registry import JobRegistry
-from server.store import ParameterStore
+from server.jobs.registry import JobRegistry
+from server.params.store import ParameterStore
 
 State = pb.JobState
 

@@ -23,13 +23,13 @@ from proto.limits import GRPC_OPTIONS
 from proto.shared_memory import PUSH, Segment
 from proto.tensor import from_tensor
 from proto.wire import passthrough
-from server.job import Job
-from server.jobspec import JobConfig
-from server.lane import local_peer
-from server.parameter_servicer import ParameterServicer, add_to_server
-from server.store import ParameterStore
-from worker.loop import PUSH_STREAM, LoopConfig, TrainLoop
-from worker.data import sample_batch
+from server.jobs.job import Job
+from server.jobs.spec import JobConfig
+from server.rpc.shm_lane import local_peer
+from server.rpc.parameter_servicer import ParameterServicer, add_to_server
+from server.params.store import ParameterStore
+from worker.task.loop import PUSH_STREAM, LoopConfig, TrainLoop
+from worker.data.prepare import sample_batch
 from worker.svm import svm_loss_grad
 
 SHAPE = (10, 65)

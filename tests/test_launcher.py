@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # between two resource reports of a loaded node), and asks the launcher what is free.
 PROBE = r"""
 import json, time
-from server.launcher import RayLauncher
+from server.cluster.launcher import RayLauncher
 launcher = RayLauncher(num_cpus=2)
 import ray
 group = launcher.reserve(2, timeout=60, should_stop=lambda: False)

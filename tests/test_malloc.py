@@ -1,4 +1,4 @@
-"""worker.malloc: a training loop keeps freed memory while it runs and gives it back when it returns.
+"""worker.task.malloc: a training loop keeps freed memory while it runs and gives it back when it returns.
 
 In a fresh interpreter (glibc): a 16 MB buffer freed after ``keep_freed_memory`` stays in
 the process; ``release_freed_memory`` hands it back to the OS (RssAnon from /proc).
@@ -13,7 +13,7 @@ from tests.test_imports import ROOT
 
 CODE = """
 import numpy as np
-from worker.malloc import keep_freed_memory, release_freed_memory
+from worker.task.malloc import keep_freed_memory, release_freed_memory
 
 def anon_kb():
     with open('/proc/self/status') as f:

@@ -7,9 +7,9 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from proto import descent_pb2
-from server.metrics import ServerMetrics
-from server.store import ParameterStore
-from server.update_rules import RuleSpec, make_rule
+from server.observe.metrics import ServerMetrics
+from server.params.store import ParameterStore
+from server.params.update_rules import RuleSpec, make_rule
 
 State = descent_pb2.JobState
 

@@ -1,4 +1,4 @@
-"""formats.model: the model file round trip, its refusals, and preprocessing identical to worker.data's."""
+"""formats.model: the model file round trip, its refusals, and preprocessing identical to worker.data.prepare's."""
 
 import io
 import zipfile
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from formats.model import FORMAT_VERSION, Model, ModelFileError, load_model, model_bytes
-from worker.data import fit_preprocessing, preprocess
+from worker.data.prepare import fit_preprocessing, preprocess
 
 
 def make_model(dtype="float32", classes=3, features=5, seed=0, **extra):
@@ -31,7 +31,7 @@ def make_model(dtype="float32", classes=3, features=5, seed=0, **extra):
 @pytest.mark.parametrize("raw_dtype", [np.uint8, np.float64, np.int16])
 def test_features_equal_the_servers_preprocessing_bit_for_bit(dtype, raw_dtype):
     rng = np.random.default_rng(1)
-    raw = (rng.random((2500, 37)) * 250).astype(raw_dtype)  # > one 1024-row block of worker.data
+    raw = (rng.random((2500, 37)) * 250).astype(raw_dtype)  # > one 1024-row block of worker.data.prepare
     mean, scale = fit_preprocessing(raw[:1800].astype(dtype))
     model = Model(W=np.ones((4, 38), dtype=dtype), mean=mean, scale=scale, class_names=tuple("abcd"), dataset="x")
     expected = preprocess(raw, mean, scale, dtype=dtype)

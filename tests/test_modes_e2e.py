@@ -1,7 +1,7 @@
 """Consistency modes, push_every and overlap on a real server process with real Ray workers.
 
 - sync with 2 workers follows a single-process numpy loop with batch 2 × 256 on the same
-  batches (each worker slot's batch stream rebuilt from the job's seed, server.seeds): the
+  batches (each worker slot's batch stream rebuilt from the job's seed, server.training.seeds): the
   loss of every step and the final W agree to 1e-6 relative (float64).
 - every mode reaches the digits accuracy floor (0.95 test) with 2 workers.
 - staleness is reported: 0 for sync, ≥ 1 for a lone overlapping worker, 0 without overlap.
@@ -16,9 +16,9 @@ import pytest
 
 from proto import descent_pb2 as pb
 from proto.tensor import from_chunks
-from server.seeds import initial_weights, worker_seeds
+from server.training.seeds import initial_weights, worker_seeds
 from tests.server_process import ServerProcess
-from worker.data import prepare, sample_batch
+from worker.data.prepare import prepare, sample_batch
 from worker.svm import svm_loss_grad
 
 State = pb.JobState

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from worker import data, landscape, minibatch, svm
+from worker import landscape, minibatch, svm
+from worker.data.prepare import prepare as data
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,8 @@ import functools
 import numpy as np
 import pytest
 
-from worker import data, numgrad, svm
+from worker import numgrad, svm
+from worker.data.prepare import prepare as data
 
 
 def test_rel_error_hand_cases():

@@ -1,10 +1,10 @@
-"""server.pages: dropping this process's mappings of shared memory keeps the data; private memory is left alone."""
+"""server.cluster.shm_pages: dropping this process's mappings of shared memory keeps the data; private memory is left alone."""
 
 import mmap
 
 import numpy as np
 
-from server.pages import shared_mappings, unmap_shared
+from server.cluster.shm_pages import shared_mappings, unmap_shared
 
 
 def rss_shmem_kb() -> int:

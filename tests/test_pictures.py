@@ -8,18 +8,19 @@ import time
 import numpy as np
 import pytest
 
-from client.notes_render import smooth
-from client.templates import template_tiles
+from client.output.notes_render import smooth
+from client.plots.templates import template_tiles
 from proto import descent_pb2 as pb
 from proto.tensor import from_chunks
-from server import curve
-from server.curve import CurveRecorder, mean_since, point_every
-from server.job import Job
-from server.jobspec import JobConfig
-from server.store import ParameterStore
+from server.training import curve
+from server.training.curve import CurveRecorder, mean_since, point_every
+from server.jobs.job import Job
+from server.jobs.spec import JobConfig
+from server.params.store import ParameterStore
 from tests.server_process import ServerProcess
 from tests.test_cli_e2e import as_json, descent
-from worker import data, svm
+from worker import svm
+from worker.data.prepare import prepare as data
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

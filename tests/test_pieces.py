@@ -18,7 +18,7 @@ from proto.limits import GRPC_OPTIONS
 from proto.tensor import TensorAssembler
 from proto.wire import parameters_messages, push_request_messages
 from tests.test_lane import BATCH, REG, SEED, SHAPE, _data, _Hand, _oracle, _status, serve  # noqa: F401
-from worker.loop import LoopConfig, TrainLoop
+from worker.task.loop import LoopConfig, TrainLoop
 
 PIECE = 1000  # bytes: a 10 x 65 float32 W (2,600 bytes) is 3 pieces
 

@@ -1,6 +1,6 @@
 """Placing a job's workers: a later job's workers run in Ray worker processes that already exist.
 
-A worker is a Ray task (server.launcher): Ray hands it an idle, warm worker process —
+A worker is a Ray task (server.cluster.launcher): Ray hands it an idle, warm worker process —
 one that ran an earlier job's worker — instead of starting a process for it, as it must
 for an actor. A real server on a real local Ray cluster; the processes are read from /proc.
 """

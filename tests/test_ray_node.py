@@ -1,4 +1,4 @@
-"""The lean local Ray start (server.ray_node) and its fallback, each in a fresh process with a real cluster."""
+"""The lean local Ray start (server.cluster.local_ray) and its fallback, each in a fresh process with a real cluster."""
 
 from __future__ import annotations
 
@@ -14,13 +14,13 @@ PROBE = r"""
 import json, os, sys
 from pathlib import Path
 FALLBACK = {fallback}
-import server.ray_node as ray_node
+import server.cluster.local_ray as ray_node
 if FALLBACK:
     def _missing():
         raise ray_node.LeanStartUnavailable("internals hidden by the test")
     ray_node._internals = _missing
-from server.launcher import RayLauncher
-from server.reaper import processes_using
+from server.cluster.launcher import RayLauncher
+from server.cluster.reaper import processes_using
 launcher = RayLauncher(num_cpus=1)
 import ray
 value = launcher.run_task(lambda xs: sum(xs), [1, 2, 3])

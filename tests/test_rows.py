@@ -1,4 +1,4 @@
-"""worker.rows.Rows: blocks of rows read as one matrix, checked against the joined array."""
+"""worker.data.rows.Rows: blocks of rows read as one matrix, checked against the joined array."""
 
 import pickle
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from worker import svm
-from worker.data import sample_batch
-from worker.rows import Rows
+from worker.data.prepare import sample_batch
+from worker.data.rows import Rows
 
 
 def blocks_of(X, step):

@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 
 from server.errors import PermissionDenied
-from server.search_store import SearchStore
-from server.store import ParameterStore
+from server.params.search_store import SearchStore
+from server.params.store import ParameterStore
 from tests.server_process import ServerProcess
 from tests.test_cli_e2e import as_json, descent
-from worker import data, search, svm
+from worker import search, svm
+from worker.data.prepare import prepare as data
 
 
 def test_accepts_only_a_strictly_lower_finite_loss():

@@ -9,7 +9,7 @@ from proto.tensor import from_chunks
 from tests.server_process import ServerProcess
 from tests.test_durability import assert_exact, finish, submit, wait_for
 from worker import svm
-from worker.data import prepare
+from worker.data.prepare import prepare
 
 DATASET = "synthetic:20000,768,10"  # 58.6 MiB of float32 features
 DATA_KB = 20000 * 769 * 4 // 1024  # the prepared splits, with the bias column

@@ -5,8 +5,8 @@ import threading
 import numpy as np
 import pytest
 
-from server.losses import MAX_BLOCKS, LossHistory
-from server.store import ParameterStore
+from server.params.loss_history import MAX_BLOCKS, LossHistory
+from server.params.store import ParameterStore
 
 
 def test_push_applies_vanilla_update_and_returns_new_w():

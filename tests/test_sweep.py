@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from worker import data, sweep, svm
+from worker import sweep, svm
+from worker.data.prepare import prepare as data
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from client.channel import open_channel
+from client.rpc.channel import open_channel
 from proto import descent_pb2 as pb
 from proto import descent_pb2_grpc
 from proto.limits import GRPC_OPTIONS
@@ -70,7 +70,7 @@ def test_a_client_with_the_ca_works_and_still_needs_the_token(server, pki):
         with pytest.raises(grpc.RpcError) as caught:
             descent_pb2_grpc.TrainerStub(bare).ListJobs(pb.ListJobsRequest(), timeout=10)
         assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
-    health = subprocess.run([sys.executable, "-m", "server.healthcheck", server.address], cwd=ROOT, capture_output=True,
+    health = subprocess.run([sys.executable, "-m", "server.rpc.healthcheck", server.address], cwd=ROOT, capture_output=True,
                             text=True, env={**os.environ, "DESCENT_TLS_CA": str(pki / "ca.pem")}, timeout=60)
     assert health.returncode == 0 and "SERVING" in health.stdout, health.stderr
 

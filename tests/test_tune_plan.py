@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from client.tune_plan import Dimension, Rung, grid_trials, parse_dimension, random_trials, rank, rungs, survivors
+from client.commands.tune_plan import Dimension, Rung, grid_trials, parse_dimension, random_trials, rank, rungs, survivors
 
 
 def test_parse_dimension():

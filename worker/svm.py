@@ -20,7 +20,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from worker.rows import Rows
+from worker.data.rows import Rows
 
 #: Values of one (N, columns) block of kink_mask: bounds its memory for any N and W.
 _KINK_BLOCK_VALUES = 1 << 21
@@ -191,7 +191,7 @@ def svm_loss(W, X, y, reg):
 
 
 def _checked_blocks(W, rows, y):
-    """(block, its labels) for each block of a worker.rows.Rows, each pair validated with W."""
+    """(block, its labels) for each block of a worker.data.rows.Rows, each pair validated with W."""
     y = np.asarray(y)
     if y.ndim != 1 or len(y) != len(rows):
         raise ValueError(f"X has {len(rows)} rows and y has shape {y.shape}: need y of shape ({len(rows)},)")
@@ -250,7 +250,7 @@ def predict(W, X):
 def accuracy(W, X, y):
     """Return the fraction of examples whose predicted class equals y.
 
-    X may be a worker.rows.Rows: counted block by block, never joined into one array.
+    X may be a worker.data.rows.Rows: counted block by block, never joined into one array.
     """
     if isinstance(X, Rows):
         correct = sum(int(np.count_nonzero(predict(W, block) == labels)) for block, labels in _checked_blocks(W, X, y))

@@ -19,7 +19,7 @@ import signal
 import sys
 import time
 
-from server.log_format import parse_logfmt
+from server.observe.logs import parse_logfmt
 from tests.e2e.compose.engine import log, run
 
 IMAGE_LIMIT = 600 * 1000 * 1000  # bytes, as `docker images` counts MB

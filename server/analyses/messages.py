@@ -1,0 +1,99 @@
+"""Results of checks and sweeps → protocol messages, so the servicers stay decode → call → encode."""
+
+from __future__ import annotations
+
+from proto import descent_pb2
+from server.analyses.gradcheck import GradcheckOutcome, Progress, SweepOutcome
+from worker.checks import CheckSummary
+
+FORMULA_ENUM = {"centered": descent_pb2.CENTERED, "forward": descent_pb2.FORWARD}
+METHOD_ENUM = {"incremental": descent_pb2.INCREMENTAL, "brute": descent_pb2.BRUTE}
+
+
+def check_summary(summary: CheckSummary) -> descent_pb2.CheckSummary:
+    """The figures of one check."""
+    return descent_pb2.CheckSummary(
+        h=summary.h,
+        formula=FORMULA_ENUM[summary.formula],
+        num_checked=summary.num_checked,
+        num_smooth=summary.num_smooth,
+        num_kink=summary.num_kink,
+        num_below_resolution=summary.num_below_resolution,
+        max_rel_error=summary.max_rel_error,
+        max_rel_error_smooth=summary.max_rel_error_smooth,
+        mean_rel_error_smooth=summary.mean_rel_error_smooth,
+        max_rel_error_kink=summary.max_rel_error_kink,
+        max_abs_error_smooth=summary.max_abs_error_smooth,
+        threshold=summary.threshold,
+        resolution=summary.resolution,
+        passed=summary.passed,
+        level=summary.level,
+        forward_error_expected=summary.forward_error_expected,
+    )
+
+
+def gradcheck_response(outcome: GradcheckOutcome) -> descent_pb2.GradientCheckResponse:
+    """The whole check: per-coordinate rows, summary, verdict and notes, the error-vs-h table."""
+    report = outcome.report
+    result = report.result
+    response = descent_pb2.GradientCheckResponse(
+        formula=FORMULA_ENUM[result.formula],
+        h=result.h,
+        max_rel_error=result.max_rel_error,
+        max_rel_error_smooth=result.max_rel_error_smooth,
+        passed=report.verdict.passed,
+        loss=result.loss,
+        dataset=outcome.dataset,
+        num_examples=outcome.num_examples,
+        threshold=result.threshold,
+        method=METHOD_ENUM[report.method],
+        full=outcome.full,
+        job_id=outcome.job_id,
+        summary=check_summary(report.summary),
+        verdict=report.verdict.level,
+        notes=report.verdict.notes,
+        by_h=[
+            descent_pb2.ErrorVsH(h=row.h, centered=check_summary(row.centered), forward=check_summary(row.forward))
+            for row in report.by_h
+        ],
+        num_coordinates=report.num_coordinates,
+        seconds=outcome.seconds,
+        tasks=outcome.tasks,
+    )
+    response.checks.extend(
+        descent_pb2.CoordinateCheck(
+            c=check.c,
+            d=check.d,
+            analytic=check.analytic,
+            numeric=check.numeric,
+            rel_error=check.rel_error,
+            kink=check.kink,
+            below_resolution=check.below_resolution,
+        )
+        for check in result.checks
+    )
+    return response
+
+
+def gradcheck_progress(event: Progress | GradcheckOutcome) -> descent_pb2.GradientCheckProgress:
+    """One message of the check's stream: progress, or the final result."""
+    if isinstance(event, Progress):
+        return descent_pb2.GradientCheckProgress(done=event.done, total=event.total)
+    total = len(event.report.result.checks)
+    return descent_pb2.GradientCheckProgress(done=total, total=total, result=gradcheck_response(event))
+
+
+def sweep_response(outcome: SweepOutcome) -> descent_pb2.StepSizeSweepResponse:
+    """The sweep's rows in step-size order and its best step size."""
+    result = outcome.result
+    return descent_pb2.StepSizeSweepResponse(
+        loss_original=result.loss_original,
+        rows=[descent_pb2.SweepRow(step_size=s, loss=loss) for s, loss in result.rows],
+        best_step_size=result.best_step_size,
+        dataset=outcome.dataset,
+        num_examples=outcome.num_examples,
+        job_id=outcome.job_id,
+        open_ended=outcome.open_ended,
+        seconds=outcome.seconds,
+        tasks=outcome.tasks,
+    )

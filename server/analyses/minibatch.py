@@ -1,0 +1,124 @@
+"""``Minibatch`` requests: validate, load the data set, measure the notes' mini-batch argument in one Ray task.
+
+At a fresh random W (init_scale * randn, seeded) on a data set, or at a job's current (or
+final) W on its training split: worker.minibatch computes, per batch size, the cosine
+between batch and full gradient over many draws and the time per example of the
+vectorized gradient. One task keeps the timings free of other tasks on the same CPU.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from formats.sizes import DataSize
+
+from proto import descent_pb2
+from server.analyses.target import analysis_target, check_source, prepare_target
+from server.errors import RequestError
+from server.fields import check_range, non_negative, optional
+from server.jobs.spec import DEFAULTS
+from server.cluster.launcher import RayLauncher
+from server.jobs.registry import JobRegistry
+from worker.minibatch import DEFAULT_SIZES, MinibatchRow, batch_sizes, minibatch_rows
+
+MAX_DRAWS = 10_000
+MAX_SIZES = 64
+MAX_BATCH = 1 << 20
+
+
+@dataclass(frozen=True)
+class MinibatchConfig:
+    """A measurement: where (data set or job), the seed, reg, random W's scale, draws per size and the sizes."""
+
+    dataset: str = DEFAULTS.dataset
+    job_id: str = ""
+    seed: int = DEFAULTS.seed
+    reg: float | None = None
+    init_scale: float = 1e-3
+    draws: int = 100
+    sizes: tuple[int, ...] = DEFAULT_SIZES
+
+
+@dataclass(frozen=True)
+class MinibatchOutcome:
+    """The rows (the last is the full split) and where they were measured."""
+
+    rows: list[MinibatchRow]
+    dataset: str
+    job_id: str
+    num_examples: int
+    draws: int
+    dtype: str
+    seconds: float
+
+
+def resolve_minibatch(request: descent_pb2.MinibatchRequest) -> MinibatchConfig:
+    """Defaults filled in, every field validated (RequestError names the bad one)."""
+    check_source(request.dataset, request.job_id)
+    cfg = MinibatchConfig(
+        dataset=request.dataset or ("" if request.job_id else MinibatchConfig.dataset),
+        job_id=request.job_id,
+        seed=optional(request, "seed", MinibatchConfig.seed),
+        reg=optional(request, "reg", None),
+        init_scale=optional(request, "init_scale", MinibatchConfig.init_scale),
+        draws=optional(request, "draws", MinibatchConfig.draws),
+        sizes=tuple(request.batch_sizes) or DEFAULT_SIZES,
+    )
+    non_negative("seed", cfg.seed)
+    non_negative("init_scale", cfg.init_scale)
+    if cfg.reg is not None:
+        non_negative("reg", cfg.reg)
+    check_range("draws", cfg.draws, 1, MAX_DRAWS)
+    if len(cfg.sizes) > MAX_SIZES:
+        raise RequestError(f"at most {MAX_SIZES} batch sizes, got {len(cfg.sizes)}")
+    for size in cfg.sizes:
+        check_range("batch_sizes", size, 1, MAX_BATCH)
+    return cfg
+
+
+def cost_bytes(size: DataSize) -> int:
+    """Raw data, its float64 and float32 copies, and a few W-sized gradients."""
+    prepared = size.num_examples * (size.num_features + 1)
+    return size.raw_bytes + prepared * 12 + 8 * size.num_classes * (size.num_features + 1) * 8
+
+
+def run_minibatch(
+    launcher: RayLauncher, registry: JobRegistry, cfg: MinibatchConfig, should_stop: Callable[[], bool] | None = None
+) -> MinibatchOutcome:
+    """The rows, measured in one Ray task (float64 cosines; timings in the job's dtype, float32 otherwise)."""
+    target = analysis_target(registry, cfg.job_id, cfg.dataset, cfg.seed, cfg.reg)
+    data = prepare_target(target)
+    rng = np.random.default_rng(cfg.seed)
+    W = cfg.init_scale * rng.standard_normal((data.num_classes, data.X_train.shape[1]))
+    dtype = "float32"
+    if target.W is not None:
+        dtype = str(target.W.dtype)
+        W = np.asarray(target.W, dtype=np.float64)
+    sizes = batch_sizes(len(data.y_train), cfg.sizes)
+    start = time.perf_counter()
+    rows = launcher.run_task(
+        minibatch_rows, W, data.X_train, data.y_train, target.reg, sizes, cfg.draws, rng, dtype, should_stop=should_stop
+    )
+    return MinibatchOutcome(
+        rows=rows, dataset=target.dataset, job_id=cfg.job_id, num_examples=len(data.y_train), draws=cfg.draws,
+        dtype=dtype, seconds=time.perf_counter() - start,
+    )
+
+
+def minibatch_response(outcome: MinibatchOutcome) -> descent_pb2.MinibatchResponse:
+    """The outcome as its protocol message."""
+    return descent_pb2.MinibatchResponse(
+        rows=[
+            descent_pb2.MinibatchRow(
+                batch_size=r.batch_size, cosine_mean=r.cosine_mean, cosine_std=r.cosine_std,
+                us_per_example=r.us_per_example, full=r.full,
+            )
+            for r in outcome.rows
+        ],
+        dataset=outcome.dataset, job_id=outcome.job_id, num_examples=outcome.num_examples, draws=outcome.draws,
+        dtype=outcome.dtype, seconds=outcome.seconds,
+    )

@@ -1,0 +1,314 @@
+"""The Ray launcher: with server.cluster.local_ray (the lean local start), the only module of descent that imports ``ray``.
+
+It connects to a Ray cluster (or starts a local one), reserves a job's CPUs as a
+placement group (one one-CPU bundle per worker, spread over the nodes) and starts
+the workers' training loops in its bundles (Ray tasks), runs gradient checks and sweeps
+as Ray tasks — one task, or many in parallel with their results streamed back as
+they finish (``imap_tasks``) — and reports what the cluster looks like.
+
+Starting a local cluster (server.cluster.local_ray.start_local; a plain ``ray.init`` where this Ray's
+internals differ): it must run before the calling process creates any
+gRPC server or channel. Ray forks its GCS, monitor, dashboard, log monitor and raylet with a
+Python ``preexec_fn`` (to block SIGINT and set PR_SET_PDEATHSIG), so ``subprocess`` uses a
+real ``fork()`` and the child runs the process's at-fork handlers before it execs. With
+grpcio's event-engine poller threads alive in the parent, that child sometimes dies before
+``exec`` — SIGABRT after "Epoll1Poller ... epoll_wait error: Bad file descriptor", or a
+silent exit 0 — so no raylet ever exists, its log files are never created, and ``ray.init``
+gives up after its fixed 30 s ("The current node timed out during startup"). Measured:
+25 in-process ``ray.init`` calls with a bound grpcio server in the process failed 3 times
+(raylet exit -6, -6, 0); 25 without it, 0. Hence one attempt and no retry here: the server
+(server.app) starts Ray first.
+
+A local cluster also gets a reaper (server.cluster.reaper) holding a pipe from this process: when
+the server exits, however it exits, every process of its cluster is gone within seconds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import ray
+from ray.util.placement_group import placement_group, remove_placement_group
+from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+from server.errors import Cancelled, ResourcesExhausted
+from server.cluster.local_ray import LeanStartUnavailable, LocalCluster, start_local
+from server.cluster.reaper import processes_using
+from worker.task.loop import LoopConfig, TrainLoop
+from worker.task.malloc import release_freed_memory
+from worker.data.rows import Rows
+
+
+def _train(config: LoopConfig, y: Any, *blocks: Any) -> dict:
+    """One worker's training loop, on the Ray node it was placed on; its freed memory goes back at the end.
+
+    ``blocks``: the training split's blocks of rows (Ray hands each ref over as a zero-copy view).
+    """
+    node_id = ray.get_runtime_context().get_node_id()
+    X = blocks[0] if len(blocks) == 1 else Rows(blocks)
+    try:
+        return TrainLoop(dataclasses.replace(config, node_id=node_id)).run(X, y)
+    finally:
+        release_freed_memory()  # the process stays in Ray's pool for the next task
+
+
+# A worker is a Ray task, not an actor: Ray hands a task a warm idle worker process (its
+# modules imported, reused job after job), while an actor needs a process that never ran
+# anything, started afresh for every job after the first (~0.8 s here, against ~5 ms).
+# The task's name is the process title while it trains: ``ray::_RayTrainLoop``.
+_TrainTask = ray.remote(num_cpus=1, max_retries=0, retry_exceptions=False)(_train)
+_TRAIN_TASK_NAME = "_RayTrainLoop"
+
+
+class RayLauncher:
+    """A connection to one Ray cluster."""
+
+    def __init__(self, address: str | None = None, num_cpus: int | None = None):
+        self._remote_tasks: dict[Callable[..., Any], Any] = {}
+        self._held: dict[Any, int] = {}  # this server's placed groups (their ids) and their CPUs
+        self._held_lock = threading.Lock()
+        if address:
+            ray.init(address=address, logging_level=logging.WARNING)
+            self.address, self._session_dir = address, None
+        else:
+            try:
+                local = start_local(num_cpus)
+            except LeanStartUnavailable as exc:
+                logging.getLogger(__name__).warning("starting Ray the plain way: %s", exc)
+                kwargs: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.WARNING}
+                if num_cpus:
+                    kwargs["num_cpus"] = num_cpus
+                info = ray.init(**kwargs).address_info
+                local = LocalCluster(info.get("address", ""), info["session_dir"])
+            self.address, self._session_dir = local.address, local.session_dir
+        self._reaper = None if address else _start_reaper(self._session_dir)
+
+    def shutdown(self) -> None:
+        """Disconnect; for a local cluster, also make sure none of its processes outlives this call by long."""
+        if self._session_dir is not None:
+            # ray.shutdown stops Ray's processes one at a time, SIGTERM and up to 1 s each; the
+            # autoscaler monitor (descent has no autoscaler) always used its full second.
+            _kill_monitor(self._session_dir)
+        ray.shutdown()
+        if self._reaper is not None:
+            self._reaper.stdin.close()  # EOF: the reaper kills what ray.shutdown left behind
+            try:
+                self._reaper.wait(timeout=REAPER_WAIT_S)
+            except subprocess.TimeoutExpired:
+                logging.getLogger(__name__).warning("Ray's processes are still being reaped")
+
+    def node_id(self) -> str:
+        """The Ray node this process (the driver, the server) runs on."""
+        return ray.get_runtime_context().get_node_id()
+
+    def node_ip(self) -> str:
+        """This node's address as the other nodes of the cluster reach it."""
+        return ray.util.get_node_ip_address()
+
+    def total_cpus(self, nodes: list[dict] | None = None) -> float:
+        """CPUs of the live nodes (a node Ray knows to be dead does not count); ``nodes`` as ``ray.nodes()`` gives them."""
+        nodes = ray.nodes() if nodes is None else nodes
+        return float(sum(n.get("Resources", {}).get("CPU", 0.0) for n in nodes if n.get("Alive")))
+
+    def free_cpus(self, nodes: list[dict] | None = None) -> float:
+        """CPUs not held by any actor, task or placement group right now.
+
+        Ray's figure comes from the GCS, which hears of a group placed on a node only at that
+        node's next resource report (100 ms apart, longer on a loaded machine): a job
+        submitted just after another started could see its CPUs as free, try to place a
+        group that cannot be placed, and wait the placement timeout out. So the CPUs of the
+        groups this server holds are taken off the live total too, and the smaller figure wins.
+        """
+        with self._held_lock:
+            held = sum(self._held.values())
+        ray_free = float(ray.available_resources().get("CPU", 0.0))
+        return max(0.0, min(ray_free, self.total_cpus(nodes) - held))
+
+    def check_capacity(self, workers: int) -> None:
+        """Raise ResourcesExhausted if the live cluster has fewer CPUs than ``workers``."""
+        total = self.total_cpus()
+        if workers > total:
+            raise ResourcesExhausted(
+                f"job asks for {workers} workers but the Ray cluster has {total:g} CPUs "
+                "(one worker takes one CPU); add worker nodes or ask for fewer workers"
+            )
+
+    def reserve(self, cpus: int, timeout: float, should_stop: Callable[[], bool], poll: float = 0.25) -> Any | None:
+        """Gang-reserve ``cpus`` one-CPU bundles spread over the nodes (a placement group).
+
+        Returns the group once every bundle is placed, or None (the group removed) if
+        that did not happen within ``timeout`` seconds or ``should_stop()`` turned true.
+        """
+        group = placement_group([{"CPU": 1}] * cpus, strategy="SPREAD")
+        ready = group.ready()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not should_stop():
+            done, _ = ray.wait([ready], timeout=poll)
+            if done:
+                with self._held_lock:
+                    self._held[group.id] = cpus
+                return group
+        remove_placement_group(group)
+        return None
+
+    def release(self, group: Any) -> None:
+        """Remove a placement group (its CPUs are free again)."""
+        with self._held_lock:
+            self._held.pop(group.id, None)
+        try:
+            remove_placement_group(group)
+        except Exception as exc:  # Ray shutting down, or the group is gone already
+            logging.getLogger(__name__).warning("removing a placement group failed: %s", exc)
+
+    def start_worker(self, config: LoopConfig, group: Any, bundle: int, X_refs: Sequence[Any], y_ref: Any) -> Any:
+        """One worker's training loop in bundle ``bundle`` of ``group`` (placed when that bundle has a live
+        node); returns the future of its result."""
+        strategy = PlacementGroupSchedulingStrategy(group, placement_group_bundle_index=bundle)
+        return _TrainTask.options(scheduling_strategy=strategy, name=_TRAIN_TASK_NAME).remote(config, y_ref, *X_refs)
+
+    def wait_any(self, futures: Sequence[Any], timeout: float) -> list[Any]:
+        """The futures among ``futures`` that finished within ``timeout`` seconds."""
+        if not futures:
+            return []
+        done, _ = ray.wait(list(futures), num_returns=1, timeout=timeout)
+        if done:  # collect every other one that is also finished, without waiting
+            more, _ = ray.wait(list(futures), num_returns=len(futures), timeout=0)
+            return list({*done, *more})
+        return []
+
+    def outcome(self, future: Any) -> tuple[dict | None, str | None]:
+        """A finished worker's result, or the one-line error that ended it."""
+        try:
+            return ray.get(future), None
+        except Exception as exc:  # WorkerCrashedError (its process or node died) or RayTaskError (it raised)
+            return None, _short_error(exc)
+
+    def put(self, value: Any) -> Any:
+        """Place ``value`` in the object store once; workers read it without copies per step."""
+        return ray.put(value)
+
+    def get(self, ref: Any) -> Any:
+        """The value behind ``ref`` (a numpy array comes back as a read-only view of the shared copy)."""
+        return ray.get(ref)
+
+    def kill(self, workers: Sequence[Any]) -> None:
+        """Stop workers started by ``start_worker`` (their futures): a running one's process is killed."""
+        for future in workers:
+            try:
+                ray.cancel(future, force=True)
+            except Exception as exc:  # Ray shutting down, or the worker is gone already
+                logging.getLogger(__name__).warning("killing a worker failed: %s", exc)
+
+    def run_task(
+        self, fn: Callable[..., Any], *args: Any, should_stop: Callable[[], bool] | None = None, **kwargs: Any
+    ) -> Any:
+        """Run ``fn(*args, **kwargs)`` as a Ray task on one CPU and return its result.
+
+        If ``should_stop()`` turns true first (checked every half second) the task is
+        cancelled and Cancelled raised.
+        """
+        ref = ray.remote(num_cpus=1, max_retries=0)(fn).remote(*args, **kwargs)
+        while True:
+            done, _ = ray.wait([ref], timeout=0.5)
+            if done:
+                return ray.get(ref)
+            if should_stop is not None and should_stop():
+                ray.cancel(ref)
+                raise Cancelled("stopped before the task finished")
+
+    def imap_tasks(
+        self,
+        fn: Callable[..., Any],
+        shared: Sequence[Any],
+        items: Sequence[Any],
+        *,
+        should_stop: Callable[[], bool] | None = None,
+        poll: float = 0.5,
+        **kwargs: Any,
+    ) -> Iterator[tuple[int, Any]]:
+        """Run ``fn(*shared, item, **kwargs)`` for every item as parallel Ray tasks; yield ``(index, result)``.
+
+        One task per item, one CPU each, wherever the cluster has a free CPU; results
+        are yielded as tasks finish (not in order: the index says which). The
+        ``shared`` values go to the object store once (values from ``put`` are passed
+        as they are) and every task reads the same copy. If ``should_stop()`` turns true (checked at least every ``poll``
+        seconds) Cancelled is raised; then, as when the consumer stops early or a task
+        fails, the unfinished tasks are cancelled.
+        """
+        remote = self._remote_tasks.get(fn)
+        if remote is None:
+            remote = self._remote_tasks[fn] = ray.remote(num_cpus=1, max_retries=0)(fn)
+        refs = [value if isinstance(value, ray.ObjectRef) else ray.put(value) for value in shared]
+        index = {remote.remote(*refs, item, **kwargs): i for i, item in enumerate(items)}
+        pending = list(index)
+        try:
+            while pending:
+                done, pending = ray.wait(pending, num_returns=1, timeout=poll)
+                for ref in done:
+                    yield index[ref], ray.get(ref)
+                if pending and should_stop is not None and should_stop():
+                    raise Cancelled(f"stopped with {len(pending)} of {len(index)} tasks unfinished")
+        finally:
+            for ref in pending:
+                ray.cancel(ref)
+
+    def cluster(self) -> dict:
+        """Nodes, CPU totals and the address of this cluster."""
+        nodes, ray_nodes = [], ray.nodes()
+        for node in ray_nodes:
+            resources = node.get("Resources", {})
+            nodes.append(
+                {
+                    "node_id": node["NodeID"],
+                    "address": node.get("NodeManagerAddress", ""),
+                    "alive": bool(node.get("Alive")),
+                    "cpus": float(resources.get("CPU", 0.0)),
+                    "is_head": "node:__internal_head__" in resources,
+                }
+            )
+        return {
+            "nodes": nodes,
+            "total_cpus": self.total_cpus(ray_nodes),
+            "available_cpus": self.free_cpus(ray_nodes),
+            "ray_address": self.address,
+        }
+
+
+# How long shutdown waits for the reaper's sweep (it SIGKILLs; a sweep takes well under a second).
+REAPER_WAIT_S = 5.0
+
+
+def _kill_monitor(session_dir: str) -> None:
+    """SIGKILL the autoscaler monitor of the local cluster whose session dir this is."""
+    for pid in processes_using(Path(session_dir), (os.path.realpath(sys.executable),)):
+        try:
+            if b"autoscaler/_private/monitor.py" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                os.kill(pid, signal.SIGKILL)
+        except OSError:  # already gone
+            pass
+
+
+def _start_reaper(session_dir: str) -> subprocess.Popen:
+    """Start ``python -m server.cluster.reaper`` for this cluster; it acts when our end of its stdin closes."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "server.cluster.reaper", session_dir, os.path.dirname(ray.__file__)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    )
+
+
+def _short_error(exc: BaseException) -> str:
+    """The last line of a Ray error (Ray wraps the worker's traceback around it)."""
+    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
+    return lines[-1] if lines else type(exc).__name__

@@ -1,0 +1,81 @@
+"""The reaper: ends every process of a server's local Ray cluster once the server is gone.
+
+Ray ties its GCS, raylet, monitor, dashboard and log monitor to the server with
+PR_SET_PDEATHSIG, and its worker processes exit when their raylet does, but the raylet's
+dashboard and runtime-env agents outlive a SIGKILLed server by about a minute (measured:
+both still alive 30 s after the kill). The launcher starts this process beside a local
+cluster with a pipe from the server as its stdin; the pipe reads EOF the moment the
+server exits, however it exits (SIGKILL included), and the reaper then SIGKILLs every
+Ray process — a binary under Ray's package directory, or this Python interpreter — that has
+a file open under the cluster's session directory (each Ray process keeps its log files
+there). That names this cluster's processes and no one else's: not another server's
+cluster, not someone's ``tail -f`` of a log.
+
+    python -m server.cluster.reaper SESSION_DIR RAY_PACKAGE_DIR   (stdin: a pipe the server holds open)
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+# How long to keep sweeping after the server is gone (a process may be forking as we look).
+SWEEP_S = 5.0
+
+
+def processes_using(directory: Path, executables: tuple[str, ...]) -> list[int]:
+    """PIDs (not this process nor its parent, the server) running a binary under one of ``executables`` (paths or directories)
+    with a file open, or their working directory, under ``directory``."""
+    prefix = str(directory.resolve()).rstrip("/") + "/"
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) in (os.getpid(), os.getppid()):
+            continue
+        try:
+            exe = os.readlink(f"/proc/{entry}/exe")
+            if not any(exe == path or exe.startswith(path.rstrip("/") + "/") for path in executables):
+                continue
+            links = [os.readlink(f"/proc/{entry}/cwd")]
+            links += [os.readlink(f"/proc/{entry}/fd/{fd}") for fd in os.listdir(f"/proc/{entry}/fd")]
+        except OSError:  # gone, or not ours to read
+            continue
+        if any(link.startswith(prefix) for link in links):
+            found.append(int(entry))
+    return found
+
+
+def reap(directory: Path, executables: tuple[str, ...], sweep_s: float = SWEEP_S) -> int:
+    """SIGKILL every such process using ``directory`` until none is left (or ``sweep_s`` passed); return how many."""
+    killed: set[int] = set()
+    deadline = time.monotonic() + sweep_s
+    while True:
+        pids = processes_using(directory, executables)
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed.add(pid)
+            except ProcessLookupError:
+                pass
+        if not pids or time.monotonic() > deadline:
+            return len(killed)
+        time.sleep(0.05)  # killed processes vanish within milliseconds
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Wait for EOF on stdin (the server is gone), then reap the session directory's processes."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2:
+        print("usage: python -m server.cluster.reaper SESSION_DIR RAY_PACKAGE_DIR", file=sys.stderr)
+        return 2
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C on the server's terminal is the server's to handle
+    while sys.stdin.buffer.read(4096):
+        pass
+    reap(Path(args[0]), (os.path.realpath(sys.executable), os.path.realpath(args[1])))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,178 @@
+"""Admission control: refuse what cannot be served before anything is allocated.
+
+Every job, gradient check, sweep and evaluation on another data set passes here after its fields were validated: its
+data set path is confined to the data roots (server.rpc.data_roots) and must exist, its
+size is read from the data set's headers (formats.sizes), and what the request will
+allocate — raw data, the prepared copy, the copy in Ray's object store, W and its
+copies, the loss history, the largest temporary of a check or sweep — is compared with
+the configured limits. A refusal is ResourcesExhausted (RESOURCE_EXHAUSTED) naming
+the limit and the ``serve`` flag that raises it; labels out of range are a RequestError.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import threading
+from collections.abc import Callable, Iterator
+
+from server.analyses.gradcheck import GradcheckConfig, SweepConfig
+from server.rpc.data_roots import DataRoots
+from server.errors import RequestError, ResourcesExhausted
+from server.jobs.spec import JobConfig
+from server.limits import FLAGS, Limits
+from server.params.loss_history import MAX_BLOCKS
+from worker.data.prepare import check_spec, parse_spec
+from formats.sizes import DataSize, data_size
+
+_ITEMSIZE = {"float32": 4, "float64": 8}
+#: Copies of W a job holds at once: the store's W and scratch, a snapshot's bytes, a saved copy.
+W_COPIES = 4
+#: Float64 temporaries of a loss evaluation on a batch: scores, margins, their mask, the gradient's factor.
+SCORE_COPIES = 4
+
+
+def _gib(n: int) -> str:
+    return f"{n / (1 << 30):.3g} GiB" if n >= 1 << 26 else f"{n / (1 << 20):.3g} MiB"
+
+
+class Admission:
+    """Checks a request against the limits; counts the analyses running now."""
+
+    def __init__(
+        self,
+        limits: Limits,
+        roots: DataRoots,
+        job_dataset: Callable[[str], str],
+        running_jobs: Callable[[], int],
+        running_workers: Callable[[], int] = lambda: 0,
+    ):
+        """``job_dataset(job_id)`` is the data set spec of a known job; ``running_jobs()`` counts jobs not yet
+        terminal and ``running_workers()`` their workers (each holds one worker stream)."""
+        self.limits = limits
+        self.roots = roots
+        self._job_dataset = job_dataset
+        self._running_jobs = running_jobs
+        self._running_workers = running_workers
+        self._analyses = threading.BoundedSemaphore(limits.analyses)
+        #: Held from admitting a job to registering it, so concurrent submissions cannot both pass a count limit.
+        self.submission = threading.Lock()
+
+    def _refuse(self, limit: str, what: str) -> ResourcesExhausted:
+        value = getattr(self.limits, limit)
+        shown = _gib(value) if limit == "request_memory" else str(value)
+        return ResourcesExhausted(f"{what}; the limit is {shown} ({FLAGS[limit]} on `descent serve` raises it)")
+
+    def dataset(self, spec: str, cost: Callable[[DataSize], int], what: str) -> tuple[str, DataSize]:
+        """The confined spec and its size, once ``cost(size)`` fits the memory limit (checked before the
+        labels are read, and again with the classes they show); raises PermissionDenied,
+        DatasetNotFound, RequestError or ResourcesExhausted."""
+        spec = self.roots.confine(spec)
+        try:
+            kind, arg = check_spec(spec)
+        except FileNotFoundError as error:
+            raise type(error)(self.roots.not_found(error)) from None
+        except ValueError as error:
+            raise RequestError(str(error)) from None
+        try:
+            self._memory(cost(data_size(kind, arg, labels=False)), what)
+            size = data_size(kind, arg)
+        except ValueError as error:
+            raise RequestError(str(error)) from None
+        if size.num_classes > self.limits.classes:
+            raise self._refuse("classes", f"data set {spec[:200]!r} has labels up to {size.num_classes - 1}, i.e. "
+                                          f"{size.num_classes} classes")
+        self._memory(cost(size), what)
+        return spec, size
+
+    def _memory(self, needed: int, what: str) -> None:
+        if needed > self.limits.request_memory:
+            raise self._refuse("request_memory", f"{what} needs about {_gib(needed)} of server memory")
+
+    def admit_job(self, config: JobConfig) -> JobConfig:
+        """The job with its data set confined, or a refusal; nothing is allocated."""
+        if config.workers > self.limits.workers_per_job:
+            raise self._refuse("workers_per_job", f"job asks for {config.workers} workers")
+        if config.steps > self.limits.steps:
+            raise self._refuse("steps", f"job asks for {config.steps} steps")
+        spec, _ = self.dataset(config.dataset, lambda size: job_bytes(size, config), f"job on {config.dataset[:200]!r}")
+        running = self._running_jobs()
+        if running >= self.limits.jobs:
+            raise self._refuse("jobs", f"{running} jobs are not finished yet")
+        busy = self._running_workers()
+        if busy + config.workers > self.limits.worker_streams:
+            raise self._refuse(
+                "worker_streams", f"jobs pending or running have {busy} workers and this one asks for {config.workers} more"
+            )
+        return dataclasses.replace(config, dataset=spec)
+
+    def _analysis(self, dataset: str, job_id: str, cost: Callable[[DataSize], int], what: str) -> str:
+        """The confined data set of an analysis ("" for one at a job's W), once its cost fits."""
+        if job_id:
+            spec = self._job_dataset(job_id)  # JobNotFound; a job's data set was confined when it was submitted
+            try:
+                size = data_size(*parse_spec(spec))
+            except ValueError as error:  # the job's data set changed on disk since it trained
+                raise RequestError(f"job {job_id}'s data set: {error}") from None
+            self._memory(cost(size), what)
+            return ""
+        return self.dataset(dataset, cost, what)[0]
+
+    def admit_gradcheck(self, cfg: GradcheckConfig) -> GradcheckConfig:
+        """The check with its data set confined, or a refusal."""
+        dataset = self._analysis(cfg.dataset, cfg.job_id, lambda size: gradcheck_bytes(size, cfg), "this gradient check")
+        return dataclasses.replace(cfg, dataset=dataset) if dataset else cfg
+
+    def admit_sweep(self, cfg: SweepConfig) -> SweepConfig:
+        """The sweep with its data set confined, or a refusal."""
+        dataset = self._analysis(cfg.dataset, cfg.job_id, lambda size: sweep_bytes(size, cfg), "this sweep")
+        return dataclasses.replace(cfg, dataset=dataset) if dataset else cfg
+
+    def admit_analysis(self, dataset: str, job_id: str, cost: Callable[[DataSize], int], what: str) -> str:
+        """Any other analysis (mini-batch, landscape): its confined data set ("" at a job's W), or a refusal."""
+        return self._analysis(dataset, job_id, cost, what)
+
+    def admit_evaluation(self, dataset: str) -> str:
+        """The confined data set a job is evaluated on (every example, preprocessed), or a refusal."""
+        return self.dataset(dataset, lambda size: size.raw_bytes + _prepared(size, 8), "this evaluation")[0]
+
+    @contextlib.contextmanager
+    def analysis_slot(self) -> Iterator[None]:
+        """Hold one of the ``analyses`` slots for a check or sweep, or refuse at once."""
+        if not self._analyses.acquire(blocking=False):
+            raise self._refuse("analyses", "as many gradient checks and sweeps as allowed are running")
+        try:
+            yield
+        finally:
+            self._analyses.release()
+
+
+def _prepared(size: DataSize, itemsize: int) -> int:
+    return size.num_examples * (size.num_features + 1) * itemsize
+
+
+def _weights(size: DataSize, itemsize: int) -> int:
+    return size.num_classes * (size.num_features + 1) * itemsize
+
+
+def job_bytes(size: DataSize, config: JobConfig) -> int:
+    """Raw data, its prepared copy and the object store's copy, W's copies and the loss history."""
+    itemsize = _ITEMSIZE.get(config.dtype, 8)
+    history = min(config.steps, MAX_BLOCKS) * 8
+    batch = min(config.batch_size, size.num_examples) * (size.num_features + 1 + SCORE_COPIES * size.num_classes) * 8
+    return size.raw_bytes + 2 * _prepared(size, itemsize) + W_COPIES * _weights(size, itemsize) + history + batch
+
+
+def gradcheck_bytes(size: DataSize, cfg: GradcheckConfig) -> int:
+    """Raw data and its float64 copy, W's copies, the batch and its scores, the table of loss changes."""
+    coordinates = size.num_classes * (size.num_features + 1) if cfg.full else min(cfg.checks, 1 << 40)
+    batch = min(cfg.batch_size, size.num_examples) * (size.num_features + 1 + SCORE_COPIES * size.num_classes) * 8
+    changes = len(cfg.hs) * 2 * coordinates * 8
+    return size.raw_bytes + _prepared(size, 8) + W_COPIES * _weights(size, 8) + batch + changes
+
+
+def sweep_bytes(size: DataSize, cfg: SweepConfig) -> int:
+    """Raw data, its float64 copy and the object store's copy of the examples, W, dW and the scores."""
+    examples = size.num_examples if cfg.batch_size is None else min(cfg.batch_size, size.num_examples)
+    scores = examples * SCORE_COPIES * size.num_classes * 8
+    return size.raw_bytes + _prepared(size, 8) + examples * (size.num_features + 1) * 8 + W_COPIES * _weights(size, 8) + scores

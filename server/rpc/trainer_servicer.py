@@ -1,0 +1,160 @@
+"""The client-facing Trainer service: thin decode → call → encode over registry, runner and launcher."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+from proto import descent_pb2, descent_pb2_grpc
+from proto.tensor import to_chunks
+from server.analyses import gradcheck as analysis
+from server.rpc import cluster_view
+from server.analyses import inference
+from server.analyses import landscape
+from server.analyses import messages
+from server.analyses import minibatch
+from server.analyses import export as model_export
+from server.rpc.admission import Admission
+from server.errors import JobNotActive, grpc_errors, grpc_stream_errors
+from server.jobs.job import TERMINAL, Job
+from server.jobs.spec import resolve
+from server.cluster.launcher import RayLauncher
+from server.jobs.registry import JobRegistry
+from server.training.runner import JobRunner
+
+State = descent_pb2.JobState
+
+#: Seconds CancelJob waits for the job to reach a terminal state before answering.
+CANCEL_WAIT = 10.0
+#: Default seconds between WatchJob updates.
+WATCH_INTERVAL = 0.5
+
+
+class TrainerServicer(descent_pb2_grpc.TrainerServicer):
+    """Job control, gradient checks, sweeps and cluster facts for clients."""
+
+    def __init__(self, registry: JobRegistry, runner: JobRunner, launcher: RayLauncher, admission: Admission):
+        self._registry = registry
+        self._runner = runner
+        self._launcher = launcher
+        self._admission = admission
+
+    @grpc_errors
+    def SubmitJob(self, request, context):
+        with self._admission.submission:
+            config = self._admission.admit_job(resolve(request.spec))
+            self._launcher.check_capacity(config.workers)
+            job = self._registry.create(config)
+        self._runner.start(job)
+        return job.status()
+
+    @grpc_errors
+    def GetJob(self, request, context):
+        return self._registry.status(request.job_id, request.include_history)
+
+    @grpc_errors
+    def ListJobs(self, request, context):
+        return descent_pb2.ListJobsResponse(jobs=self._registry.list())
+
+    @grpc_errors
+    def CancelJob(self, request, context):
+        job = self._live_or_explain(request.job_id)
+        if job.terminal:
+            raise JobNotActive(f"job {job.job_id} is already {State.Name(job.state)}")
+        job.request_cancel("cancelled by a client")
+        deadline = time.monotonic() + CANCEL_WAIT
+        while not job.terminal and time.monotonic() < deadline:
+            job.wait_for_change(deadline - time.monotonic())
+        return job.status()
+
+    def _live_or_explain(self, job_id: str) -> Job:
+        job = self._registry.live(job_id)
+        if job is None:
+            status = self._registry.status(job_id)  # raises JobNotFound
+            raise JobNotActive(
+                f"job {job_id} is {State.Name(status.state)} and not run by this server; it cannot be changed here"
+            )
+        return job
+
+    @grpc_stream_errors
+    def WatchJob(self, request, context):
+        interval = request.interval or WATCH_INTERVAL  # the range was checked by server.fields
+        # A stored job not yet ended (its server stopped; this one adopts it in a moment, or another
+        # server runs it): follow its stored status until it ends or this server takes it over.
+        while (job := self._registry.live(request.job_id)) is None:
+            status = self._registry.status(request.job_id)
+            yield status
+            if status.state in TERMINAL or not context.is_active():
+                return
+            time.sleep(interval)
+        while context.is_active():
+            status = job.status()
+            yield status
+            if status.state in TERMINAL:
+                return
+            job.wait_for_change(interval)
+
+    @grpc_stream_errors
+    def GetWeights(self, request, context):
+        weights, version = self._registry.weights(request.job_id)
+        yield from to_chunks(weights, version)
+
+    @grpc_errors
+    def GradientCheck(self, request, context):
+        cfg = self._admission.admit_gradcheck(analysis.resolve_gradcheck(request))
+        with self._admission.analysis_slot():
+            *_, outcome = analysis.run_gradcheck(self._launcher, self._registry, cfg, lambda: not context.is_active())
+        return messages.gradcheck_response(outcome)
+
+    @grpc_stream_errors
+    def GradientCheckStream(self, request, context):
+        cfg = self._admission.admit_gradcheck(analysis.resolve_gradcheck(request))
+        with self._admission.analysis_slot():
+            for event in analysis.run_gradcheck(self._launcher, self._registry, cfg, lambda: not context.is_active()):
+                yield messages.gradcheck_progress(event)
+
+    @grpc_errors
+    def StepSizeSweep(self, request, context):
+        cfg = self._admission.admit_sweep(analysis.resolve_sweep(request))
+        with self._admission.analysis_slot():
+            outcome = analysis.run_sweep(self._launcher, self._registry, cfg, lambda: not context.is_active())
+        return messages.sweep_response(outcome)
+
+    @grpc_errors
+    def ClusterInfo(self, request, context):
+        server_node = self._launcher.node_id()  # this process's Ray node
+        return cluster_view.cluster_response(self._launcher.cluster(), server_node, self._registry.live_jobs())
+
+    @grpc_stream_errors
+    def ExportModel(self, request, context):
+        yield from model_export.export_parts(self._registry, request.job_id, request.include_test_split)
+
+    @grpc_errors
+    def Predict(self, request, context):
+        return inference.predict(self._registry, request.job_id, request.inputs)
+
+    @grpc_errors
+    def Evaluate(self, request, context):
+        dataset = self._admission.admit_evaluation(request.dataset) if request.dataset else ""
+        with self._admission.analysis_slot():
+            return inference.evaluate(self._registry, request.job_id, dataset, request.split)
+
+    @grpc_errors
+    def Minibatch(self, request, context):
+        cfg = minibatch.resolve_minibatch(request)
+        dataset = self._admission.admit_analysis(cfg.dataset, cfg.job_id, minibatch.cost_bytes, "this mini-batch measurement")
+        with self._admission.analysis_slot():
+            outcome = minibatch.run_minibatch(
+                self._launcher, self._registry, replace(cfg, dataset=dataset or cfg.dataset), lambda: not context.is_active()
+            )
+        return minibatch.minibatch_response(outcome)
+
+    @grpc_errors
+    def Landscape(self, request, context):
+        cfg = landscape.resolve_landscape(request)
+        dataset = self._admission.admit_analysis(cfg.dataset, cfg.job_id, landscape.cost_bytes, "this landscape")
+        with self._admission.analysis_slot():
+            outcome = landscape.run_landscape(
+                self._launcher, self._registry, replace(cfg, dataset=dataset or cfg.dataset), lambda: not context.is_active()
+            )
+        return landscape.landscape_response(outcome)

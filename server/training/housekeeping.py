@@ -1,0 +1,86 @@
+"""The server's housekeeping thread: checkpoints, the lease heartbeat, and adopting orphaned jobs.
+
+Every tick it checkpoints the running jobs that are due; every ``heartbeat`` seconds
+it renews this server's lease (and retries failed saves), looks for orphaned jobs —
+unfinished jobs whose server stopped — which it resumes (or, with ``--no-resume``,
+ends FAILED with the reason), and drops the server's mappings of cached data sets no
+job has used for ``data_idle`` seconds (server.cluster.data_cache). The first look happens as
+the thread starts, so a restarted server picks its jobs up at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from server.jobs.checkpoints import Checkpointer
+from server.jobs.registry import JobRegistry
+from server.training.runner import JobRunner
+
+log = logging.getLogger("descent.housekeeping")
+
+
+class Housekeeping:
+    """One background thread; ``start`` and ``stop`` it around serving."""
+
+    def __init__(
+        self,
+        registry: JobRegistry,
+        runner: JobRunner,
+        checkpointer: Checkpointer,
+        resume: bool = True,
+        tick: float = 0.25,
+        heartbeat: float = 1.0,
+        data_idle: float = 2.0,
+    ):
+        self._registry = registry
+        self._runner = runner
+        self._checkpointer = checkpointer
+        self._resume = resume
+        self._tick = tick
+        self._heartbeat = heartbeat
+        self._data_idle = data_idle
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="housekeeping", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        next_beat = 0.0
+        while not self._stop.is_set():
+            try:
+                now = time.monotonic()
+                beat = now >= next_beat
+                if beat:
+                    next_beat = now + self._heartbeat
+                    self._registry.heartbeat()
+                    self.adopt_orphans()
+                self._checkpointer.tick()
+                if beat:
+                    advised = self._runner.unmap_idle_data(self._data_idle)
+                    if advised:
+                        log.debug("unmapped %.0f MiB of idle cached data sets", advised / 2**20)
+            except Exception:  # housekeeping must outlive any one failure
+                log.exception("housekeeping tick failed")
+            self._stop.wait(self._tick)
+
+    def adopt_orphans(self) -> None:
+        """Resume (or fail, with --no-resume) every unfinished job whose server is gone."""
+        for row in self._registry.orphans():
+            if self._stop.is_set():
+                return
+            if not self._resume:
+                self._registry.fail_orphan(row, "its server stopped, and this server runs with --no-resume")
+                log.info("job %s: orphaned, marked FAILED (--no-resume)", row.job_id)
+                continue
+            job = self._registry.adopt(row)
+            if job is not None:
+                log.info("job %s: adopted; %s", job.job_id, job.message)
+                self._runner.start(job)
