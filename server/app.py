@@ -15,7 +15,9 @@ from proto import descent_pb2, descent_pb2_grpc
 from server.jobs.checkpoints import Checkpointer
 from server.config import ServerConfig, parse_args
 from server.cluster.data_cache import DataCache
-from server.rpc.grpc_server import admission_for, build_server, enable_reflection
+from server.rpc.admission import Admission
+from server.rpc.data_roots import DataRoots
+from server.rpc.grpc_server import build_server, enable_reflection
 from server.training.housekeeping import Housekeeping
 from server.state.database import StateDirError
 from server.cluster.launcher import RayLauncher
@@ -80,7 +82,10 @@ def serve(config: ServerConfig) -> int:
                 log.error("cannot serve metrics on %s:%s: %s", config.host, config.metrics_port, exc)
                 return 1
             log.info("Prometheus metrics on http://%s:%d/metrics", config.host, config.metrics_port)
-        grpc_server, port = build_server(config, metrics)
+        tls = None
+        if config.tls_cert is not None and config.tls_key is not None:
+            tls = (config.tls_key.read_bytes(), config.tls_cert.read_bytes())
+        grpc_server, port = build_server(f"{config.host}:{config.port}", config.token, config.limits, tls, metrics)
         if port == 0:
             log.error("cannot listen on %s:%s", config.host, config.port)
             return 1
@@ -132,6 +137,17 @@ def serve(config: ServerConfig) -> int:
         launcher.shutdown()
         registry.close()
     return 0
+
+
+def admission_for(config: ServerConfig, registry: JobRegistry) -> Admission:
+    """Admission control over ``registry``'s jobs with the configured limits and data roots."""
+    return Admission(
+        config.limits,
+        DataRoots(config.data_roots),
+        job_dataset=lambda job_id: registry.status(job_id).spec.dataset,
+        running_jobs=lambda: sum(not job.terminal for job in registry.live_jobs()),
+        running_workers=lambda: sum(job.config.workers for job in registry.live_jobs() if not job.terminal),
+    )
 
 
 def _follow_parent(pid: int, signals: list[int], poll: float = 1.0) -> None:

@@ -9,7 +9,8 @@ import grpc
 import pytest
 
 from proto import descent_pb2 as pb
-from server.errors import JobNotFound, PermissionDenied, RequestError, ResourcesExhausted, status_for
+from server.errors import JobNotFound, PermissionDenied, RequestError, ResourcesExhausted
+from server.rpc.status import status_for
 from server.fields import ECHO_CHARS, MAX_ID_CHARS, check_request
 
 
@@ -78,7 +79,7 @@ class _Context:
 
 
 def test_an_internal_error_is_logged_with_the_request_id_the_client_sees(caplog):
-    from server.errors import abort
+    from server.rpc.status import abort
 
     context = _Context()
     try:

@@ -54,7 +54,7 @@ def server_env(base: Mapping[str, str]) -> dict[str, str]:
     this client even when the command runs from another directory. Output is
     unbuffered so the server's log is complete if it dies.
     """
-    root = str(Path(__file__).resolve().parent.parent)
+    root = str(Path(__file__).resolve().parents[2])  # client/connection/launch.py → the folder holding client/
     env = dict(base)
     paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
     if root not in paths:

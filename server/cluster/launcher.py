@@ -43,7 +43,7 @@ from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from server.errors import Cancelled, ResourcesExhausted
 from server.cluster.local_ray import LeanStartUnavailable, LocalCluster, start_local
-from server.cluster.reaper import processes_using
+from server.cluster.reaper import REAPER_WAIT_S, kill_monitor, start_reaper
 from worker.task.loop import LoopConfig, TrainLoop
 from worker.task.malloc import release_freed_memory
 from worker.data.rows import Rows
@@ -91,14 +91,14 @@ class RayLauncher:
                 info = ray.init(**kwargs).address_info
                 local = LocalCluster(info.get("address", ""), info["session_dir"])
             self.address, self._session_dir = local.address, local.session_dir
-        self._reaper = None if address else _start_reaper(self._session_dir)
+        self._reaper = None if address else start_reaper(self._session_dir, os.path.dirname(ray.__file__))
 
     def shutdown(self) -> None:
         """Disconnect; for a local cluster, also make sure none of its processes outlives this call by long."""
         if self._session_dir is not None:
             # ray.shutdown stops Ray's processes one at a time, SIGTERM and up to 1 s each; the
             # autoscaler monitor (descent has no autoscaler) always used its full second.
-            _kill_monitor(self._session_dir)
+            kill_monitor(self._session_dir)
         ray.shutdown()
         if self._reaper is not None:
             self._reaper.stdin.close()  # EOF: the reaper kills what ray.shutdown left behind
@@ -282,30 +282,6 @@ class RayLauncher:
             "available_cpus": self.free_cpus(ray_nodes),
             "ray_address": self.address,
         }
-
-
-# How long shutdown waits for the reaper's sweep (it SIGKILLs; a sweep takes well under a second).
-REAPER_WAIT_S = 5.0
-
-
-def _kill_monitor(session_dir: str) -> None:
-    """SIGKILL the autoscaler monitor of the local cluster whose session dir this is."""
-    for pid in processes_using(Path(session_dir), (os.path.realpath(sys.executable),)):
-        try:
-            if b"autoscaler/_private/monitor.py" in Path(f"/proc/{pid}/cmdline").read_bytes():
-                os.kill(pid, signal.SIGKILL)
-        except OSError:  # already gone
-            pass
-
-
-def _start_reaper(session_dir: str) -> subprocess.Popen:
-    """Start ``python -m server.cluster.reaper`` for this cluster; it acts when our end of its stdin closes."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "server.cluster.reaper", session_dir, os.path.dirname(ray.__file__)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-    )
 
 
 def _short_error(exc: BaseException) -> str:

@@ -3,7 +3,7 @@
 Ray ties its GCS, raylet, monitor, dashboard and log monitor to the server with
 PR_SET_PDEATHSIG, and its worker processes exit when their raylet does, but the raylet's
 dashboard and runtime-env agents outlive a SIGKILLed server by about a minute (measured:
-both still alive 30 s after the kill). The launcher starts this process beside a local
+both still alive 30 s after the kill). The launcher starts this process (``start_reaper``) beside a local
 cluster with a pipe from the server as its stdin; the pipe reads EOF the moment the
 server exits, however it exits (SIGKILL included), and the reaper then SIGKILLs every
 Ray process — a binary under Ray's package directory, or this Python interpreter — that has
@@ -18,9 +18,13 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
+
+#: The folder holding the server package: the reaper runs as ``python -m`` from there.
+PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 
 # How long to keep sweeping after the server is gone (a process may be forking as we look).
 SWEEP_S = 5.0
@@ -62,6 +66,31 @@ def reap(directory: Path, executables: tuple[str, ...], sweep_s: float = SWEEP_S
         if not pids or time.monotonic() > deadline:
             return len(killed)
         time.sleep(0.05)  # killed processes vanish within milliseconds
+
+
+# How long shutdown waits for the reaper's sweep (it SIGKILLs; a sweep takes well under a second).
+REAPER_WAIT_S = 5.0
+
+
+def kill_monitor(session_dir: str) -> None:
+    """SIGKILL the autoscaler monitor of the local cluster whose session dir this is."""
+    for pid in processes_using(Path(session_dir), (os.path.realpath(sys.executable),)):
+        try:
+            if b"autoscaler/_private/monitor.py" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                os.kill(pid, signal.SIGKILL)
+        except OSError:  # already gone
+            pass
+
+
+def start_reaper(session_dir: str, ray_package_dir: str) -> subprocess.Popen:
+    """Start ``python -m server.cluster.reaper`` for this cluster; it acts when our end of its stdin closes."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "server.cluster.reaper", session_dir, ray_package_dir],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        cwd=PACKAGE_ROOT,
+    )
+
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from proto import descent_pb2
 from server.observe import events
 from server.jobs.spec import JobConfig
-from server.params.store import ParameterStore
+from server.params.protocol import Store
 
 State = descent_pb2.JobState
 TERMINAL = frozenset({State.SUCCEEDED, State.FAILED, State.CANCELLED})
@@ -63,7 +63,7 @@ class Job:
         self.created_at = time.time() if created_at is None else created_at
         self.started_at = 0.0
         self.finished_at = 0.0
-        self.store: ParameterStore | None = None
+        self.store: Store | None = None
         self.data_shape: DataShape | None = None
         self.accuracy: dict[str, float] = {}
         # Numerical-gradient jobs: a server.training.numerical.GradientCost (mean seconds per step).

@@ -70,7 +70,7 @@ class ServerMetrics:
             self.registry.register(JobCollector(jobs, states))
 
     def observe_push(self, wall_seconds: float, cpu_seconds: float) -> None:
-        """One push handled (server.rpc.metrics_interceptor per gRPC message; server.rpc.shm_lane per push on a lane)."""
+        """One push handled (server.rpc.interceptors per gRPC message; server.rpc.shm_lane per push on a lane)."""
         self.push_latency.observe(wall_seconds)
         self.push_cpu.observe(cpu_seconds)
 

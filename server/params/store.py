@@ -20,16 +20,14 @@ every worker that needs that version, or written into the worker's own shared me
 
 from __future__ import annotations
 
-import hmac
-import secrets
 import threading
 from collections.abc import Callable
 
 import numpy as np
 
 from server.params.consistency import ASYNC, Consistency
-from server.errors import Cancelled, PermissionDenied, RequestError
-from server.fields import echo
+from server.errors import Cancelled, RequestError
+from server.params.enrollment import Enrollment
 from server.params.loss_history import LossHistory
 from server.params.staleness import Staleness, StalenessHistogram
 from server.params.snapshots import Snapshot, StoreObserver, StoreState, VersionAlarm, raw_bytes
@@ -68,7 +66,7 @@ class ParameterStore:
         self._staleness = StalenessHistogram()
         self._worker_steps: dict[str, int] = {}
         self._worker_nodes: dict[str, str] = {}
-        self._secrets: dict[str, str] = {}
+        self._enrollment = Enrollment()
         self._pending: dict[str, tuple[np.ndarray, float]] = {}  # sync: this step's gradients by worker
         self._encoded: tuple[int, Callable, bytes] | None = None
         self._max_spread = 0  # ssp: the largest clock spread ever seen after an update
@@ -146,20 +144,11 @@ class ParameterStore:
 
     def enroll(self, worker_id: str) -> str:
         """A fresh secret for a worker the job places; only enrolled workers may push or pull."""
-        secret = secrets.token_hex(16)
-        with self._lock:
-            self._secrets[worker_id] = secret
-        return secret
+        return self._enrollment.enroll(worker_id)
 
     def authorize(self, worker_id: str, secret: str) -> None:
         """Raise PermissionDenied unless ``secret`` is the one ``worker_id`` was enrolled with."""
-        with self._lock:
-            expected = self._secrets.get(worker_id)
-        if expected is None or not hmac.compare_digest(expected.encode(), secret.encode("utf-8", "replace")):
-            raise PermissionDenied(
-                f"worker {echo(worker_id)} is not one this job placed (or its secret is wrong): "
-                "only the job's own workers may push or pull"
-            )
+        self._enrollment.authorize(worker_id, secret)
 
     def register(self, worker_id: str, node_id: str) -> None:
         """Make a worker known (with 0 steps) so it is listed even before its first update."""
@@ -209,7 +198,7 @@ class ParameterStore:
 
     def _clocks(self) -> list[int]:
         """Pushes per enrolled worker (a worker not seen yet is at clock 0)."""
-        clocks = [self._worker_steps.get(worker, 0) // self._push_every for worker in self._secrets]
+        clocks = [self._worker_steps.get(worker, 0) // self._push_every for worker in self._enrollment.workers()]
         return clocks + [0] * max(self._workers - len(clocks), 0)
 
     def _wait(self, ready: Callable[[], bool], alive: Callable[[], bool]) -> None:

@@ -27,7 +27,8 @@ import numpy as np
 from proto import descent_pb2, descent_pb2_grpc, lifted
 from proto.tensor import TensorAssembler, from_tensor
 from proto.wire import parameters_messages, passthrough
-from server.errors import JobNotActive, JobNotFound, RequestError, grpc_errors, grpc_stream_errors
+from server.errors import JobNotActive, JobNotFound, RequestError
+from server.rpc.status import grpc_errors, grpc_stream_errors
 from server.fields import check_request
 from server.jobs.job import TERMINAL
 from server.rpc.shm_lane import Lane, LanePush, Observe, host_addresses, local_peer

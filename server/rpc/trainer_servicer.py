@@ -15,7 +15,8 @@ from server.analyses import messages
 from server.analyses import minibatch
 from server.analyses import export as model_export
 from server.rpc.admission import Admission
-from server.errors import JobNotActive, grpc_errors, grpc_stream_errors
+from server.errors import JobNotActive
+from server.rpc.status import grpc_errors, grpc_stream_errors
 from server.jobs.job import TERMINAL, Job
 from server.jobs.spec import resolve
 from server.cluster.launcher import RayLauncher

@@ -1,0 +1,44 @@
+"""The workers a job placed: each enrolled with a fresh secret; only they may push or pull.
+
+The parameter service checks every call's (worker id, secret) here before it touches W, so a
+process that was not placed by the job — or a worker whose secret was replaced — is refused.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import threading
+
+from server.errors import PermissionDenied
+from server.fields import echo
+
+
+class Enrollment:
+    """Worker ids and their secrets, behind a lock of its own."""
+
+    def __init__(self) -> None:
+        self._secrets: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def enroll(self, worker_id: str) -> str:
+        """A fresh secret for ``worker_id`` (replacing any it had)."""
+        secret = secrets.token_hex(16)
+        with self._lock:
+            self._secrets[worker_id] = secret
+        return secret
+
+    def authorize(self, worker_id: str, secret: str) -> None:
+        """Raise PermissionDenied unless ``secret`` is the one ``worker_id`` was enrolled with."""
+        with self._lock:
+            expected = self._secrets.get(worker_id)
+        if expected is None or not hmac.compare_digest(expected.encode(), secret.encode("utf-8", "replace")):
+            raise PermissionDenied(
+                f"worker {echo(worker_id)} is not one this job placed (or its secret is wrong): "
+                "only the job's own workers may push or pull"
+            )
+
+    def workers(self) -> list[str]:
+        """The enrolled worker ids, in enrollment order."""
+        with self._lock:
+            return list(self._secrets)
