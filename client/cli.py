@@ -29,7 +29,7 @@ from client.connection.config import OutputConfig
 from client.errors import CommandError
 from client.commands.model import COMMANDS as MODEL_COMMANDS
 from client.commands.notes import COMMANDS as NOTES_COMMANDS
-from client.commands.options import DATASET_HELP, INT32, INT64, update_rule_options
+from client.commands.options import job_options
 from client.commands.pictures import COMMANDS as PICTURE_COMMANDS
 from client.output.progress import follow
 from client.output.render import job_json, state_name, weights_json
@@ -63,53 +63,11 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--dataset", metavar="SPEC", help=DATASET_HELP)
-@click.option("--workers", type=INT32, help="Ray workers (one CPU each).  [server default: 2]")
-@click.option("--batch-size", type=INT32, help="Examples per mini-batch.  [server default: 256]")
-@click.option("--steps", type=INT64, help="Updates to apply, summed over all workers.  [server default]")
-@click.option("--lr", type=float, help="Step size (learning rate).  [server default]")
-@click.option("--reg", type=float, help="L2 regularization strength.  [server default]")
-@click.option("--seed", type=INT64, help="Seed for W and batch sampling.  [server default]")
-@click.option("--dtype", type=click.Choice(["float32", "float64"]), help="Training dtype.  [server default]")
-@click.option("--init-scale", type=float, help="Initial W = init_scale * randn.  [server default]")
-@click.option(
-    "--gradient",
-    type=click.Choice(["analytic", "numerical"]),
-    help="numerical: each step computes the full numerical gradient over the cluster (slow, for the record).  "
-    "[server default: analytic]",
-)
-@click.option(
-    "--numerical-method",
-    type=click.Choice(["incremental", "brute"]),
-    help="How --gradient numerical evaluates f(W ± h e).  [server default: incremental]",
-)
-@click.option("--check-gradient", is_flag=True, help="Check the gradient on the first batch first; refuse to train if it fails.")
-@click.option(
-    "--consistency",
-    metavar="MODE",
-    help="async (each gradient applied as it arrives), sync (each step averages one gradient per worker) "
-    "or ssp:S (no worker more than S pushes ahead of the slowest).  [server default: async]",
-)
-@click.option("--push-every", type=INT32, metavar="K", help="Local steps per push, counted as K updates.  [server default: 1]")
-@click.option(
-    "--overlap/--no-overlap", default=None,
-    help="Compute the next gradient while a push is in flight (off for sync).  [server default: on]",
-)
-@update_rule_options
-@click.option(
-    "--strategy",
-    type=click.Choice(["gradient", "random-search", "random-local-search"]),
-    help="The notes' strategy #3 (follow the gradient), #1 (keep the best random W: W = init_scale * randn) or #2 "
-    "(step W + lr * randn, keep it if the loss drops); a search's --steps is its budget of loss evaluations.  [gradient]",
-)
+@job_options()
 @click.option("--detach", is_flag=True, help="Print the job id and return (needs --server).")
 @connection_options
 @reports_errors
-def train(
-    dataset, workers, batch_size, steps, lr, reg, seed, dtype, init_scale, gradient, numerical_method, check_gradient,
-    consistency, push_every, overlap, optimizer, momentum, beta1, beta2, eps, lr_schedule, strategy, detach, server,
-    state_dir, connect_timeout, as_json,
-):
+def train(detach, server, state_dir, connect_timeout, as_json, **fields):
     """Train a linear SVM and follow it to the end.
 
     Options left unset are not sent: the server applies its defaults. Ctrl-C
@@ -124,13 +82,7 @@ def train(
         raise click.UsageError(
             "--detach needs --server (or DESCENT_SERVER): an embedded server stops when the command returns"
         )
-    spec = job_spec(
-        dataset, workers=workers, batch_size=batch_size, steps=steps, lr=lr, reg=reg, seed=seed, dtype=dtype,
-        init_scale=init_scale, gradient=gradient, numerical_method=numerical_method, check_gradient=check_gradient or None,
-        consistency=consistency, push_every=push_every, overlap=overlap,
-        optimizer=optimizer, momentum=momentum, beta1=beta1, beta2=beta2, eps=eps, lr_schedule=lr_schedule,
-        strategy=strategy,
-    )
+    spec = job_spec(**fields)
     with _connect(connection) as api:
         submitted = api.submit(spec)
         if detach:

@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from proto.job_fields import JOB_FIELDS
 from server.errors import RequestError
 
 #: Longest id (job, worker, node) and data set spec a request may carry.
@@ -36,12 +37,12 @@ def optional(message: Any, name: str, default: Any) -> Any:
     return getattr(message, name) if message.HasField(name) else default
 
 
-def check_range(name: str, value, low, high, *, low_open: bool = False) -> None:
-    """``value`` must be finite and in [low, high] (or (low, high] with ``low_open``)."""
+def check_range(name: str, value, low, high, *, low_open: bool = False, high_open: bool = False) -> None:
+    """``value`` must be finite and in [low, high] (open at an end with ``low_open``/``high_open``)."""
+    bound = f"{'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
     if isinstance(value, float) and not math.isfinite(value):
-        raise RequestError(f"{name} must be finite, got {value}")
-    if value < low or (low_open and value == low) or value > high:
-        bound = f"({low}, {high}]" if low_open else f"[{low}, {high}]"
+        raise RequestError(f"{name} must be in {bound} (finite), got {value}")
+    if value < low or (low_open and value == low) or value > high or (high_open and value == high):
         raise RequestError(f"{name} must be in {bound}, got {value}")
 
 
@@ -92,10 +93,13 @@ def _optional_id(name: str, value: str) -> None:
 
 
 def _job_spec(name: str, spec: Any) -> None:
+    """The data set, and no text field past its length (proto.job_fields); resolve checks the rest."""
     dataset_spec(f"{name}.dataset", spec.dataset)
-    for field in ("dtype", "gradient", "numerical_method", "consistency", "strategy", "optimizer", "lr_schedule"):
-        if spec.HasField(field) and len(getattr(spec, field)) > MAX_ID_CHARS:
-            raise RequestError(f"{name}.{field} is {len(getattr(spec, field))} characters long; at most {MAX_ID_CHARS}")
+    for field in JOB_FIELDS:
+        if field.kind is str and field.name != "dataset" and spec.HasField(field.name):
+            length = len(getattr(spec, field.name))
+            if length > field.max_chars:
+                raise RequestError(f"{name}.{field.name} is {length} characters long; at most {field.max_chars}")
 
 
 def _tensor_dtype(name: str, tensor: Any) -> None:

@@ -96,7 +96,7 @@ def test_ctrl_c_cancels_the_running_trials(server):
         (("--lr", "0:1"), 2, "0 < LOW <= HIGH"),
         (("--search", "grid", "--lr", "1e-3:1e-1"), 2, "a grid needs a list"),
         (("--momentum", "0.5", "--param", "momentum=0.5:0.9"), 2, "both fixed"),
-        (("--optimizer", "lbfgs"), 1, "error: INVALID_ARGUMENT: unknown optimizer 'lbfgs'"),
+        (("--optimizer", "lbfgs"), 2, "Invalid value for '--optimizer': 'lbfgs' is not one of 'sgd', 'momentum'"),
     ],
 )
 def test_bad_tune_input_is_refused_and_leaves_no_job(server, args, code, words):

@@ -35,7 +35,6 @@ def test_adam_with_cosine_schedule_trains_and_reports_its_lr(server):
 @pytest.mark.parametrize(
     "args, words",
     [
-        (("--optimizer", "lbfgs"), "unknown optimizer 'lbfgs'"),
         (("--optimizer", "momentum", "--momentum", "1"), "momentum must be in [0, 1)"),
         (("--lr-schedule", "step:100"), "must be step:EVERY,FACTOR"),
     ],

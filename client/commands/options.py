@@ -1,8 +1,14 @@
-"""Click parameter types and help texts the ``descent`` commands share."""
+"""Click parameter types, help texts and the job options the ``descent`` commands share.
+
+The options of a job's hyperparameters are derived from proto.job_fields, the one table of them."""
 
 from __future__ import annotations
 
 import click
+from google.protobuf.descriptor import FieldDescriptor
+
+from proto import descent_pb2
+from proto.job_fields import BY_NAME, JOB_FIELDS, RULE_FIELDS, JobField
 
 
 class WireInt(click.ParamType):
@@ -42,31 +48,49 @@ class FloatList(click.ParamType):
 
 
 FLOATS = FloatList()
-DATASET_HELP = "digits | mnist:DIR | cifar10:DIR | npz:FILE | synthetic:N,D,C (DIR/FILE on the server)  [server default: digits]"
+DATASET_HELP = f"{BY_NAME['dataset'].help}  [server default: digits]"
 
-#: The update-rule options of ``train`` and ``tune`` (checked by the server, which knows its rules).
-_UPDATE_RULE_OPTIONS = (
-    click.option(
-        "--optimizer", metavar="NAME",
-        help="Update rule at the parameter server: sgd | momentum | nesterov | adagrad | rmsprop | adam.  "
-        "[server default: sgd]",
-    ),
-    click.option("--momentum", type=float, help="mu of momentum and nesterov, in [0, 1).  [server default: 0.9]"),
-    click.option("--beta1", type=float, help="Adam's first-moment decay, in [0, 1).  [server default: 0.9]"),
-    click.option(
-        "--beta2", type=float,
-        help="Adam's second-moment decay / RMSprop's cache decay, in [0, 1).  [server default: 0.999 / 0.99]",
-    ),
-    click.option("--eps", type=float, help="adagrad, rmsprop, adam: added to the root of the cache.  [server default: 1e-8]"),
-    click.option(
-        "--lr-schedule", metavar="SCHEDULE",
-        help="constant | step:EVERY,FACTOR | cosine | exp:RATE (lr * e^(-RATE * step)).  [server default: constant]",
-    ),
-)
+
+def _wire_type(field: JobField):
+    """The click type of ``field``'s values: a choice, an integer that fits its protocol field, a float or text."""
+    if field.choices:
+        return click.Choice(field.choices)
+    if field.kind is int:
+        wide = descent_pb2.JobSpec.DESCRIPTOR.fields_by_name[field.name].type == FieldDescriptor.TYPE_INT64
+        return INT64 if wide else INT32
+    return {float: float, str: str}[field.kind]
+
+
+def _default_text(field: JobField) -> str:
+    if field.kind is bool:
+        return "on" if field.default else "off"
+    return str(field.default)
+
+
+def job_option(field: JobField, **overrides):
+    """The click option of one JobSpec field (proto.job_fields): unset unless given, so the server's default applies."""
+    if field.kind is bool:
+        flag = field.flag[2:]
+        decls, kwargs = [f"--{flag}/--no-{flag}"], {"default": None}
+    else:
+        decls, kwargs = [field.flag], {"type": _wire_type(field), "metavar": field.metavar}
+    kwargs["help"] = f"{field.help}  [server default: {_default_text(field)}]"
+    kwargs.update(overrides)
+    return click.option(*decls, field.name, **kwargs)
+
+
+def job_options(*names: str):
+    """Add the options of these JobSpec fields (all of them when none is named) to a click command."""
+    fields = [BY_NAME[name] for name in names] if names else list(JOB_FIELDS)
+
+    def decorate(command):
+        for field in reversed(fields):
+            command = job_option(field)(command)
+        return command
+
+    return decorate
 
 
 def update_rule_options(command):
-    """Add --optimizer, --momentum, --beta1, --beta2, --eps and --lr-schedule to a click command."""
-    for option in reversed(_UPDATE_RULE_OPTIONS):
-        command = option(command)
-    return command
+    """Add the update rule's options (--optimizer, --momentum, ..., --lr-schedule) to a click command."""
+    return job_options(*RULE_FIELDS)(command)

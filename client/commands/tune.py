@@ -26,7 +26,8 @@ from client.commands.kit import note as _note
 from client.commands.kit import open_connection as _connect
 from client.commands.kit import print_json as _print_json
 from client.errors import CommandError
-from client.commands.options import DATASET_HELP, INT32, INT64, update_rule_options
+from client.commands.options import job_option, job_options
+from proto.job_fields import BY_NAME, RULE_FIELDS
 from client.output.progress import is_terminal
 from client.output.render import state_name
 from client.commands.tune_plan import Dimension, Rung, grid_trials, parse_dimension, random_trials, rank, rungs, survivors
@@ -148,7 +149,7 @@ def _dimensions(search: str, lr: str | None, reg: str | None, params: tuple[str,
 
 
 @click.command()
-@click.option("--dataset", metavar="SPEC", help=DATASET_HELP)
+@job_options("dataset")
 @click.option("--search", type=click.Choice(["random", "grid"]), default="random", show_default=True,
               help="random: sample each range log-uniformly; grid: every combination of the listed values.")
 @click.option("--trials", type=click.IntRange(1, 1024), default=16, show_default=True, help="Trials of a random search.")
@@ -160,11 +161,10 @@ def _dimensions(search: str, lr: str | None, reg: str | None, params: tuple[str,
 @click.option("--param", "params", metavar="NAME=SPEC", multiple=True,
               help="Search another hyperparameter too: momentum, beta1, beta2, eps, init_scale (repeatable).")
 @click.option("--parallel", type=click.IntRange(1, 256), default=2, show_default=True, help="Trial jobs submitted at a time.")
-@click.option("--workers", type=INT32, default=1, show_default=True, help="Ray workers (one CPU each) per trial.")
-@click.option("--batch-size", type=INT32, help="Examples per mini-batch.  [server default: 256]")
-@click.option("--seed", type=INT64, help="Data split and W seed of every trial (and of the sampler).  [server default: 0]")
-@click.option("--dtype", type=click.Choice(["float32", "float64"]), help="Training dtype.  [server default]")
-@update_rule_options
+@job_option(BY_NAME["workers"], default=1, show_default=True, help="Ray workers (one CPU each) per trial.")
+@job_option(BY_NAME["batch_size"])
+@job_option(BY_NAME["seed"], help="Data split and W seed of every trial (and of the sampler).  [server default: 0]")
+@job_options("dtype", *RULE_FIELDS)
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Write val accuracy over (lr, reg) as a PNG.")
 @connection_options
 @reports_errors

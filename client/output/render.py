@@ -15,6 +15,7 @@ import numpy as np
 
 from client.output.notes_render import curve_points_json
 from proto import descent_pb2
+from proto.job_fields import JOB_FIELDS
 
 #: Formula enum → name; unspecified means centered.
 FORMULA_NAMES = {
@@ -122,6 +123,9 @@ def job_json(status: descent_pb2.JobStatus) -> dict[str, Any]:
         "lr_schedule": _optional(spec, "lr_schedule"),
         "effective_lr": _num(status.effective_lr) or None,
     }
+    for field in JOB_FIELDS:  # any other hyperparameter (proto.job_fields) under its own name
+        if field.name not in obj and field.name != "steps":
+            obj[field.name] = _optional(spec, field.name)
     if status.loss_history:
         obj["loss_history"] = [_num(x) for x in status.loss_history]
     if status.curve:

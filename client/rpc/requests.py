@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from proto import descent_pb2
+from proto.job_fields import BY_NAME
 
 #: CLI formula names → protocol enum.
 FORMULAS = {"centered": descent_pb2.CENTERED, "forward": descent_pb2.FORWARD}
@@ -18,57 +19,15 @@ def with_optional(message, **fields):
     return message
 
 
-def job_spec(
-    dataset: str | None = None,
-    *,
-    workers: int | None = None,
-    batch_size: int | None = None,
-    steps: int | None = None,
-    lr: float | None = None,
-    reg: float | None = None,
-    seed: int | None = None,
-    dtype: str | None = None,
-    init_scale: float | None = None,
-    gradient: str | None = None,
-    check_gradient: bool | None = None,
-    numerical_method: str | None = None,
-    consistency: str | None = None,
-    push_every: int | None = None,
-    overlap: bool | None = None,
-    optimizer: str | None = None,
-    momentum: float | None = None,
-    beta1: float | None = None,
-    beta2: float | None = None,
-    eps: float | None = None,
-    lr_schedule: str | None = None,
-    strategy: str | None = None,
-) -> descent_pb2.JobSpec:
-    """Build a JobSpec that carries only the fields given (the server defaults the rest)."""
-    return with_optional(
-        descent_pb2.JobSpec(),
-        dataset=dataset,
-        workers=workers,
-        batch_size=batch_size,
-        steps=steps,
-        lr=lr,
-        reg=reg,
-        seed=seed,
-        dtype=dtype,
-        init_scale=init_scale,
-        gradient=gradient,
-        check_gradient=check_gradient,
-        numerical_method=numerical_method,
-        consistency=consistency,
-        push_every=push_every,
-        overlap=overlap,
-        optimizer=optimizer,
-        momentum=momentum,
-        beta1=beta1,
-        beta2=beta2,
-        eps=eps,
-        lr_schedule=lr_schedule,
-        strategy=strategy,
-    )
+def job_spec(dataset: str | None = None, **fields) -> descent_pb2.JobSpec:
+    """A JobSpec carrying only the fields given and not None (the server defaults the rest).
+
+    The names are those of proto.job_fields (the JobSpec's own); an unknown one is a ValueError.
+    """
+    unknown = sorted(set(fields) - set(BY_NAME))
+    if unknown:
+        raise ValueError(f"not JobSpec fields: {', '.join(unknown)}")
+    return with_optional(descent_pb2.JobSpec(), dataset=dataset, **fields)
 
 
 def gradcheck_request(

@@ -41,7 +41,6 @@ from server.analyses.messages import check_summary
 from server.training.numerical import train_numerically
 from server.jobs.registry import JobRegistry
 from server.training.placement import Scheduler
-from server.params.consistency import parse_consistency
 from server.observe.metrics import ServerMetrics
 from server.params.search_store import SearchStore
 from server.training.searching import search
@@ -144,7 +143,7 @@ class JobRunner:
         seeds = worker_seeds(cfg.seed, cfg.workers, job.restarts)
         weights = initial_weights(cfg.seed, cfg.init_scale, (data.num_classes, num_features), cfg.dtype)
         mode = dict(
-            consistency=parse_consistency(cfg.consistency), workers=cfg.workers, push_every=cfg.push_every,
+            consistency=cfg.mode, workers=cfg.workers, push_every=cfg.push_every,
             rule=make_rule(cfg.rule_spec(), weights.shape, weights.dtype),
             observer=self._metrics.job_observer() if self._metrics is not None else None,
         )

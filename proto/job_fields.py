@@ -1,0 +1,99 @@
+"""A job's hyperparameters, defined once: every ``JobSpec`` field with its default, bounds, choices
+and help text.
+
+Both ends read this table. The client derives its ``train`` and ``tune`` options from it
+(client.commands.options); the server derives its ``JobConfig``, its defaults and its range and
+choice checks from it (server.jobs.spec), and keeps there only the rules that tie fields together
+(steps a multiple of push_every, a search takes no gradient settings, ...). Adding a
+hyperparameter is the proto field plus one entry here; tests/unit/test_job_fields.py fails when
+the proto has a JobSpec field this table lacks, or the other way round.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Union
+
+Value = Union[bool, int, float, str]
+
+#: Upper bounds that keep one request from exhausting the server.
+MAX_WORKERS = 128
+MAX_BATCH = 1 << 20
+MAX_STEPS = 10**9
+MAX_PUSH_EVERY = 10_000
+MAX_SEED = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class JobField:
+    """One hyperparameter: its name in the JobSpec, its default, what values it takes, and its help."""
+
+    name: str
+    default: Value
+    help: str
+    #: Numbers: the closed range [low, high] (open at an end where ``low_open``/``high_open``).
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    #: Strings: the only values allowed (empty: any, checked by the server's own parser).
+    choices: tuple[str, ...] = ()
+    #: Strings: the longest value accepted.
+    max_chars: int = 128
+    metavar: str | None = None
+    #: Only a job that follows the gradient uses it (a random search must leave it unset).
+    gradient_only: bool = False
+
+    @property
+    def kind(self) -> type:
+        """bool, int, float or str: the Python type of the field's values."""
+        return type(self.default)
+
+    @property
+    def flag(self) -> str:
+        """The command-line option: ``--batch-size`` for ``batch_size``."""
+        return "--" + self.name.replace("_", "-")
+
+
+JOB_FIELDS: tuple[JobField, ...] = (
+    JobField("dataset", "digits", "digits | mnist:DIR | cifar10:DIR | npz:FILE | synthetic:N,D,C (DIR/FILE on the server)",
+             max_chars=4096, metavar="SPEC"),
+    JobField("workers", 2, "Ray workers (one CPU each).", low=1, high=MAX_WORKERS),
+    JobField("batch_size", 256, "Examples per mini-batch.", low=1, high=MAX_BATCH),
+    JobField("steps", 2000, "Updates to apply, summed over all workers (a search: loss evaluations).",
+             low=1, high=MAX_STEPS),
+    JobField("lr", 5e-3, "Step size (learning rate).", low=0, high=1e6, low_open=True),
+    JobField("reg", 1e-5, "L2 regularization strength.", low=0, high=1e6),
+    JobField("seed", 0, "Seed for the data split, W and batch sampling.", low=0, high=MAX_SEED),
+    JobField("dtype", "float32", "Training dtype.", choices=("float32", "float64")),
+    JobField("init_scale", 1e-3, "Initial W = init_scale * randn.", low=0, high=1e6),
+    JobField("gradient", "analytic",
+             "numerical: each step computes the full numerical gradient over the cluster (slow, for the record).",
+             choices=("analytic", "numerical"), gradient_only=True),
+    JobField("check_gradient", False,
+             "Check the gradient on the first batch first; refuse to train if it fails.", gradient_only=True),
+    JobField("numerical_method", "incremental", "How --gradient numerical evaluates f(W ± h e).",
+             choices=("incremental", "brute")),
+    JobField("consistency", "async",
+             "async (each gradient applied as it arrives), sync (each step averages one gradient per worker) "
+             "or ssp:S (no worker more than S pushes ahead of the slowest).", metavar="MODE", gradient_only=True),
+    JobField("push_every", 1, "Local steps per push, counted as K updates.", low=1, high=MAX_PUSH_EVERY,
+             metavar="K", gradient_only=True),
+    JobField("overlap", True, "Compute the next gradient while a push is in flight (off for sync)."),
+    JobField("optimizer", "sgd", "Update rule at the parameter server.",
+             choices=("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"), gradient_only=True),
+    JobField("momentum", 0.9, "mu of momentum and nesterov.", low=0, high=1, high_open=True),
+    JobField("beta1", 0.9, "Adam's first-moment decay.", low=0, high=1, high_open=True),
+    JobField("beta2", 0.999, "Adam's second-moment decay / RMSprop's cache decay (rmsprop's default: 0.99).",
+             low=0, high=1, high_open=True),
+    JobField("eps", 1e-8, "adagrad, rmsprop, adam: added to the root of the cache.", low=0, high=1, low_open=True),
+    JobField("lr_schedule", "constant", "constant | step:EVERY,FACTOR | cosine | exp:RATE (lr * e^(-RATE * step)).",
+             max_chars=64, metavar="SCHEDULE", gradient_only=True),
+    JobField("strategy", "gradient",
+             "The notes' strategy #3 (follow the gradient), #1 (keep the best random W) or #2 (step W + lr * randn, "
+             "keep it if the loss drops).", choices=("gradient", "random-search", "random-local-search")),
+)
+
+BY_NAME: dict[str, JobField] = {field.name: field for field in JOB_FIELDS}
+#: The update rule's hyperparameters (``train`` and ``tune`` share them).
+RULE_FIELDS = ("optimizer", "momentum", "beta1", "beta2", "eps", "lr_schedule")
