@@ -92,8 +92,10 @@ JOB_FIELDS: tuple[JobField, ...] = (
     JobField("strategy", "gradient",
              "The notes' strategy #3 (follow the gradient), #1 (keep the best random W) or #2 (step W + lr * randn, "
              "keep it if the loss drops).", choices=("gradient", "random-search", "random-local-search")),
+    JobField("lr_warmup", 0, "Linear warm-up: lr * (step + 1) / STEPS over the first STEPS updates, then the schedule.",
+             low=0, high=MAX_STEPS, metavar="STEPS", gradient_only=True),
 )
 
 BY_NAME: dict[str, JobField] = {field.name: field for field in JOB_FIELDS}
 #: The update rule's hyperparameters (``train`` and ``tune`` share them).
-RULE_FIELDS = ("optimizer", "momentum", "beta1", "beta2", "eps", "lr_schedule")
+RULE_FIELDS = ("optimizer", "momentum", "beta1", "beta2", "eps", "lr_schedule", "lr_warmup")

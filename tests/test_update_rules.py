@@ -99,6 +99,34 @@ def test_schedules_by_hand():
     assert parse_schedule("exp:0.01").lr_at(3.0, 200, 1000) == pytest.approx(3.0 * math.exp(-2.0))
 
 
+def test_warmup_rises_linearly_then_hands_over_to_the_schedule():
+    spec = RuleSpec(lr=0.4, schedule=parse_schedule("cosine"), total_steps=104, lr_warmup=4)
+    # by hand: 0.4 * (step + 1) / 4 for steps 0..3, then the cosine over the other 100 updates
+    assert [spec.lr_at(s) for s in range(4)] == pytest.approx([0.1, 0.2, 0.3, 0.4])
+    assert spec.lr_at(4) == pytest.approx(0.4)
+    assert spec.lr_at(54) == pytest.approx(0.2)
+    assert spec.lr_at(104) == pytest.approx(0.0)
+    assert RuleSpec(lr=0.4, total_steps=10).lr_at(0) == 0.4  # no warm-up by default
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_warmup_reaches_the_rule_from_the_jobspec(optimizer):
+    config = resolve(descent_pb2.JobSpec(dataset="digits", optimizer=optimizer, lr=0.05, steps=40, lr_warmup=10,
+                                         lr_schedule="cosine"))
+    spec = config.rule_spec()
+    assert spec.lr_warmup == 10 and spec.lr_at(0) == pytest.approx(0.005)
+    grads = _gradients()
+    w0 = np.random.default_rng(1).standard_normal(SHAPE)
+    rule = make_rule(spec, SHAPE, np.float64)
+    w = w0.copy()
+    for step, g in enumerate(grads):
+        rule.apply(w, g, step)
+    expected = _reference(optimizer, w0, grads, spec.lr_at, mu=0.9, b1=0.9, b2=0.999, eps=1e-8)
+    np.testing.assert_allclose(w, expected, rtol=0, atol=1e-12)
+    with pytest.raises(RequestError, match="lr_warmup must be in"):
+        resolve(descent_pb2.JobSpec(lr_warmup=-1))
+
+
 @pytest.mark.parametrize(
     "text, words",
     [

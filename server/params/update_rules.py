@@ -39,10 +39,14 @@ class RuleSpec:
     eps: float = 1e-8
     schedule: Schedule = field(default_factory=Schedule)
     total_steps: int = 1
+    lr_warmup: int = 0
 
     def lr_at(self, step: int) -> float:
-        """The step size of update number ``step`` (0-based)."""
-        return self.schedule.lr_at(self.lr, step, self.total_steps)
+        """The step size of update number ``step`` (0-based): ``lr * (step + 1) / lr_warmup`` during
+        the warm-up, then the schedule over the remaining updates as if they were the whole job."""
+        if step < self.lr_warmup:
+            return self.lr * (step + 1) / self.lr_warmup
+        return self.schedule.lr_at(self.lr, step - self.lr_warmup, max(self.total_steps - self.lr_warmup, 1))
 
 
 class UpdateRule:
