@@ -32,7 +32,8 @@ from client.commands.notes import COMMANDS as NOTES_COMMANDS
 from client.commands.options import job_options
 from client.commands.pictures import COMMANDS as PICTURE_COMMANDS
 from client.output.progress import follow
-from client.output.render import job_json, state_name, weights_json
+from client.output.render import job_json, weights_json
+from proto.names import state_name
 from client.commands.server import COMMANDS as SERVER_COMMANDS
 from client.output.text import job_summary, jobs_table, weights_report
 from client.commands.tune import COMMANDS as TUNE_COMMANDS

@@ -15,6 +15,7 @@ from client.commands.kit import connection_options, reports_errors
 from client.commands.kit import open_connection as _connect
 from client.commands.kit import print_json as _print_json
 from client.errors import CommandError
+from proto.names import FORMULA_VALUES, METHOD_VALUES
 from client.commands.options import DATASET_HELP, FLOATS, INT32, INT64
 from client.plots.sweep_plot import save_sweep_plot
 from client.output.progress import follow_check
@@ -34,10 +35,10 @@ from client.output.check_text import gradcheck_report, sweep_report
     help="Finite-difference step; several (1e-3,1e-5,1e-7) print the error vs h, forward and centered side by side.  "
     "[server default: 1e-5]",
 )
-@click.option("--formula", type=click.Choice(["centered", "forward"]), help="Difference formula.  [server default: centered]")
+@click.option("--formula", type=click.Choice(list(FORMULA_VALUES)), help="Difference formula.  [server default: centered]")
 @click.option(
     "--method",
-    type=click.Choice(["incremental", "brute"]),
+    type=click.Choice(list(METHOD_VALUES)),
     help="incremental: update only the scores that move, O(N) per coordinate; brute: evaluate the whole loss again.  "
     "[server default: incremental]",
 )

@@ -29,7 +29,7 @@ from client.errors import CommandError
 from client.commands.options import job_option, job_options
 from proto.job_fields import BY_NAME, RULE_FIELDS
 from client.output.progress import is_terminal
-from client.output.render import state_name
+from proto.names import state_name
 from client.commands.tune_plan import Dimension, Rung, grid_trials, parse_dimension, random_trials, rank, rungs, survivors
 from client.output.tune_report import save_scatter, summary, trials_table
 

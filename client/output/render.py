@@ -15,20 +15,9 @@ import numpy as np
 
 from client.output.notes_render import curve_points_json
 from proto import descent_pb2
+from proto.names import FORMULA_NAMES, METHOD_NAMES, state_name
 from proto.job_fields import JOB_FIELDS
 
-#: Formula enum → name; unspecified means centered.
-FORMULA_NAMES = {
-    descent_pb2.FORMULA_UNSPECIFIED: "centered",
-    descent_pb2.CENTERED: "centered",
-    descent_pb2.FORWARD: "forward",
-}
-#: Numerical-gradient method enum → name; unspecified means incremental.
-METHOD_NAMES = {
-    descent_pb2.NUMGRAD_METHOD_UNSPECIFIED: "incremental",
-    descent_pb2.INCREMENTAL: "incremental",
-    descent_pb2.BRUTE: "brute",
-}
 
 
 def _num(value: float) -> float | None:
@@ -46,11 +35,6 @@ def _optional(message, field: str):
 
 def _time(value: float) -> float | None:
     return float(value) if value > 0 else None
-
-
-def state_name(state: int) -> str:
-    """``JobState`` value → its name (``"SUCCEEDED"``)."""
-    return descent_pb2.JobState.Name(state)
 
 
 def job_json(status: descent_pb2.JobStatus) -> dict[str, Any]:

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 from proto import descent_pb2
+from proto.names import FORMULA_VALUES, METHOD_VALUES
 from proto.job_fields import BY_NAME
 
-#: CLI formula names → protocol enum.
-FORMULAS = {"centered": descent_pb2.CENTERED, "forward": descent_pb2.FORWARD}
-#: CLI numerical-gradient method names → protocol enum.
-METHODS = {"incremental": descent_pb2.INCREMENTAL, "brute": descent_pb2.BRUTE}
 
 
 def with_optional(message, **fields):
@@ -51,13 +48,13 @@ def gradcheck_request(
         dataset=dataset,
         checks=checks,
         h=hs[0] if len(hs) == 1 else None,
-        formula=FORMULAS[formula] if formula is not None else None,
+        formula=FORMULA_VALUES[formula] if formula is not None else None,
         seed=seed,
         reg=reg,
         batch_size=batch_size,
         init_scale=init_scale,
         full=full or None,
-        method=METHODS[method] if method is not None else None,
+        method=METHOD_VALUES[method] if method is not None else None,
         job_id=job_id,
     )
     if len(hs) > 1:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from proto import descent_pb2
+from proto.names import FORMULA_NAMES, METHOD_NAMES
 from server.errors import RequestError
 from server.fields import non_negative, optional, positive
 from server.jobs.spec import DEFAULTS
@@ -33,12 +34,6 @@ from worker.data.prepare import sample_batch
 from worker.fdiff import loss_changes
 from worker.sweep import DECADES, SweepResult, finish, step_sizes, sweep_direction, sweep_losses
 
-FORMULAS = {descent_pb2.FORMULA_UNSPECIFIED: "centered", descent_pb2.CENTERED: "centered", descent_pb2.FORWARD: "forward"}
-METHODS = {
-    descent_pb2.NUMGRAD_METHOD_UNSPECIFIED: "incremental",
-    descent_pb2.INCREMENTAL: "incremental",
-    descent_pb2.BRUTE: "brute",
-}
 
 #: At most this many h values in one request, and coordinates in one full check.
 MAX_H_VALUES = 16
@@ -138,21 +133,21 @@ def _hs(request: descent_pb2.GradientCheckRequest) -> tuple[float, ...]:
 def resolve_gradcheck(request: descent_pb2.GradientCheckRequest) -> GradcheckConfig:
     """Defaults filled in, every field validated (RequestError names the bad one), data set path checked."""
     d = GradcheckConfig()
-    if request.formula not in FORMULAS:
+    if request.formula not in FORMULA_NAMES:
         raise RequestError(f"unknown formula {request.formula}")
-    if request.method not in METHODS:
+    if request.method not in METHOD_NAMES:
         raise RequestError(f"unknown numerical gradient method {request.method}")
     cfg = GradcheckConfig(
         dataset=request.dataset or ("" if request.job_id else d.dataset),
         checks=optional(request, "checks", d.checks),
         hs=_hs(request),
-        formula=FORMULAS[request.formula],
+        formula=FORMULA_NAMES[request.formula],
         seed=optional(request, "seed", d.seed),
         reg=optional(request, "reg", None),
         batch_size=optional(request, "batch_size", d.batch_size),
         init_scale=optional(request, "init_scale", d.init_scale),
         full=request.full,
-        method=METHODS[request.method],
+        method=METHOD_NAMES[request.method],
         job_id=request.job_id,
     )
     positive("checks", cfg.checks)

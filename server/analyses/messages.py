@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from proto import descent_pb2
+from proto.names import FORMULA_VALUES, METHOD_VALUES
 from server.analyses.gradcheck import GradcheckOutcome, Progress, SweepOutcome
 from worker.checks import CheckSummary
 
-FORMULA_ENUM = {"centered": descent_pb2.CENTERED, "forward": descent_pb2.FORWARD}
-METHOD_ENUM = {"incremental": descent_pb2.INCREMENTAL, "brute": descent_pb2.BRUTE}
 
 
 def check_summary(summary: CheckSummary) -> descent_pb2.CheckSummary:
     """The figures of one check."""
     return descent_pb2.CheckSummary(
         h=summary.h,
-        formula=FORMULA_ENUM[summary.formula],
+        formula=FORMULA_VALUES[summary.formula],
         num_checked=summary.num_checked,
         num_smooth=summary.num_smooth,
         num_kink=summary.num_kink,
@@ -37,7 +36,7 @@ def gradcheck_response(outcome: GradcheckOutcome) -> descent_pb2.GradientCheckRe
     report = outcome.report
     result = report.result
     response = descent_pb2.GradientCheckResponse(
-        formula=FORMULA_ENUM[result.formula],
+        formula=FORMULA_VALUES[result.formula],
         h=result.h,
         max_rel_error=result.max_rel_error,
         max_rel_error_smooth=result.max_rel_error_smooth,
@@ -46,7 +45,7 @@ def gradcheck_response(outcome: GradcheckOutcome) -> descent_pb2.GradientCheckRe
         dataset=outcome.dataset,
         num_examples=outcome.num_examples,
         threshold=result.threshold,
-        method=METHOD_ENUM[report.method],
+        method=METHOD_VALUES[report.method],
         full=outcome.full,
         job_id=outcome.job_id,
         summary=check_summary(report.summary),
