@@ -14,7 +14,10 @@ import numpy as np
 import pytest
 
 from server.rpc.admission import Admission
-from server.analyses.gradcheck import GradcheckConfig, SweepConfig
+from server.analyses.gradcheck import GRADIENT_CHECK, GradcheckConfig
+from server.analyses.landscape import LANDSCAPE, LandscapeConfig
+from server.analyses.minibatch import MINIBATCH, MinibatchConfig
+from server.analyses.sweep import SWEEP, SweepConfig
 from server.rpc.data_roots import DataRoots
 from server.errors import RequestError, ResourcesExhausted
 from server.jobs.spec import JobConfig
@@ -87,8 +90,10 @@ def test_too_large_requests_are_refused_before_any_allocation(tmp_path):
         for request in (
             lambda: gate.admit_job(JobConfig(dataset="npz:huge.npz")),
             lambda: gate.admit_job(JobConfig(dataset="synthetic:100000000,6,10")),
-            lambda: gate.admit_gradcheck(GradcheckConfig(dataset="synthetic:1000,10000,10000", full=True)),
-            lambda: gate.admit_sweep(SweepConfig(dataset="synthetic:5000000,100,10")),
+            lambda: gate.admit_analysis(GRADIENT_CHECK, GradcheckConfig(dataset="synthetic:1000,10000,10000", full=True)),
+            lambda: gate.admit_analysis(SWEEP, SweepConfig(dataset="synthetic:5000000,100,10")),
+            lambda: gate.admit_analysis(MINIBATCH, MinibatchConfig(dataset="synthetic:5000000,100,10")),
+            lambda: gate.admit_analysis(LANDSCAPE, LandscapeConfig(dataset="synthetic:5000000,100,10")),
         ):
             with pytest.raises(ResourcesExhausted, match=r"needs about .* GiB.*limit is 2 GiB \(--max-request-memory"):
                 request()

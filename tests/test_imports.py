@@ -44,7 +44,7 @@ def test_dependencies_point_one_way(package):
     assert not bad, f"{package} imports what it must not: {bad}"
 
 
-def test_only_the_launcher_and_ray_node_import_ray():
+def test_only_the_cluster_package_imports_ray():
     importers = sorted(
         str(p.relative_to(ROOT))
         for package in OURS
@@ -52,7 +52,7 @@ def test_only_the_launcher_and_ray_node_import_ray():
         if "ray" in imported_packages(p)
     )
     # node_health runs only as a worker container's healthcheck (python -m server.cluster.node_health).
-    assert importers == ["server/cluster/launcher.py", "server/cluster/node_health.py", "server/cluster/local_ray.py"]
+    assert importers == ["server/cluster/launcher.py", "server/cluster/local_ray.py", "server/cluster/node_health.py"]
 
 
 def test_math_loads_neither_grpc_nor_ray():

@@ -1,4 +1,4 @@
-"""``Landscape`` requests: the loss along a random line and over a random plane through W, in parallel Ray tasks.
+"""``Landscape`` requests (an Analysis): the loss along a random line and over a random plane through W, in parallel Ray tasks.
 
 At a fresh random W (init_scale * randn, seeded) on a data set, or at a job's current (or
 final) W on its training split (directions then scaled to W's Frobenius norm, so a = 1
@@ -19,23 +19,18 @@ import numpy as np
 from formats.sizes import DataSize
 from proto import descent_pb2
 from proto.tensor import to_tensor
-from server.analyses.target import analysis_target, check_source, prepare_target
-from server.fields import check_range, non_negative, optional, positive
-from server.jobs.spec import DEFAULTS
+from server.analyses.base import Analysis, Source, read_source
+from server.analyses.target import analysis_target, prepare_target
+from server.fields import check_range, optional, positive
 from server.cluster.launcher import RayLauncher
 from server.jobs.registry import JobRegistry
 from worker.landscape import MAX_POINTS, directions, grid, line_losses, loss_at, plane_rows
 
 
 @dataclass(frozen=True)
-class LandscapeConfig:
-    """Where (data set or job), the seed, reg, random W's scale, examples in the loss, grid points and span."""
+class LandscapeConfig(Source):
+    """A landscape: where (Source), how many examples, the grid's points and span."""
 
-    dataset: str = DEFAULTS.dataset
-    job_id: str = ""
-    seed: int = DEFAULTS.seed
-    reg: float | None = None
-    init_scale: float = 1e-3
     examples: int | None = None  # None: the whole training split
     points: int = 41
     span: float = 1.0
@@ -58,41 +53,50 @@ class LandscapeOutcome:
     tasks: int
 
 
-def resolve_landscape(request: descent_pb2.LandscapeRequest) -> LandscapeConfig:
-    """Defaults filled in, every field validated (RequestError names the bad one)."""
-    check_source(request.dataset, request.job_id)
-    d = LandscapeConfig()
-    cfg = LandscapeConfig(
-        dataset=request.dataset or ("" if request.job_id else d.dataset),
-        job_id=request.job_id,
-        seed=optional(request, "seed", d.seed),
-        reg=optional(request, "reg", None),
-        init_scale=optional(request, "init_scale", d.init_scale),
-        examples=optional(request, "examples", None),
-        points=optional(request, "points", d.points),
-        span=optional(request, "span", d.span),
-    )
-    non_negative("seed", cfg.seed)
-    non_negative("init_scale", cfg.init_scale)
-    if cfg.reg is not None:
-        non_negative("reg", cfg.reg)
-    if cfg.examples is not None:
-        positive("examples", cfg.examples)
-    check_range("points", cfg.points, 2, MAX_POINTS)
-    positive("span", cfg.span)
-    return cfg
+class Landscape(Analysis[LandscapeConfig, LandscapeOutcome]):
+    """The loss along a random line and over a random plane through W."""
+
+    what = "this landscape"
+
+    def resolve(self, request: descent_pb2.LandscapeRequest) -> LandscapeConfig:
+        cfg = LandscapeConfig(
+            **read_source(request),
+            examples=optional(request, "examples", None),
+            points=optional(request, "points", LandscapeConfig.points),
+            span=optional(request, "span", LandscapeConfig.span),
+        )
+        if cfg.examples is not None:
+            positive("examples", cfg.examples)
+        check_range("points", cfg.points, 2, MAX_POINTS)
+        positive("span", cfg.span)
+        return cfg
+
+    def cost_bytes(self, size: DataSize, config: LandscapeConfig) -> int:
+        """Raw data, its float64 copy, the object store's copy, a few W-sized arrays per task."""
+        prepared = size.num_examples * (size.num_features + 1) * 8
+        return size.raw_bytes + 2 * prepared + 16 * size.num_classes * (size.num_features + 1) * 8
+
+    def run(
+        self, launcher: RayLauncher, registry: JobRegistry, cfg: LandscapeConfig,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> LandscapeOutcome:
+        """The line in one task and the plane's rows in parallel tasks (float64)."""
+        return _evaluate(launcher, registry, cfg, should_stop)
+
+    def respond(self, outcome: LandscapeOutcome) -> descent_pb2.LandscapeResponse:
+        """The plane as a float64 tensor, rows a, columns b."""
+        return descent_pb2.LandscapeResponse(
+            center_loss=outcome.center_loss,
+            line=[descent_pb2.LinePoint(a=float(a), loss=float(v)) for a, v in zip(outcome.a, outcome.line)],
+            plane_a=outcome.a.tolist(), plane_b=outcome.b.tolist(), plane_loss=to_tensor(outcome.plane),
+            dataset=outcome.dataset, job_id=outcome.job_id, num_examples=outcome.num_examples,
+            direction_scale=outcome.direction_scale, seconds=outcome.seconds, tasks=outcome.tasks,
+        )
 
 
-def cost_bytes(size: DataSize) -> int:
-    """Raw data, its float64 copy, the object store's copy, a few W-sized arrays per task."""
-    prepared = size.num_examples * (size.num_features + 1) * 8
-    return size.raw_bytes + 2 * prepared + 16 * size.num_classes * (size.num_features + 1) * 8
-
-
-def run_landscape(
-    launcher: RayLauncher, registry: JobRegistry, cfg: LandscapeConfig, should_stop: Callable[[], bool] | None = None
+def _evaluate(
+    launcher: RayLauncher, registry: JobRegistry, cfg: LandscapeConfig, should_stop: Callable[[], bool] | None
 ) -> LandscapeOutcome:
-    """The line in one task and the plane's rows in parallel tasks (float64)."""
     target = analysis_target(registry, cfg.job_id, cfg.dataset, cfg.seed, cfg.reg)
     data = prepare_target(target)
     rng = np.random.default_rng(cfg.seed)
@@ -123,12 +127,4 @@ def run_landscape(
     )
 
 
-def landscape_response(outcome: LandscapeOutcome) -> descent_pb2.LandscapeResponse:
-    """The outcome as its protocol message (the plane as a float64 tensor, rows a, columns b)."""
-    return descent_pb2.LandscapeResponse(
-        center_loss=outcome.center_loss,
-        line=[descent_pb2.LinePoint(a=float(a), loss=float(v)) for a, v in zip(outcome.a, outcome.line)],
-        plane_a=outcome.a.tolist(), plane_b=outcome.b.tolist(), plane_loss=to_tensor(outcome.plane),
-        dataset=outcome.dataset, job_id=outcome.job_id, num_examples=outcome.num_examples,
-        direction_scale=outcome.direction_scale, seconds=outcome.seconds, tasks=outcome.tasks,
-    )
+LANDSCAPE = Landscape()

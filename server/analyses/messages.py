@@ -1,12 +1,34 @@
-"""Results of checks and sweeps → protocol messages, so the servicers stay decode → call → encode."""
+"""A gradient check's outcome and its protocol messages: the summary of one check (also a job's
+first-batch check), the whole response, and the stream's progress."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from proto import descent_pb2
 from proto.names import FORMULA_VALUES, METHOD_VALUES
-from server.analyses.gradcheck import GradcheckOutcome, Progress, SweepOutcome
-from worker.checks import CheckSummary
+from worker.checks import CheckReport, CheckSummary
 
+
+@dataclass(frozen=True)
+class Progress:
+    """Coordinates evaluated so far, of ``total``."""
+
+    done: int
+    total: int
+
+
+@dataclass(frozen=True)
+class GradcheckOutcome:
+    """A finished check and where it ran."""
+
+    report: CheckReport
+    dataset: str
+    num_examples: int
+    job_id: str
+    full: bool
+    seconds: float
+    tasks: int
 
 
 def check_summary(summary: CheckSummary) -> descent_pb2.CheckSummary:
@@ -80,19 +102,3 @@ def gradcheck_progress(event: Progress | GradcheckOutcome) -> descent_pb2.Gradie
         return descent_pb2.GradientCheckProgress(done=event.done, total=event.total)
     total = len(event.report.result.checks)
     return descent_pb2.GradientCheckProgress(done=total, total=total, result=gradcheck_response(event))
-
-
-def sweep_response(outcome: SweepOutcome) -> descent_pb2.StepSizeSweepResponse:
-    """The sweep's rows in step-size order and its best step size."""
-    result = outcome.result
-    return descent_pb2.StepSizeSweepResponse(
-        loss_original=result.loss_original,
-        rows=[descent_pb2.SweepRow(step_size=s, loss=loss) for s, loss in result.rows],
-        best_step_size=result.best_step_size,
-        dataset=outcome.dataset,
-        num_examples=outcome.num_examples,
-        job_id=outcome.job_id,
-        open_ended=outcome.open_ended,
-        seconds=outcome.seconds,
-        tasks=outcome.tasks,
-    )

@@ -1,4 +1,4 @@
-"""``Minibatch`` requests: validate, load the data set, measure the notes' mini-batch argument in one Ray task.
+"""``Minibatch`` requests (an Analysis): the notes' mini-batch argument, measured in one Ray task.
 
 At a fresh random W (init_scale * randn, seeded) on a data set, or at a job's current (or
 final) W on its training split: worker.minibatch computes, per batch size, the cosine
@@ -17,10 +17,10 @@ import numpy as np
 from formats.sizes import DataSize
 
 from proto import descent_pb2
-from server.analyses.target import analysis_target, check_source, prepare_target
+from server.analyses.base import Analysis, Source, read_source
+from server.analyses.target import analysis_target, prepare_target
 from server.errors import RequestError
-from server.fields import check_range, non_negative, optional
-from server.jobs.spec import DEFAULTS
+from server.fields import check_range, optional
 from server.cluster.launcher import RayLauncher
 from server.jobs.registry import JobRegistry
 from worker.minibatch import DEFAULT_SIZES, MinibatchRow, batch_sizes, minibatch_rows
@@ -31,14 +31,9 @@ MAX_BATCH = 1 << 20
 
 
 @dataclass(frozen=True)
-class MinibatchConfig:
-    """A measurement: where (data set or job), the seed, reg, random W's scale, draws per size and the sizes."""
+class MinibatchConfig(Source):
+    """A measurement: where (data set or job, Source), draws per size and the sizes."""
 
-    dataset: str = DEFAULTS.dataset
-    job_id: str = ""
-    seed: int = DEFAULTS.seed
-    reg: float | None = None
-    init_scale: float = 1e-3
     draws: int = 100
     sizes: tuple[int, ...] = DEFAULT_SIZES
 
@@ -56,40 +51,53 @@ class MinibatchOutcome:
     seconds: float
 
 
-def resolve_minibatch(request: descent_pb2.MinibatchRequest) -> MinibatchConfig:
-    """Defaults filled in, every field validated (RequestError names the bad one)."""
-    check_source(request.dataset, request.job_id)
-    cfg = MinibatchConfig(
-        dataset=request.dataset or ("" if request.job_id else MinibatchConfig.dataset),
-        job_id=request.job_id,
-        seed=optional(request, "seed", MinibatchConfig.seed),
-        reg=optional(request, "reg", None),
-        init_scale=optional(request, "init_scale", MinibatchConfig.init_scale),
-        draws=optional(request, "draws", MinibatchConfig.draws),
-        sizes=tuple(request.batch_sizes) or DEFAULT_SIZES,
-    )
-    non_negative("seed", cfg.seed)
-    non_negative("init_scale", cfg.init_scale)
-    if cfg.reg is not None:
-        non_negative("reg", cfg.reg)
-    check_range("draws", cfg.draws, 1, MAX_DRAWS)
-    if len(cfg.sizes) > MAX_SIZES:
-        raise RequestError(f"at most {MAX_SIZES} batch sizes, got {len(cfg.sizes)}")
-    for size in cfg.sizes:
-        check_range("batch_sizes", size, 1, MAX_BATCH)
-    return cfg
+class Minibatch(Analysis[MinibatchConfig, MinibatchOutcome]):
+    """The notes' mini-batch argument, measured."""
+
+    what = "this mini-batch measurement"
+
+    def resolve(self, request: descent_pb2.MinibatchRequest) -> MinibatchConfig:
+        cfg = MinibatchConfig(
+            **read_source(request),
+            draws=optional(request, "draws", MinibatchConfig.draws),
+            sizes=tuple(request.batch_sizes) or DEFAULT_SIZES,
+        )
+        check_range("draws", cfg.draws, 1, MAX_DRAWS)
+        if len(cfg.sizes) > MAX_SIZES:
+            raise RequestError(f"at most {MAX_SIZES} batch sizes, got {len(cfg.sizes)}")
+        for size in cfg.sizes:
+            check_range("batch_sizes", size, 1, MAX_BATCH)
+        return cfg
+
+    def cost_bytes(self, size: DataSize, config: MinibatchConfig) -> int:
+        """Raw data, its float64 and float32 copies, and a few W-sized gradients."""
+        prepared = size.num_examples * (size.num_features + 1)
+        return size.raw_bytes + prepared * 12 + 8 * size.num_classes * (size.num_features + 1) * 8
+
+    def run(
+        self, launcher: RayLauncher, registry: JobRegistry, cfg: MinibatchConfig,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> MinibatchOutcome:
+        """The rows, measured in one Ray task (float64 cosines; timings in the job's dtype, float32 otherwise)."""
+        return _measure(launcher, registry, cfg, should_stop)
+
+    def respond(self, outcome: MinibatchOutcome) -> descent_pb2.MinibatchResponse:
+        return descent_pb2.MinibatchResponse(
+            rows=[
+                descent_pb2.MinibatchRow(
+                    batch_size=r.batch_size, cosine_mean=r.cosine_mean, cosine_std=r.cosine_std,
+                    us_per_example=r.us_per_example, full=r.full,
+                )
+                for r in outcome.rows
+            ],
+            dataset=outcome.dataset, job_id=outcome.job_id, num_examples=outcome.num_examples, draws=outcome.draws,
+            dtype=outcome.dtype, seconds=outcome.seconds,
+        )
 
 
-def cost_bytes(size: DataSize) -> int:
-    """Raw data, its float64 and float32 copies, and a few W-sized gradients."""
-    prepared = size.num_examples * (size.num_features + 1)
-    return size.raw_bytes + prepared * 12 + 8 * size.num_classes * (size.num_features + 1) * 8
-
-
-def run_minibatch(
-    launcher: RayLauncher, registry: JobRegistry, cfg: MinibatchConfig, should_stop: Callable[[], bool] | None = None
+def _measure(
+    launcher: RayLauncher, registry: JobRegistry, cfg: MinibatchConfig, should_stop: Callable[[], bool] | None
 ) -> MinibatchOutcome:
-    """The rows, measured in one Ray task (float64 cosines; timings in the job's dtype, float32 otherwise)."""
     target = analysis_target(registry, cfg.job_id, cfg.dataset, cfg.seed, cfg.reg)
     data = prepare_target(target)
     rng = np.random.default_rng(cfg.seed)
@@ -109,16 +117,4 @@ def run_minibatch(
     )
 
 
-def minibatch_response(outcome: MinibatchOutcome) -> descent_pb2.MinibatchResponse:
-    """The outcome as its protocol message."""
-    return descent_pb2.MinibatchResponse(
-        rows=[
-            descent_pb2.MinibatchRow(
-                batch_size=r.batch_size, cosine_mean=r.cosine_mean, cosine_std=r.cosine_std,
-                us_per_example=r.us_per_example, full=r.full,
-            )
-            for r in outcome.rows
-        ],
-        dataset=outcome.dataset, job_id=outcome.job_id, num_examples=outcome.num_examples, draws=outcome.draws,
-        dtype=outcome.dtype, seconds=outcome.seconds,
-    )
+MINIBATCH = Minibatch()

@@ -16,20 +16,14 @@ import dataclasses
 import threading
 from collections.abc import Callable, Iterator
 
-from server.analyses.gradcheck import GradcheckConfig, SweepConfig
+from server.analyses.base import Analysis, ConfigT
 from server.rpc.data_roots import DataRoots
 from server.errors import RequestError, ResourcesExhausted
+from server.jobs.costs import evaluation_bytes, job_bytes
 from server.jobs.spec import JobConfig
 from server.limits import FLAGS, Limits
-from server.params.loss_history import MAX_BLOCKS
 from worker.data.prepare import check_spec, parse_spec
 from formats.sizes import DataSize, data_size
-
-_ITEMSIZE = {"float32": 4, "float64": 8}
-#: Copies of W a job holds at once: the store's W and scratch, a snapshot's bytes, a saved copy.
-W_COPIES = 4
-#: Float64 temporaries of a loss evaluation on a batch: scores, margins, their mask, the gradient's factor.
-SCORE_COPIES = 4
 
 
 def _gib(n: int) -> str:
@@ -118,61 +112,21 @@ class Admission:
             return ""
         return self.dataset(dataset, cost, what)[0]
 
-    def admit_gradcheck(self, cfg: GradcheckConfig) -> GradcheckConfig:
-        """The check with its data set confined, or a refusal."""
-        dataset = self._analysis(cfg.dataset, cfg.job_id, lambda size: gradcheck_bytes(size, cfg), "this gradient check")
+    def admit_analysis(self, analysis: Analysis, cfg: ConfigT) -> ConfigT:
+        """The analysis with its data set confined (unchanged at a job's W), or a refusal naming its cost."""
+        dataset = self._analysis(cfg.dataset, cfg.job_id, lambda size: analysis.cost_bytes(size, cfg), analysis.what)
         return dataclasses.replace(cfg, dataset=dataset) if dataset else cfg
-
-    def admit_sweep(self, cfg: SweepConfig) -> SweepConfig:
-        """The sweep with its data set confined, or a refusal."""
-        dataset = self._analysis(cfg.dataset, cfg.job_id, lambda size: sweep_bytes(size, cfg), "this sweep")
-        return dataclasses.replace(cfg, dataset=dataset) if dataset else cfg
-
-    def admit_analysis(self, dataset: str, job_id: str, cost: Callable[[DataSize], int], what: str) -> str:
-        """Any other analysis (mini-batch, landscape): its confined data set ("" at a job's W), or a refusal."""
-        return self._analysis(dataset, job_id, cost, what)
 
     def admit_evaluation(self, dataset: str) -> str:
         """The confined data set a job is evaluated on (every example, preprocessed), or a refusal."""
-        return self.dataset(dataset, lambda size: size.raw_bytes + _prepared(size, 8), "this evaluation")[0]
+        return self.dataset(dataset, evaluation_bytes, "this evaluation")[0]
 
     @contextlib.contextmanager
     def analysis_slot(self) -> Iterator[None]:
         """Hold one of the ``analyses`` slots for a check or sweep, or refuse at once."""
         if not self._analyses.acquire(blocking=False):
-            raise self._refuse("analyses", "as many gradient checks and sweeps as allowed are running")
+            raise self._refuse("analyses", "as many analyses (gradient checks, sweeps, landscapes, ...) as allowed are running")
         try:
             yield
         finally:
             self._analyses.release()
-
-
-def _prepared(size: DataSize, itemsize: int) -> int:
-    return size.num_examples * (size.num_features + 1) * itemsize
-
-
-def _weights(size: DataSize, itemsize: int) -> int:
-    return size.num_classes * (size.num_features + 1) * itemsize
-
-
-def job_bytes(size: DataSize, config: JobConfig) -> int:
-    """Raw data, its prepared copy and the object store's copy, W's copies and the loss history."""
-    itemsize = _ITEMSIZE.get(config.dtype, 8)
-    history = min(config.steps, MAX_BLOCKS) * 8
-    batch = min(config.batch_size, size.num_examples) * (size.num_features + 1 + SCORE_COPIES * size.num_classes) * 8
-    return size.raw_bytes + 2 * _prepared(size, itemsize) + W_COPIES * _weights(size, itemsize) + history + batch
-
-
-def gradcheck_bytes(size: DataSize, cfg: GradcheckConfig) -> int:
-    """Raw data and its float64 copy, W's copies, the batch and its scores, the table of loss changes."""
-    coordinates = size.num_classes * (size.num_features + 1) if cfg.full else min(cfg.checks, 1 << 40)
-    batch = min(cfg.batch_size, size.num_examples) * (size.num_features + 1 + SCORE_COPIES * size.num_classes) * 8
-    changes = len(cfg.hs) * 2 * coordinates * 8
-    return size.raw_bytes + _prepared(size, 8) + W_COPIES * _weights(size, 8) + batch + changes
-
-
-def sweep_bytes(size: DataSize, cfg: SweepConfig) -> int:
-    """Raw data, its float64 copy and the object store's copy of the examples, W, dW and the scores."""
-    examples = size.num_examples if cfg.batch_size is None else min(cfg.batch_size, size.num_examples)
-    scores = examples * SCORE_COPIES * size.num_classes * 8
-    return size.raw_bytes + _prepared(size, 8) + examples * (size.num_features + 1) * 8 + W_COPIES * _weights(size, 8) + scores

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 
 from proto import descent_pb2, descent_pb2_grpc
 from proto.tensor import to_chunks
-from server.analyses import gradcheck as analysis
-from server.rpc import cluster_view
-from server.analyses import inference
-from server.analyses import landscape
-from server.analyses import messages
-from server.analyses import minibatch
 from server.analyses import export as model_export
+from server.analyses import inference
+from server.analyses.base import Analysis
+from server.analyses.gradcheck import GRADIENT_CHECK
+from server.analyses.landscape import LANDSCAPE
+from server.analyses.minibatch import MINIBATCH
+from server.analyses.sweep import SWEEP
+from server.rpc import cluster_view
 from server.rpc.admission import Admission
 from server.errors import JobNotActive
 from server.rpc.status import grpc_errors, grpc_stream_errors
@@ -100,26 +100,26 @@ class TrainerServicer(descent_pb2_grpc.TrainerServicer):
         weights, version = self._registry.weights(request.job_id)
         yield from to_chunks(weights, version)
 
+    def _analyze(self, analysis: Analysis, request, context):
+        """Every analysis the same way: resolve, admit its cost, run in an analysis slot, respond."""
+        cfg = self._admission.admit_analysis(analysis, analysis.resolve(request))
+        with self._admission.analysis_slot():
+            return analysis.respond(analysis.run(self._launcher, self._registry, cfg, lambda: not context.is_active()))
+
     @grpc_errors
     def GradientCheck(self, request, context):
-        cfg = self._admission.admit_gradcheck(analysis.resolve_gradcheck(request))
-        with self._admission.analysis_slot():
-            *_, outcome = analysis.run_gradcheck(self._launcher, self._registry, cfg, lambda: not context.is_active())
-        return messages.gradcheck_response(outcome)
+        return self._analyze(GRADIENT_CHECK, request, context)
 
     @grpc_stream_errors
     def GradientCheckStream(self, request, context):
-        cfg = self._admission.admit_gradcheck(analysis.resolve_gradcheck(request))
+        cfg = self._admission.admit_analysis(GRADIENT_CHECK, GRADIENT_CHECK.resolve(request))
         with self._admission.analysis_slot():
-            for event in analysis.run_gradcheck(self._launcher, self._registry, cfg, lambda: not context.is_active()):
-                yield messages.gradcheck_progress(event)
+            for event in GRADIENT_CHECK.events(self._launcher, self._registry, cfg, lambda: not context.is_active()):
+                yield GRADIENT_CHECK.progress(event)
 
     @grpc_errors
     def StepSizeSweep(self, request, context):
-        cfg = self._admission.admit_sweep(analysis.resolve_sweep(request))
-        with self._admission.analysis_slot():
-            outcome = analysis.run_sweep(self._launcher, self._registry, cfg, lambda: not context.is_active())
-        return messages.sweep_response(outcome)
+        return self._analyze(SWEEP, request, context)
 
     @grpc_errors
     def ClusterInfo(self, request, context):
@@ -142,20 +142,8 @@ class TrainerServicer(descent_pb2_grpc.TrainerServicer):
 
     @grpc_errors
     def Minibatch(self, request, context):
-        cfg = minibatch.resolve_minibatch(request)
-        dataset = self._admission.admit_analysis(cfg.dataset, cfg.job_id, minibatch.cost_bytes, "this mini-batch measurement")
-        with self._admission.analysis_slot():
-            outcome = minibatch.run_minibatch(
-                self._launcher, self._registry, replace(cfg, dataset=dataset or cfg.dataset), lambda: not context.is_active()
-            )
-        return minibatch.minibatch_response(outcome)
+        return self._analyze(MINIBATCH, request, context)
 
     @grpc_errors
     def Landscape(self, request, context):
-        cfg = landscape.resolve_landscape(request)
-        dataset = self._admission.admit_analysis(cfg.dataset, cfg.job_id, landscape.cost_bytes, "this landscape")
-        with self._admission.analysis_slot():
-            outcome = landscape.run_landscape(
-                self._launcher, self._registry, replace(cfg, dataset=dataset or cfg.dataset), lambda: not context.is_active()
-            )
-        return landscape.landscape_response(outcome)
+        return self._analyze(LANDSCAPE, request, context)
