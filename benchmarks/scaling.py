@@ -19,8 +19,8 @@ on: ``runs``, a list of objects with ``consistency``, ``workers``, ``updates_per
 ``server_cpu_us_per_update``, ``staleness_p50``, ``staleness_p99``, ``seconds_to_target``.
 ``speedup`` (and ``speedup_steady``) is updates/s at each width ÷ at 1 worker, per mode. ``raw.submit_to_running_s``
 shows the prepared-data cache at work: every throughput job after the first reuses the data
-set (server.cluster.data_cache). README "Scaling" says how
-to read it.
+set (server.cluster.data_cache). docs/training.md ("Workers, consistency and scaling") says
+how to read it; docs/benchmarks.md has today's figures.
 
     python benchmarks/scaling.py [--max-workers N] [--modes async,sync,ssp:1] [--repeats 3]
 """

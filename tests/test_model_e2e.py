@@ -1,6 +1,6 @@
 """End to end: a real server, real Ray, the real CLI: export a job as a model file, predict, evaluate.
 
-The acceptance check: for a digits job and an MNIST job, the README's numpy recipe run
+The acceptance check: for a digits job and an MNIST job, the numpy recipe of docs/models.md run
 on the exported model file in a fresh process gives exactly the job's test_accuracy on
 its exported test split, and so do `predict`, and `evaluate` locally and on the server.
 """
@@ -23,8 +23,8 @@ from worker.data import prepare as data
 DATASETS = {"digits": "digits", "mnist": f"mnist:{MNIST}"}
 
 
-def readme_recipe() -> str:
-    text = (ROOT / "README.md").read_text()
+def models_doc_recipe() -> str:
+    text = (ROOT / "docs" / "models.md").read_text()
     return re.search(r"<!-- recipe:[^\n]*-->\n```python\n(.*?)```", text, re.S).group(1)
 
 
@@ -62,7 +62,7 @@ def test_readme_recipe_predict_and_evaluate_give_the_jobs_test_accuracy_exactly(
     job, model, test = exported[name]
     (tmp_path / "model.npz").write_bytes(model.read_bytes())
     (tmp_path / "test.npz").write_bytes(test.read_bytes())
-    recipe = subprocess.run([sys.executable, "-c", readme_recipe()], cwd=tmp_path, capture_output=True, text=True,
+    recipe = subprocess.run([sys.executable, "-c", models_doc_recipe()], cwd=tmp_path, capture_output=True, text=True,
                             check=True)
     assert float(recipe.stdout.split()[-1]) == job["test_accuracy"]  # exactly, in a fresh process
 

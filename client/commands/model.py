@@ -75,7 +75,7 @@ def _npz_bytes(**arrays) -> bytes:
 def export(job_id, out_path, test_path, server, state_dir, connect_timeout, as_json):
     """Write SUCCEEDED job JOB as a model file: W with its preprocessing, class names, spec, hyperparameters.
 
-    The file is an .npz of plain arrays (np.load(..., allow_pickle=False)); the README shows
+    The file is an .npz of plain arrays (np.load(..., allow_pickle=False)); docs/models.md shows
     the numpy lines that classify raw inputs with it.
     """
     connection, output = configs(server, state_dir, connect_timeout, as_json)

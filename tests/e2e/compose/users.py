@@ -2,7 +2,7 @@
 
 - defaults: a plain `up -d --wait` gives 2 healthy worker nodes, and a plain
   `descent train --dataset digits` succeeds on 2 distinct nodes;
-- one image: every service's container runs the same image id, at most 600 MB;
+- one image: every service's container runs the same image id, tagged descent:VERSION, at most 600 MB;
 - logs: `docker compose logs server` tells that job's story in parseable logfmt lines;
 - settings stick: with DESCENT_WORKERS=3, another plain `up -d` keeps the 3 workers
   (same containers);
@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import signal
 import sys
@@ -74,12 +75,16 @@ def defaults(cluster) -> dict:
 
 
 def one_image(cluster) -> None:
-    """Every container of the project runs one image id, and that image is at most IMAGE_LIMIT bytes."""
+    """Every container of the project runs one image id, tagged descent:VERSION (this checkout's
+    version, never a fixed tag that another checkout's build could have left), of at most IMAGE_LIMIT bytes."""
+    tag = f"descent:{importlib.metadata.version('descent')}"
     ids = cluster.compose("ps", "-q").stdout.split()
     images = {run(["docker", "inspect", "-f", "{{.Image}}", c], env=cluster.env).stdout.strip() for c in ids}
-    size = int(run(["docker", "image", "inspect", "-f", "{{.Size}}", "descent:latest"], env=cluster.env).stdout)
-    log(f"{len(ids)} containers run {len(images)} image id(s); descent:latest is {size / 1e6:.0f} MB")
+    names = {run(["docker", "inspect", "-f", "{{.Config.Image}}", c], env=cluster.env).stdout.strip() for c in ids}
+    size = int(run(["docker", "image", "inspect", "-f", "{{.Size}}", tag], env=cluster.env).stdout)
+    log(f"{len(ids)} containers run {len(images)} image id(s) named {sorted(names)}; {tag} is {size / 1e6:.0f} MB")
     check(len(images) == 1, f"the services run {len(images)} different images")
+    check(names == {tag}, f"the containers run {sorted(names)}, not {tag}")
     check(size <= IMAGE_LIMIT, f"the image is {size / 1e6:.0f} MB, over {IMAGE_LIMIT / 1e6:.0f} MB")
 
 
