@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test check-protos protos bench bench-gradcheck clean
+.PHONY: demo test lint check-protos protos bench bench-gradcheck clean
 
 # The venv is rebuilt when pyproject.toml changes.
 $(BIN)/.installed: pyproject.toml
@@ -17,6 +17,9 @@ demo: $(BIN)/.installed
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest -q
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
 
 check-protos: $(BIN)/.installed
 	$(BIN)/python -m proto.codegen --check

@@ -51,12 +51,11 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.machine import blas_facts  # noqa: E402
 from benchmarks.served import steady_rate  # noqa: E402
-
 from client.rpc.channel import open_channel  # noqa: E402
 from proto import descent_pb2, descent_pb2_grpc  # noqa: E402
 from worker.data.prepare import prepare, sample_batch  # noqa: E402
-from worker.task.malloc import keep_freed_memory  # noqa: E402
 from worker.svm import svm_loss_grad  # noqa: E402
+from worker.task.malloc import keep_freed_memory  # noqa: E402
 
 DATASET = "synthetic:50000,3072,10"
 LR, REG, BATCH, SEED = 1e-3, 1e-3, 256, 0

@@ -38,7 +38,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.machine import blas_facts  # noqa: E402
-
 from server.analyses.gradcheck import plan_tasks  # noqa: E402
 from server.cluster.launcher import RayLauncher  # noqa: E402
 from worker.data.prepare import prepare, sample_batch  # noqa: E402

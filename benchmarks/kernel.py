@@ -6,7 +6,8 @@ does them in blocks of rows small enough for OpenBLAS's small-GEMM path (worker.
 ``_block_rows``), which is faster than numpy's two whole-batch GEMMs. This times,
 interleaved (kernel, GEMMs, the same GEMMs in the kernel's blocks, kernel, ...), one BLAS
 thread as a 1-CPU Ray worker
-runs (and with glibc keeping freed memory, as a worker does), the median µs of each over ``--repeats`` rounds of ``--calls`` calls, for float32
+runs (and with glibc keeping freed memory, as a worker does), the median µs of each over ``--repeats`` rounds
+of ``--calls`` calls, for float32
 W = 10 × 3073 and batch 256 (and float64 beside it), on a fresh random batch per round.
 ``ratio`` = kernel ÷ numpy's two whole-batch GEMMs; ``ratio_blocked_gemms`` = kernel ÷ the
 same GEMMs in the kernel's blocks, i.e. what the hinge and the call overhead add (1.0: nothing).
@@ -33,8 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.machine import blas_facts  # noqa: E402
-from worker.task.malloc import keep_freed_memory  # noqa: E402
 from worker.svm import _block_rows, _scores, _weighted_rows, svm_loss_grad  # noqa: E402
+from worker.task.malloc import keep_freed_memory  # noqa: E402
 
 
 def _per_call_us(fn, calls: int) -> float:

@@ -159,7 +159,9 @@ def server_cpu(steps: int, repeats: int, base: str | None, dataset: str) -> dict
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--steps", type=int, default=20000, help="updates of the 2-worker job (its 50 curve points are a fixed cost per job)")
+    parser.add_argument(
+        "--steps", type=int, default=20000, help="updates of the 2-worker job (its 50 curve points are a fixed cost per job)"
+    )
     parser.add_argument("--round-trips", type=int, default=200)
     parser.add_argument("--dataset", default="synthetic:20000,3072,10")
     parser.add_argument("--base", help="another checkout whose server runs the same job, alternately")

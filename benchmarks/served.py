@@ -26,7 +26,6 @@ from client.rpc.channel import open_channel  # noqa: E402
 from proto import descent_pb2, descent_pb2_grpc  # noqa: E402
 from proto.tensor import from_chunks  # noqa: E402
 
-
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 

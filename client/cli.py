@@ -17,27 +17,27 @@ from typing import Any
 import click
 
 from client.commands.analysis import COMMANDS as ANALYSIS_COMMANDS
-from client.rpc.api import TrainerApi
-from client.rpc.requests import job_spec
-from client.output.atomic_file import save_array
 from client.commands.kit import configs as _configs
 from client.commands.kit import connection_options, raise_terminated, reports_errors
 from client.commands.kit import note as _note
 from client.commands.kit import open_connection as _connect
 from client.commands.kit import print_json as _print_json
-from client.connection.config import OutputConfig
-from client.errors import CommandError
 from client.commands.model import COMMANDS as MODEL_COMMANDS
 from client.commands.notes import COMMANDS as NOTES_COMMANDS
 from client.commands.options import job_options
 from client.commands.pictures import COMMANDS as PICTURE_COMMANDS
+from client.commands.server import COMMANDS as SERVER_COMMANDS
+from client.commands.tune import COMMANDS as TUNE_COMMANDS
+from client.connection.config import OutputConfig
+from client.errors import CommandError
+from client.output.atomic_file import save_array
 from client.output.progress import follow
 from client.output.render import job_json, weights_json
-from proto.names import state_name
-from client.commands.server import COMMANDS as SERVER_COMMANDS
 from client.output.text import job_summary, jobs_table, weights_report
-from client.commands.tune import COMMANDS as TUNE_COMMANDS
+from client.rpc.api import TrainerApi
+from client.rpc.requests import job_spec
 from proto import descent_pb2
+from proto.names import state_name
 
 
 def _report_job(job: dict[str, Any], output: OutputConfig) -> None:

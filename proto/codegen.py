@@ -23,9 +23,8 @@ GENERATED_SUFFIXES = ["_pb2.py", "_pb2.pyi", "_pb2_grpc.py"]
 
 def generate(out_dir: Path) -> list[Path]:
     """Run protoc on every source into ``out_dir``; return the generated files."""
-    from grpc_tools import protoc  # dev dependency: only needed to regenerate
-
     import grpc_tools
+    from grpc_tools import protoc  # dev dependency: only needed to regenerate
 
     well_known = Path(grpc_tools.__file__).parent / "_proto"
     for source in SOURCES:

@@ -14,6 +14,6 @@ import sys
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from server.app import main  # noqa: E402  (after the BLAS setting, before numpy is imported)
+from server.app import main  # after the BLAS setting, before numpy is imported
 
 sys.exit(main())

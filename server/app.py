@@ -12,24 +12,25 @@ import time
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from proto import descent_pb2, descent_pb2_grpc
-from server.jobs.checkpoints import Checkpointer
-from server.config import ServerConfig, parse_args
 from server.cluster.data_cache import DataCache
+from server.cluster.launcher import RayLauncher
+from server.cluster.node_watch import NodeWatch
+from server.config import ServerConfig, parse_args
+from server.jobs.checkpoints import Checkpointer
+from server.jobs.registry import JobRegistry
+from server.observe.logs import configure_logging
+from server.observe.metrics import ServerMetrics
 from server.rpc.admission import Admission
 from server.rpc.data_roots import DataRoots
 from server.rpc.grpc_server import build_server, enable_reflection
-from server.training.housekeeping import Housekeeping
-from server.state.database import StateDirError
-from server.cluster.launcher import RayLauncher
-from server.observe.logs import configure_logging
-from server.observe.metrics import ServerMetrics
-from server.cluster.node_watch import NodeWatch
+from server.rpc.parameter_servicer import ParameterServicer
+from server.rpc.parameter_servicer import add_to_server as add_parameter_service
 from server.rpc.shm_lane import host_addresses
-from server.rpc.parameter_servicer import ParameterServicer, add_to_server as add_parameter_service
-from server.jobs.registry import JobRegistry
-from server.training.runner import JobRunner
-from server.training.placement import Scheduler
 from server.rpc.trainer_servicer import TrainerServicer
+from server.state.database import StateDirError
+from server.training.housekeeping import Housekeeping
+from server.training.placement import Scheduler
+from server.training.runner import JobRunner
 from worker.task.malloc import keep_freed_memory
 
 log = logging.getLogger("descent.server")

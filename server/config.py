@@ -9,10 +9,10 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from server.jobs.checkpoints import CheckpointPolicy
 from server.cluster.data_cache import DEFAULT_BLOCK_BYTES, DEFAULT_MAX_BYTES
-from server.observe.logs import FORMATS
+from server.jobs.checkpoints import CheckpointPolicy
 from server.limits import FLAGS, Limits, default_request_memory, parse_bytes
+from server.observe.logs import FORMATS
 
 #: Name of the token file a server writes into its state directory when no token was given.
 TOKEN_FILE = "server.token"

@@ -13,17 +13,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from server.rpc.admission import Admission
+from formats.sizes import data_size
 from server.analyses.gradcheck import GRADIENT_CHECK, GradcheckConfig
 from server.analyses.landscape import LANDSCAPE, LandscapeConfig
 from server.analyses.minibatch import MINIBATCH, MinibatchConfig
 from server.analyses.sweep import SWEEP, SweepConfig
-from server.rpc.data_roots import DataRoots
 from server.errors import RequestError, ResourcesExhausted
 from server.jobs.spec import JobConfig
 from server.limits import Limits, parse_bytes
+from server.rpc.admission import Admission
+from server.rpc.data_roots import DataRoots
 from worker.data.prepare import load, parse_spec
-from formats.sizes import data_size
 
 REAL_MNIST = Path(__file__).resolve().parents[2] / "shared/data/mnist"
 

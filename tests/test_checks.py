@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from worker import checks, svm, verdict
-from worker.data import prepare as data
 from worker.checks import check, setup
+from worker.data import prepare as data
 
 
 @pytest.fixture(scope="module")

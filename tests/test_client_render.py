@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import math
 
-from client.output.render import cluster_json, gradcheck_json, job_json, sweep_json
 from client.output.check_text import gradcheck_report, sweep_report
+from client.output.render import cluster_json, gradcheck_json, job_json, sweep_json
 from client.output.text import cluster_report, job_summary, jobs_table
 from proto import descent_pb2
 

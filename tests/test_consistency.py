@@ -6,8 +6,8 @@ import time
 import numpy as np
 import pytest
 
-from server.params.consistency import Consistency, parse_consistency
 from server.errors import Cancelled, RequestError
+from server.params.consistency import Consistency, parse_consistency
 from server.params.staleness import BUCKETS, StalenessHistogram
 from server.params.store import ParameterStore
 

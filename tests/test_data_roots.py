@@ -7,8 +7,8 @@ import os
 import numpy as np
 import pytest
 
-from server.rpc.data_roots import DataRoots
 from server.errors import PermissionDenied, RequestError
+from server.rpc.data_roots import DataRoots
 
 
 @pytest.fixture()

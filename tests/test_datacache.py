@@ -6,8 +6,8 @@ import weakref
 import numpy as np
 import pytest
 
-from server.config import parse_args
 from server.cluster.data_cache import DEFAULT_BLOCK_BYTES, DataCache
+from server.config import parse_args
 from tests.test_guard import Objects
 from tests.test_pages import rss_shmem_kb
 from worker.data.prepare import prepare

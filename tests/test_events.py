@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from proto import descent_pb2 as pb
-from server.observe import events
 from server.jobs.job import Job
 from server.jobs.spec import JobConfig
+from server.observe import events
 from server.observe.logs import JsonFormatter, LogfmtFormatter, parse_logfmt
 from server.params.store import ParameterStore
 from tests.server_process import ServerProcess

@@ -10,8 +10,8 @@ import pytest
 
 from proto import descent_pb2 as pb
 from server.errors import JobNotFound, PermissionDenied, RequestError, ResourcesExhausted
-from server.rpc.status import status_for
 from server.fields import ECHO_CHARS, MAX_ID_CHARS, check_request
+from server.rpc.status import status_for
 
 
 @pytest.mark.parametrize(

@@ -6,14 +6,13 @@ to do, and the runner is given an analytic gradient with a planted bug.
 
 from __future__ import annotations
 
-
 import numpy as np
 
 from proto import descent_pb2
 from server.analyses import first_batch_check as guard
-from server.jobs.spec import JobConfig
-from server.jobs.registry import JobRegistry
 from server.cluster.data_cache import DataCache
+from server.jobs.registry import JobRegistry
+from server.jobs.spec import JobConfig
 from server.training.runner import JobRunner
 from tests.stored import stored_status
 from worker import svm

@@ -123,7 +123,8 @@ def test_every_rpc_needs_the_token_and_health_does_not(server):
             health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
             assert health.status == health_pb2.HealthCheckResponse.SERVING
             reflect = reflection_pb2_grpc.ServerReflectionStub(channel)
-            code, _ = code_of(lambda: list(reflect.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=5)))
+            listing = [reflection_pb2.ServerReflectionRequest(list_services="")]
+            code, _ = code_of(lambda: list(reflect.ServerReflectionInfo(iter(listing), timeout=5)))
             assert code == Code.UNAUTHENTICATED
     # with the token: the same calls get past authentication (their empty requests are judged on their merits)
     for service, method in methods:
@@ -223,7 +224,8 @@ def test_worker_ids_and_finished_jobs_cannot_be_changed(server):
             if status.state == State.RUNNING and status.steps > 0:  # its worker is placed and pushing
                 break
         for worker_id, words in (("", "worker_id is empty"), ("w" * (10 << 20), "at most 128")):
-            code, details = code_of(lambda: list(server.params.PushStream(iter([pb.PushRequest(job_id=running.job_id, worker_id=worker_id)]))))
+            push = pb.PushRequest(job_id=running.job_id, worker_id=worker_id)
+            code, details = code_of(lambda: list(server.params.PushStream(iter([push]))))
             assert code == Code.INVALID_ARGUMENT and words in details, details
             code, details = code_of(server.params.Pull, pb.PullRequest(job_id=running.job_id, worker_id=worker_id))
             assert code == Code.INVALID_ARGUMENT and words in details

@@ -75,6 +75,7 @@ def test_proto_is_ours_not_a_shadowing_package():
 
 def test_formats_load_only_numpy():
     code = ("import sys, formats.model, formats.inputs, formats.scoring; "
-            "print(sorted(m for m in ('grpc', 'ray', 'PIL', 'sklearn', 'scipy', 'matplotlib', 'proto', 'worker', 'server', 'client') if m in sys.modules))")
+            "print(sorted(m for m in ('grpc', 'ray', 'PIL', 'sklearn', 'scipy', 'matplotlib', 'proto', 'worker', 'server', "
+            "'client') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

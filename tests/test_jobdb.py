@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 
 from proto import descent_pb2 as pb
-from server.state.database import JobDatabase, StateDirError
-from server.state.files import CheckpointUnreadable, JobFiles
-from server.jobs.spec import JobConfig
-from server.params.loss_history import LossHistory
 from server.errors import StorageUnavailable
 from server.jobs.registry import JobRegistry
+from server.jobs.spec import JobConfig
+from server.params.loss_history import LossHistory
 from server.params.store import ParameterStore
+from server.state.database import JobDatabase, StateDirError
+from server.state.files import CheckpointUnreadable, JobFiles
 
 State = pb.JobState
 

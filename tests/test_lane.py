@@ -25,12 +25,12 @@ from proto.tensor import from_tensor
 from proto.wire import passthrough
 from server.jobs.job import Job
 from server.jobs.spec import JobConfig
-from server.rpc.shm_lane import local_peer
-from server.rpc.parameter_servicer import ParameterServicer, add_to_server
 from server.params.store import ParameterStore
-from worker.task.loop import PUSH_STREAM, LoopConfig, TrainLoop
+from server.rpc.parameter_servicer import ParameterServicer, add_to_server
+from server.rpc.shm_lane import local_peer
 from worker.data.prepare import sample_batch
 from worker.svm import svm_loss_grad
+from worker.task.loop import PUSH_STREAM, LoopConfig, TrainLoop
 
 SHAPE = (10, 65)
 LR, REG, BATCH, SEED = 1e-2, 1e-3, 32, 7

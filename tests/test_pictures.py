@@ -12,11 +12,11 @@ from client.output.notes_render import smooth
 from client.plots.templates import template_tiles
 from proto import descent_pb2 as pb
 from proto.tensor import from_chunks
-from server.training import curve
-from server.training.curve import CurveRecorder, mean_since, point_every
 from server.jobs.job import Job
 from server.jobs.spec import JobConfig
 from server.params.store import ParameterStore
+from server.training import curve
+from server.training.curve import CurveRecorder, mean_since, point_every
 from tests.server_process import ServerProcess
 from tests.test_cli_e2e import as_json, descent
 from worker import svm

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib.metadata
 
-
 import grpc
 import numpy as np
 import pytest

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from worker import sweep, svm
+from worker import svm, sweep
 from worker.data import prepare as data
 
 

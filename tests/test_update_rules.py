@@ -7,12 +7,12 @@ import pytest
 
 from proto import descent_pb2
 from server.errors import RequestError
-from server.state.files import JobFiles
 from server.jobs.spec import resolve
+from server.params import update_rules
 from server.params.lr_schedules import Schedule, parse_schedule
 from server.params.store import ParameterStore
-from server.params import update_rules
 from server.params.update_rules import OPTIMIZERS, RuleSpec, make_rule
+from server.state.files import JobFiles
 from worker.data.prepare import prepare, sample_batch
 from worker.svm import accuracy, svm_loss_grad
 

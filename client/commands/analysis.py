@@ -9,18 +9,18 @@ import os
 
 import click
 
-from client.rpc.requests import gradcheck_request
 from client.commands.kit import configs as _configs
 from client.commands.kit import connection_options, reports_errors
 from client.commands.kit import open_connection as _connect
 from client.commands.kit import print_json as _print_json
-from client.errors import CommandError
-from proto.names import FORMULA_VALUES, METHOD_VALUES
 from client.commands.options import DATASET_HELP, FLOATS, INT32, INT64
-from client.plots.sweep_plot import save_sweep_plot
+from client.errors import CommandError
+from client.output.check_text import gradcheck_report, sweep_report
 from client.output.progress import follow_check
 from client.output.render import gradcheck_json, sweep_json
-from client.output.check_text import gradcheck_report, sweep_report
+from client.plots.sweep_plot import save_sweep_plot
+from client.rpc.requests import gradcheck_request
+from proto.names import FORMULA_VALUES, METHOD_VALUES
 
 
 @click.command()

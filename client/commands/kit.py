@@ -19,9 +19,9 @@ from typing import Any
 import click
 
 from client.connection.config import ConnectionConfig, OutputConfig, build_connection, build_output
-from client.errors import CommandError
 from client.connection.hints import local_path_hint
 from client.connection.session import connect
+from client.errors import CommandError
 from formats.extras import MissingExtra
 
 

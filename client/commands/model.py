@@ -14,12 +14,12 @@ import os
 import click
 import numpy as np
 
-from client.output.atomic_file import write_atomically
 from client.commands.kit import configs, connection_options, open_connection, print_json, reports_errors
-from client.plots.confusion_plot import save_confusion_plot
 from client.errors import CommandError
-from client.rpc.model_calls import decoded
+from client.output.atomic_file import write_atomically
 from client.output.model_text import evaluation_json, evaluation_report, export_report, predictions_json, predictions_report
+from client.plots.confusion_plot import save_confusion_plot
+from client.rpc.model_calls import decoded
 from formats.datasets import image_layout
 from formats.inputs import read_dataset, read_inputs
 from formats.model import HYPERPARAMETERS, Model, load_model, model_bytes

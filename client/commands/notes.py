@@ -11,9 +11,9 @@ import os
 import click
 
 from client.commands.kit import configs, connection_options, open_connection, print_json, reports_errors
-from client.plots.notes_plot import save_landscape_plot, save_minibatch_plot
-from client.output.notes_render import landscape_json, landscape_report, minibatch_json, minibatch_report
 from client.commands.options import DATASET_HELP, INT32, INT64
+from client.output.notes_render import landscape_json, landscape_report, minibatch_json, minibatch_report
+from client.plots.notes_plot import save_landscape_plot, save_minibatch_plot
 
 
 def check_plot_path(path: str | None, default: str) -> str:

@@ -12,10 +12,10 @@ import os
 import click
 
 from client.commands.kit import configs, connection_options, open_connection, print_json, reports_errors
-from client.errors import CommandError
 from client.commands.notes import check_plot_path
-from client.plots.notes_plot import save_curve_plot, save_templates_plot
+from client.errors import CommandError
 from client.output.notes_render import curve_json, curve_report
+from client.plots.notes_plot import save_curve_plot, save_templates_plot
 from client.plots.templates import template_tiles
 from formats.model import load_model
 

@@ -14,8 +14,8 @@ from client.commands.kit import configs as _configs
 from client.commands.kit import connection_options, reports_errors
 from client.commands.kit import open_connection as _connect
 from client.commands.kit import print_json as _print_json
-from client.errors import CommandError
 from client.connection.launch import server_argv, server_env
+from client.errors import CommandError
 from client.output.render import cluster_json
 from client.output.text import cluster_report
 

@@ -18,20 +18,20 @@ from typing import Any
 import click
 import numpy as np
 
-from client.rpc.api import TrainerApi
-from client.rpc.requests import job_spec
 from client.commands.kit import configs as _configs
 from client.commands.kit import connection_options, reports_errors
 from client.commands.kit import note as _note
 from client.commands.kit import open_connection as _connect
 from client.commands.kit import print_json as _print_json
-from client.errors import CommandError
 from client.commands.options import job_option, job_options
-from proto.job_fields import BY_NAME, RULE_FIELDS
-from client.output.progress import is_terminal
-from proto.names import state_name
 from client.commands.tune_plan import Dimension, Rung, grid_trials, parse_dimension, random_trials, rank, rungs, survivors
+from client.errors import CommandError
+from client.output.progress import is_terminal
 from client.output.tune_report import save_scatter, summary, trials_table
+from client.rpc.api import TrainerApi
+from client.rpc.requests import job_spec
+from proto.job_fields import BY_NAME, RULE_FIELDS
+from proto.names import state_name
 
 #: Seconds between polls of the running trials.
 POLL_SECONDS = 0.3

@@ -7,10 +7,10 @@ import os
 import secrets
 from collections.abc import Callable, Iterator
 
-from client.rpc.api import TrainerApi, open_api
 from client.connection.config import ConnectionConfig
 from client.connection.embedded import EmbeddedConfig, EmbeddedServer
 from client.connection.launch import server_argv, server_env
+from client.rpc.api import TrainerApi, open_api
 
 
 def embedded_config(config: ConnectionConfig, token: str = "") -> EmbeddedConfig:

@@ -7,7 +7,6 @@ from typing import Any
 
 from client.output.text_format import DASH, fmt_fixed, fmt_sci, fmt_step, table
 
-
 #: A check with more coordinates than this shows its worst ones, not every row.
 MAX_CHECK_ROWS = 40
 #: Rows shown per group (worst smooth, kinks) when a check is too long to list.
@@ -87,7 +86,8 @@ def _by_h_table(check: dict[str, Any]) -> str:
     rounding = (
         "brute subtracts two whole losses, so its\n  rounding error (about eps·|f|/h) grows as h shrinks"
         if method == "brute"
-        else "incremental never subtracts two\n  whole losses, so its rounding stays small (--method brute shows the classic eps·|f|/h growth)"
+        else "incremental never subtracts two\n  whole losses, so its rounding stays small "
+        "(--method brute shows the classic eps·|f|/h growth)"
     )
     notes = [
         "relative error over smooth coordinates; * = every forward error is within truncation reg·h + rounding",

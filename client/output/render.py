@@ -15,9 +15,8 @@ import numpy as np
 
 from client.output.notes_render import curve_points_json
 from proto import descent_pb2
-from proto.names import FORMULA_NAMES, METHOD_NAMES, state_name
 from proto.job_fields import JOB_FIELDS
-
+from proto.names import FORMULA_NAMES, METHOD_NAMES, state_name
 
 
 def _num(value: float) -> float | None:

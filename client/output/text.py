@@ -1,4 +1,5 @@
-"""Human-readable text of the job commands (train, status, jobs, weights) and of `descent cluster`, rendered from the JSON dicts of ``client.output.render``.
+"""Human-readable text of the job commands (train, status, jobs, weights) and of `descent cluster`,
+rendered from the JSON dicts of ``client.output.render``.
 
 Numbers are formatted for reading: losses and accuracies with 4 decimals,
 relative errors like ``1.2e-09``, rates with thousands separators; an absent

@@ -17,8 +17,8 @@ from typing import TypeVar
 import grpc
 import numpy as np
 
-from client.rpc.channel import open_channel
 from client.errors import CommandError
+from client.rpc.channel import open_channel
 from client.rpc.model_calls import ModelCalls
 from client.rpc.notes_calls import NotesCalls
 from client.rpc.requests import with_optional

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from proto import descent_pb2
-from proto.names import FORMULA_VALUES, METHOD_VALUES
 from proto.job_fields import BY_NAME
-
+from proto.names import FORMULA_VALUES, METHOD_VALUES
 
 
 def with_optional(message, **fields):

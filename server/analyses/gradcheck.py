@@ -20,21 +20,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from formats.sizes import DataSize
 from proto import descent_pb2
 from proto.names import FORMULA_NAMES, METHOD_NAMES
-from server.errors import RequestError
-from server.fields import optional, positive
-from server.jobs.spec import DEFAULTS
-from formats.sizes import DataSize
-from server.cluster.launcher import RayLauncher
 from server.analyses.base import Analysis, Source, read_source
-from server.jobs.costs import SCORE_COPIES, W_COPIES, prepared_bytes, weights_bytes
 from server.analyses.messages import GradcheckOutcome, Progress, gradcheck_progress, gradcheck_response
 from server.analyses.target import analysis_target, prepare_target
+from server.cluster.launcher import RayLauncher
+from server.errors import RequestError
+from server.fields import optional, positive
+from server.jobs.costs import SCORE_COPIES, W_COPIES, prepared_bytes, weights_bytes
 from server.jobs.registry import JobRegistry
-from worker.checks import CheckReport, assemble, needs_minus, setup
+from server.jobs.spec import DEFAULTS
+from worker.checks import assemble, needs_minus, setup
 from worker.fdiff import loss_changes
-
 
 #: At most this many h values in one request, and coordinates in one full check.
 MAX_H_VALUES = 16

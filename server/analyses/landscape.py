@@ -21,8 +21,8 @@ from proto import descent_pb2
 from proto.tensor import to_tensor
 from server.analyses.base import Analysis, Source, read_source
 from server.analyses.target import analysis_target, prepare_target
-from server.fields import check_range, optional, positive
 from server.cluster.launcher import RayLauncher
+from server.fields import check_range, optional, positive
 from server.jobs.registry import JobRegistry
 from worker.landscape import MAX_POINTS, directions, grid, line_losses, loss_at, plane_rows
 

@@ -15,13 +15,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from formats.sizes import DataSize
-
 from proto import descent_pb2
 from server.analyses.base import Analysis, Source, read_source
 from server.analyses.target import analysis_target, prepare_target
+from server.cluster.launcher import RayLauncher
 from server.errors import RequestError
 from server.fields import check_range, optional
-from server.cluster.launcher import RayLauncher
 from server.jobs.registry import JobRegistry
 from worker.minibatch import DEFAULT_SIZES, MinibatchRow, batch_sizes, minibatch_rows
 

@@ -12,8 +12,8 @@ import numpy as np
 
 from server.errors import RequestError
 from server.fields import echo
-from server.jobs.spec import DEFAULTS
 from server.jobs.registry import JobRegistry
+from server.jobs.spec import DEFAULTS
 from worker.data.prepare import Prepared, prepare
 
 

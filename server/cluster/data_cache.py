@@ -32,8 +32,8 @@ import numpy as np
 
 from server.cluster.shm_pages import unmap_shared
 from worker.data.prepare import Prepared, prepare
-from worker.task.malloc import release_freed_memory
 from worker.data.rows import Rows
+from worker.task.malloc import release_freed_memory
 
 #: Default bound on the bytes of cached prepared data sets.
 DEFAULT_MAX_BYTES = 2 << 30

@@ -28,25 +28,22 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 import ray
 from ray.util.placement_group import placement_group, remove_placement_group
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
-from server.errors import Cancelled, ResourcesExhausted
 from server.cluster.local_ray import LeanStartUnavailable, LocalCluster, start_local
 from server.cluster.reaper import REAPER_WAIT_S, kill_monitor, start_reaper
+from server.errors import Cancelled, ResourcesExhausted
+from worker.data.rows import Rows
 from worker.task.loop import LoopConfig, TrainLoop
 from worker.task.malloc import release_freed_memory
-from worker.data.rows import Rows
 
 
 def _train(config: LoopConfig, y: Any, *blocks: Any) -> dict:

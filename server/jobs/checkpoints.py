@@ -13,9 +13,9 @@ import time
 from dataclasses import dataclass
 
 from proto import descent_pb2
-from server.observe import events
 from server.jobs.job import Job
 from server.jobs.registry import JobRegistry
+from server.observe import events
 
 log = logging.getLogger("descent.checkpoints")
 State = descent_pb2.JobState

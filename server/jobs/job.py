@@ -17,8 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from proto import descent_pb2
-from server.observe import events
 from server.jobs.spec import JobConfig
+from server.observe import events
 from server.params.protocol import Store
 
 State = descent_pb2.JobState

@@ -29,12 +29,12 @@ import numpy as np
 from google.protobuf import json_format
 
 from proto import descent_pb2
-from server.observe import events
 from server.errors import JobNotActive, JobNotFound, StorageUnavailable
 from server.jobs.job import TERMINAL, Job
+from server.jobs.spec import JobConfig, resolve
+from server.observe import events
 from server.state.database import JobDatabase, Row
 from server.state.files import CheckpointUnreadable, JobFiles
-from server.jobs.spec import JobConfig, resolve
 
 log = logging.getLogger("descent.registry")
 State = descent_pb2.JobState

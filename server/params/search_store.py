@@ -20,8 +20,8 @@ import numpy as np
 
 from server.errors import PermissionDenied
 from server.params.loss_history import LossHistory
-from server.params.staleness import Staleness
 from server.params.snapshots import StoreState, VersionAlarm
+from server.params.staleness import Staleness
 from worker.search import accepts
 
 #: The per-worker count a checkpoint keeps for a search job (candidates are not pushed by workers).

@@ -25,12 +25,12 @@ from collections.abc import Callable
 
 import numpy as np
 
-from server.params.consistency import ASYNC, Consistency
 from server.errors import Cancelled, RequestError
+from server.params.consistency import ASYNC, Consistency
 from server.params.enrollment import Enrollment
 from server.params.loss_history import LossHistory
-from server.params.staleness import Staleness, StalenessHistogram
 from server.params.snapshots import Snapshot, StoreObserver, StoreState, VersionAlarm, raw_bytes
+from server.params.staleness import Staleness, StalenessHistogram
 from server.params.update_rules import RuleSpec, UpdateRule, make_rule
 
 #: Seconds between checks that a waiting push's caller is still there.

@@ -16,14 +16,14 @@ import dataclasses
 import threading
 from collections.abc import Callable, Iterator
 
+from formats.sizes import DataSize, data_size
 from server.analyses.base import Analysis, ConfigT
-from server.rpc.data_roots import DataRoots
 from server.errors import RequestError, ResourcesExhausted
 from server.jobs.costs import evaluation_bytes, job_bytes
 from server.jobs.spec import JobConfig
 from server.limits import FLAGS, Limits
+from server.rpc.data_roots import DataRoots
 from worker.data.prepare import check_spec, parse_spec
-from formats.sizes import DataSize, data_size
 
 
 def _gib(n: int) -> str:

@@ -16,10 +16,10 @@ from grpc_reflection.v1alpha import reflection
 
 from proto import descent_pb2
 from proto.limits import GRPC_OPTIONS
-from server.rpc.auth import TokenInterceptor
-from server.rpc.interceptors import DecodeErrors, MetricsInterceptor
 from server.limits import Limits
 from server.observe.metrics import ServerMetrics
+from server.rpc.auth import TokenInterceptor
+from server.rpc.interceptors import DecodeErrors, MetricsInterceptor
 from server.rpc.streams import StreamBudgets, pool_threads
 
 #: Calls that may wait for a thread beyond those running (more are refused with RESOURCE_EXHAUSTED).

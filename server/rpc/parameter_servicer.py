@@ -28,13 +28,13 @@ from proto import descent_pb2, descent_pb2_grpc, lifted
 from proto.tensor import TensorAssembler, from_tensor
 from proto.wire import parameters_messages, passthrough
 from server.errors import JobNotActive, JobNotFound, RequestError
-from server.rpc.status import grpc_errors, grpc_stream_errors
 from server.fields import check_request
 from server.jobs.job import TERMINAL
-from server.rpc.shm_lane import Lane, LanePush, Observe, host_addresses, local_peer
 from server.jobs.registry import JobRegistry
-from server.params.store import ParameterStore
 from server.params.snapshots import Snapshot
+from server.params.store import ParameterStore
+from server.rpc.shm_lane import Lane, LanePush, Observe, host_addresses, local_peer
+from server.rpc.status import grpc_errors, grpc_stream_errors
 
 State = descent_pb2.JobState
 SERVICE = "descent.v1.ParameterServer"

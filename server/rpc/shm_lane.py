@@ -26,8 +26,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from proto.shared_memory import PUSH, REPLY, TOKEN_BYTES, Segment, socket_address, sweep
 from proto import descent_pb2
+from proto.shared_memory import PUSH, REPLY, TOKEN_BYTES, Segment, socket_address, sweep
 from server.errors import Cancelled, RequestError
 from server.params.snapshots import Snapshot
 

@@ -13,14 +13,14 @@ from server.analyses.gradcheck import GRADIENT_CHECK
 from server.analyses.landscape import LANDSCAPE
 from server.analyses.minibatch import MINIBATCH
 from server.analyses.sweep import SWEEP
+from server.cluster.launcher import RayLauncher
+from server.errors import JobNotActive
+from server.jobs.job import TERMINAL, Job
+from server.jobs.registry import JobRegistry
+from server.jobs.spec import resolve
 from server.rpc import cluster_view
 from server.rpc.admission import Admission
-from server.errors import JobNotActive
 from server.rpc.status import grpc_errors, grpc_stream_errors
-from server.jobs.job import TERMINAL, Job
-from server.jobs.spec import resolve
-from server.cluster.launcher import RayLauncher
-from server.jobs.registry import JobRegistry
 from server.training.runner import JobRunner
 
 State = descent_pb2.JobState

@@ -17,9 +17,9 @@ from collections.abc import Callable
 from typing import Any
 
 from proto import descent_pb2
+from server.cluster.launcher import RayLauncher
 from server.errors import ResourcesExhausted
 from server.jobs.job import Job
-from server.cluster.launcher import RayLauncher
 
 State = descent_pb2.JobState
 

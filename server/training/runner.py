@@ -25,18 +25,18 @@ from collections.abc import Callable
 import numpy as np
 
 from proto import descent_pb2
-from server.jobs.job import DataShape, Job
 from server.analyses.first_batch_check import first_batch_check, refusal
-from server.jobs.checkpoints import Checkpointer
-from server.cluster.launcher import RayLauncher
 from server.analyses.messages import check_summary
-from server.jobs.registry import JobRegistry
-from server.training.placement import Scheduler
-from server.observe.metrics import ServerMetrics
-from server.training.methods import Endpoint, GradientWorkers, NumericalGradient, RandomSearch, Trained, method_for
-from server.training.seeds import initial_weights, worker_seeds
 from server.cluster.data_cache import DataCache, Shared
+from server.cluster.launcher import RayLauncher
+from server.jobs.checkpoints import Checkpointer
+from server.jobs.job import DataShape, Job
+from server.jobs.registry import JobRegistry
+from server.observe.metrics import ServerMetrics
 from server.training.evaluation import split_accuracies
+from server.training.methods import Endpoint, GradientWorkers, NumericalGradient, RandomSearch, Trained, method_for
+from server.training.placement import Scheduler
+from server.training.seeds import initial_weights, worker_seeds
 from worker.data.prepare import Prepared
 from worker.svm import svm_loss_grad
 

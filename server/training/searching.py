@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from server.cluster.launcher import RayLauncher
 from server.errors import Cancelled
 from server.jobs.job import Job
-from server.cluster.launcher import RayLauncher
 from server.params.search_store import SearchStore
 from worker.search import batch_loss, candidate, candidate_losses, candidate_seed
 

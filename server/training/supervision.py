@@ -18,9 +18,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from server.observe import events
-from server.jobs.job import Job
 from server.cluster.launcher import RayLauncher
+from server.jobs.job import Job
+from server.observe import events
 from worker.task.loop import LoopConfig
 
 log = logging.getLogger("descent.supervisor")

@@ -48,7 +48,8 @@ NOT_RUN = {
     "descent status JOB": NEEDS_JOB,
     "descent watch JOB": NEEDS_JOB,
     "descent jobs": "lists the jobs of the user's state directory (covered by tests/test_cli_e2e.py)",
-    "descent gradcheck --dataset digits --full --h 1e-3,1e-5,1e-7": "a full check at three step sizes (covered by tests/test_gradcheck_e2e.py)",
+    "descent gradcheck --dataset digits --full --h 1e-3,1e-5,1e-7":
+        "a full check at three step sizes (covered by tests/test_gradcheck_e2e.py)",
     "descent landscape --dataset digits --examples 1": "draws a 41 x 41 plane (covered by tests/test_notes_e2e.py)",
     "descent minibatch --dataset digits": "times 16 batch sizes (covered by tests/test_notes_e2e.py)",
     "descent curve JOB": NEEDS_JOB,

@@ -48,7 +48,7 @@ def main() -> int:
                 timeout=30,
             )
             submitted.append(job.job_id)
-        except Exception as exc:  # noqa: BLE001 - a refusal is reported, not fatal to the loop
+        except Exception as exc:  # a refusal is reported, not fatal to the loop
             rounds.append({"round": round_, "submit_error": str(exc)[:200]})
         time.sleep(delay)
         states = {s.job_id: pb.JobState.Name(s.state) for s in server.trainer.ListJobs(pb.ListJobsRequest()).jobs}

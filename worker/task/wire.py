@@ -100,7 +100,7 @@ class LaneWire:
         try:
             for _ in self._replies:
                 pass
-        except Exception:  # noqa: BLE001 - the job is over either way
+        except Exception:  # the job is over either way
             pass
 
     def _ended(self) -> Weights:

@@ -131,7 +131,8 @@ def scenario(engine: DockerEngine) -> None:
         log("docker compose config: valid")
         log("building the project's image (Dockerfile FROM python:3.11-slim)")
         built = cluster.compose("build", timeout=1800)
-        log(f"docker compose build: {', '.join(l.strip() for l in (built.stdout + built.stderr).splitlines() if l.strip().endswith('Built'))}")
+        lines = (built.stdout + built.stderr).splitlines()
+        log(f"docker compose build: {', '.join(line.strip() for line in lines if line.strip().endswith('Built'))}")
 
         cluster.up(None)  # as it is: DESCENT_WORKERS unset, two worker nodes
         anonymous = run([sys.executable, "-m", "client.cli", "jobs", "--server", f"localhost:{cluster.port}"],

@@ -132,7 +132,8 @@ def killed_workers_come_back(cluster) -> None:
     new_node = node_of(cluster, victim)
     dead = [n for n in cluster.descent("cluster")["nodes"] if n["node_id"] == old_node]
     log(f"it came back by itself (restart count {state[1]}) as Ray node {new_node[:12]}; descent cluster: "
-        f"{len(workers)} live worker nodes, the old node listed as {[('alive' if n['alive'] else 'dead', n['cpus'], n['roles']) for n in dead]}")
+        f"{len(workers)} live worker nodes, the old node listed as "
+        f"{[('alive' if n['alive'] else 'dead', n['cpus'], n['roles']) for n in dead]}")
     check(new_node != old_node, "the restarted worker is the same Ray node")
     check(all(not n["alive"] and n["cpus"] == 0 and n["roles"] == [] for n in dead), f"the old node is not shown dead: {dead}")
     victim = cluster.worker_containers()[1]
