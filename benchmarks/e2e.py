@@ -53,7 +53,8 @@ from benchmarks.machine import blas_facts  # noqa: E402
 from benchmarks.served import steady_rate  # noqa: E402
 from client.rpc.channel import open_channel  # noqa: E402
 from proto import descent_pb2, descent_pb2_grpc  # noqa: E402
-from worker.data.prepare import prepare, sample_batch  # noqa: E402
+from worker.data.prepare import prepare  # noqa: E402
+from worker.data.rows import sample_batch  # noqa: E402
 from worker.svm import svm_loss_grad  # noqa: E402
 from worker.task.malloc import keep_freed_memory  # noqa: E402
 

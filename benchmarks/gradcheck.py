@@ -40,7 +40,8 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.machine import blas_facts  # noqa: E402
 from server.analyses.gradcheck import plan_tasks  # noqa: E402
 from server.cluster.launcher import RayLauncher  # noqa: E402
-from worker.data.prepare import prepare, sample_batch  # noqa: E402
+from worker.data.prepare import prepare  # noqa: E402
+from worker.data.rows import sample_batch  # noqa: E402
 from worker.fdiff import loss_changes, numerical_from_changes  # noqa: E402
 from worker.numgrad import rel_error  # noqa: E402
 from worker.svm import svm_loss_grad  # noqa: E402

@@ -99,7 +99,7 @@ def serve(config: ServerConfig) -> int:
             stall_timeout=config.stall_timeout, token=config.token, tls_ca=tls_ca, metrics=metrics,
             data_cache=DataCache(launcher, config.data_cache_bytes, config.data_block_bytes),
         )
-        trainer = TrainerServicer(registry, runner, launcher, admission_for(config, registry))
+        trainer = TrainerServicer(registry, runner.start, launcher, admission_for(config, registry))
         descent_pb2_grpc.add_TrainerServicer_to_server(trainer, grpc_server)
         observe_push = metrics.observe_push if metrics is not None else None
         local = host_addresses((advertise.rsplit(":", 1)[0].strip("[]"),))  # workers on this host dial one of these

@@ -7,8 +7,12 @@ status codes (server.rpc.status). A bad request is a ``RequestError`` (raised by
 
 from __future__ import annotations
 
+from typing import Any
+
 #: Longest status message sent to a client (a message must fit gRPC's metadata limit).
 MAX_MESSAGE_CHARS = 2000
+#: How much of a bad value an error message repeats.
+ECHO_CHARS = 80
 
 
 class RequestError(ValueError):
@@ -44,3 +48,9 @@ def shorten(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
     if len(text) <= limit:
         return text
     return f"{text[:limit]}… ({len(text) - limit} more characters)"
+
+
+def echo(value: Any) -> str:
+    """``repr(value)``, cut to ECHO_CHARS characters: what an error message may repeat of a bad value."""
+    text = repr(value)
+    return text if len(text) <= ECHO_CHARS else f"{text[:ECHO_CHARS]}… ({len(text)} characters)"

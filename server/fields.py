@@ -13,23 +13,15 @@ from collections.abc import Callable
 from typing import Any
 
 from proto.job_fields import JOB_FIELDS
-from server.errors import RequestError
+from server.errors import RequestError, echo
 
 #: Longest id (job, worker, node) and data set spec a request may carry.
 MAX_ID_CHARS = 128
 MAX_DATASET_CHARS = 4096
 #: WatchJob's interval: 0 means the server's default; otherwise within these bounds (seconds).
 WATCH_INTERVAL_MIN, WATCH_INTERVAL_MAX = 0.05, 60.0
-#: How much of a bad value an error message repeats.
-ECHO_CHARS = 80
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
-
-
-def echo(value: Any) -> str:
-    """``repr(value)``, cut to ECHO_CHARS characters: what an error message may repeat of a bad value."""
-    text = repr(value)
-    return text if len(text) <= ECHO_CHARS else f"{text[:ECHO_CHARS]}… ({len(text)} characters)"
 
 
 def optional(message: Any, name: str, default: Any) -> Any:

@@ -9,8 +9,8 @@ import grpc
 import pytest
 
 from proto import descent_pb2 as pb
-from server.errors import JobNotFound, PermissionDenied, RequestError, ResourcesExhausted
-from server.fields import ECHO_CHARS, MAX_ID_CHARS, check_request
+from server.errors import ECHO_CHARS, JobNotFound, PermissionDenied, RequestError, ResourcesExhausted
+from server.fields import MAX_ID_CHARS, check_request
 from server.rpc.status import status_for
 
 

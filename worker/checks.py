@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from worker.data.prepare import sample_batch
+from worker.data.rows import sample_batch
 from worker.fdiff import loss_changes, numerical_from_changes
 from worker.numgrad import FORMULAS, GradCheckResult, make_result
 from worker.svm import kink_mask, svm_loss, svm_loss_grad

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from worker.data.prepare import sample_batch
+from worker.data.rows import sample_batch
 from worker.svm import svm_loss_grad
 
 #: Batch sizes measured by default below the full split: powers of two and a few around 256.

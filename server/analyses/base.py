@@ -1,4 +1,5 @@
-"""One shape for every analysis a client asks for: resolve → cost → run → respond.
+"""One shape for every analysis a client asks for: resolve → cost → run → respond, and what an
+analysis looks at (its Source, resolved into an AnalysisTarget: the data and W).
 
 - ``resolve(request)`` fills the request's defaults into a frozen config and checks every
   field (RequestError names the bad one); the fields every analysis shares — the data set or
@@ -20,13 +21,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
+import numpy as np
+
 from formats.sizes import DataSize
 from proto.job_fields import BY_NAME
-from server.analyses.target import check_source
 from server.cluster.launcher import RayLauncher
+from server.errors import RequestError, echo
 from server.fields import optional
 from server.jobs.registry import JobRegistry
 from server.jobs.spec import DEFAULTS, check_field
+from worker.data.prepare import Prepared, prepare
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,42 @@ def read_source(request: Any) -> dict[str, Any]:
         if values[name] is not None:
             check_field(BY_NAME[name], values[name])
     return values
+
+
+@dataclass(frozen=True, eq=False)
+class AnalysisTarget:
+    """A data set (split with data_seed), W (None: random) and reg."""
+
+    dataset: str
+    data_seed: int
+    W: np.ndarray | None
+    reg: float
+
+
+def analysis_target(registry: JobRegistry, job_id: str, dataset: str, seed: int, reg: float | None) -> AnalysisTarget:
+    """The data set and seed given, or job ``job_id``'s (JobNotFound; JobNotActive while it has no W yet)."""
+    if not job_id:
+        return AnalysisTarget(dataset=dataset, data_seed=seed, W=None, reg=DEFAULTS.reg if reg is None else reg)
+    status = registry.status(job_id)
+    weights, _ = registry.weights(job_id)
+    spec = status.spec
+    return AnalysisTarget(dataset=spec.dataset, data_seed=spec.seed, W=weights, reg=spec.reg if reg is None else reg)
+
+
+def prepare_target(target: AnalysisTarget) -> Prepared:
+    """The target's data set in float64; a malformed file the request named is a RequestError."""
+    try:
+        return prepare(target.dataset, seed=target.data_seed, dtype="float64")
+    except ValueError as error:
+        raise RequestError(str(error)) from None
+
+
+def check_source(dataset: str, job_id: str) -> None:
+    """A job's W or a data set, not both (server.rpc.admission confines the data set and checks it exists)."""
+    if job_id and dataset:
+        raise RequestError(
+            f"give a data set or a job, not both (dataset {echo(dataset)}, job {echo(job_id)}): a job brings its own"
+        )
 
 
 ConfigT = TypeVar("ConfigT", bound=Source)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import numpy as np
 
 from worker.checks import CheckProblem, CheckReport, check
-from worker.data.prepare import sample_batch
+from worker.data.rows import sample_batch
 from worker.svm import svm_loss_grad
 
 GUARD_CHECKS = 20

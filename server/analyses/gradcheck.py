@@ -23,9 +23,8 @@ import numpy as np
 from formats.sizes import DataSize
 from proto import descent_pb2
 from proto.names import FORMULA_NAMES, METHOD_NAMES
-from server.analyses.base import Analysis, Source, read_source
+from server.analyses.base import Analysis, Source, analysis_target, prepare_target, read_source
 from server.analyses.messages import GradcheckOutcome, Progress, gradcheck_progress, gradcheck_response
-from server.analyses.target import analysis_target, prepare_target
 from server.cluster.launcher import RayLauncher
 from server.errors import RequestError
 from server.fields import optional, positive

@@ -13,8 +13,7 @@ from formats.scoring import confusion_matrix
 from proto import descent_pb2
 from proto.tensor import from_tensor, to_tensor
 from server.analyses.export import JobModel, job_model
-from server.errors import RequestError
-from server.fields import echo
+from server.errors import RequestError, echo
 from server.jobs.registry import JobRegistry
 from worker.data.prepare import load_all, preprocess
 from worker.svm import predict as svm_predict

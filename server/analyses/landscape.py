@@ -19,8 +19,7 @@ import numpy as np
 from formats.sizes import DataSize
 from proto import descent_pb2
 from proto.tensor import to_tensor
-from server.analyses.base import Analysis, Source, read_source
-from server.analyses.target import analysis_target, prepare_target
+from server.analyses.base import Analysis, Source, analysis_target, prepare_target, read_source
 from server.cluster.launcher import RayLauncher
 from server.fields import check_range, optional, positive
 from server.jobs.registry import JobRegistry

@@ -17,14 +17,13 @@ import numpy as np
 
 from formats.sizes import DataSize
 from proto import descent_pb2
-from server.analyses.base import Analysis, Source, read_source
-from server.analyses.target import analysis_target, prepare_target
+from server.analyses.base import Analysis, Source, analysis_target, prepare_target, read_source
 from server.cluster.launcher import RayLauncher
 from server.errors import RequestError
 from server.fields import optional, positive
 from server.jobs.costs import SCORE_COPIES, W_COPIES, prepared_bytes, weights_bytes
 from server.jobs.registry import JobRegistry
-from worker.data.prepare import sample_batch
+from worker.data.rows import sample_batch
 from worker.sweep import DECADES, SweepResult, finish, step_sizes, sweep_direction, sweep_losses
 
 #: Sweep defaults once any of step_min / step_max / points is given.

@@ -14,8 +14,8 @@ from typing import Any
 
 from proto import descent_pb2
 from proto.job_fields import BY_NAME, JOB_FIELDS, JobField
-from server.errors import RequestError
-from server.fields import check_range, echo, optional
+from server.errors import RequestError, echo
+from server.fields import check_range, optional
 from server.params.consistency import Consistency, parse_consistency
 from server.params.lr_schedules import Schedule, parse_schedule
 from server.params.update_rules import RuleSpec

@@ -14,8 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from server.errors import RequestError
-from server.fields import echo
+from server.errors import RequestError, echo
 
 MODES = ("async", "sync", "ssp:S")
 #: Largest ssp bound accepted (beyond it ssp is async in all but name).

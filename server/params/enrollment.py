@@ -10,8 +10,7 @@ import hmac
 import secrets
 import threading
 
-from server.errors import PermissionDenied
-from server.fields import echo
+from server.errors import PermissionDenied, echo
 
 
 class Enrollment:

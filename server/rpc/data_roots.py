@@ -13,8 +13,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from server.errors import PermissionDenied, RequestError
-from server.fields import echo
+from server.errors import PermissionDenied, RequestError, echo
 from worker.data.prepare import parse_spec
 
 #: Spec kinds whose argument is a path on the server.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from proto import descent_pb2, descent_pb2_grpc
 from proto.tensor import to_chunks
@@ -21,7 +22,6 @@ from server.jobs.spec import resolve
 from server.rpc import cluster_view
 from server.rpc.admission import Admission
 from server.rpc.status import grpc_errors, grpc_stream_errors
-from server.training.runner import JobRunner
 
 State = descent_pb2.JobState
 
@@ -34,9 +34,12 @@ WATCH_INTERVAL = 0.5
 class TrainerServicer(descent_pb2_grpc.TrainerServicer):
     """Job control, gradient checks, sweeps and cluster facts for clients."""
 
-    def __init__(self, registry: JobRegistry, runner: JobRunner, launcher: RayLauncher, admission: Admission):
+    def __init__(
+        self, registry: JobRegistry, start_job: Callable[[Job], None], launcher: RayLauncher, admission: Admission
+    ):
+        """``start_job`` runs a submitted job in the background (server.training.runner.JobRunner.start)."""
         self._registry = registry
-        self._runner = runner
+        self._start_job = start_job
         self._launcher = launcher
         self._admission = admission
 
@@ -46,7 +49,7 @@ class TrainerServicer(descent_pb2_grpc.TrainerServicer):
             config = self._admission.admit_job(resolve(request.spec))
             self._launcher.check_capacity(config.workers)
             job = self._registry.create(config)
-        self._runner.start(job)
+        self._start_job(job)
         return job.status()
 
     @grpc_errors

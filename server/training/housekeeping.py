@@ -13,12 +13,23 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import Protocol
 
 from server.jobs.checkpoints import Checkpointer
+from server.jobs.job import Job
 from server.jobs.registry import JobRegistry
-from server.training.runner import JobRunner
 
 log = logging.getLogger("descent.housekeeping")
+
+
+class Runs(Protocol):
+    """What housekeeping needs of the job runner (server.training.runner.JobRunner)."""
+
+    def start(self, job: Job) -> None:
+        """Run an adopted job from its checkpoint."""
+
+    def unmap_idle_data(self, idle_for: float) -> int:
+        """Drop the mappings of data sets no job used for ``idle_for`` s; how many."""
 
 
 class Housekeeping:
@@ -27,7 +38,7 @@ class Housekeeping:
     def __init__(
         self,
         registry: JobRegistry,
-        runner: JobRunner,
+        runner: Runs,
         checkpointer: Checkpointer,
         resume: bool = True,
         tick: float = 0.25,

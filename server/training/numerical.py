@@ -21,7 +21,7 @@ import numpy as np
 from server.cluster.launcher import RayLauncher
 from server.errors import Cancelled
 from server.jobs.job import Job
-from worker.data.prepare import sample_batch
+from worker.data.rows import sample_batch
 from worker.fdiff import loss_changes, numerical_from_changes
 from worker.svm import svm_loss, svm_loss_grad
 

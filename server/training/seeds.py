@@ -2,7 +2,7 @@
 
 A test (or anyone) can rebuild exactly the batches worker slot i draws and the W a job
 starts from: slot i's generator is ``np.random.default_rng(worker_seeds(seed, n)[i])``
-and it draws one batch per step with ``worker.data.prepare.sample_batch``.
+and it draws one batch per step with ``worker.data.rows.sample_batch``.
 """
 
 from __future__ import annotations

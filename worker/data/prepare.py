@@ -49,7 +49,7 @@ from worker.data.preprocessing import (  # noqa: F401  (re-exported)
     split_train_val,
     standardize,
 )
-from worker.data.rows import Rows
+from worker.data.rows import Rows, sample_batch  # noqa: F401  (sample_batch re-exported)
 from worker.data.stream import prepare_stream
 
 
@@ -147,22 +147,6 @@ def prepare(spec, seed, dtype="float32", keep_raw_test=False, *, block_bytes=Non
         X_test=X_test, y_test=keep("y_test", y_test), num_classes=int(num_classes), name=spec.strip(),
         mean=mean, scale=scale, X_test_raw=X_test_raw[test] if keep_raw_test else None,
     )
-
-
-def sample_batch(X, y, batch_size, rng):
-    """Return (X[idx], y[idx]) for batch_size indices drawn uniformly WITH replacement.
-
-    With replacement every step is an independent draw (no epoch state to share between
-    asynchronous workers); rng is a np.random.Generator. X may be a worker.data.rows.Rows.
-    """
-    if batch_size < 1 or len(X) == 0 or len(X) != len(y):
-        raise ValueError(f"need batch_size >= 1 and matching non-empty X {np.shape(X)}, y {np.shape(y)}; "
-                         f"got batch_size {batch_size}")
-    idx = rng.integers(0, len(X), size=batch_size)
-    if isinstance(X, Rows):
-        idx.sort()  # gathered block by block in order (a batch is a set of rows: its gradient sums over them)
-        return X.take_sorted(idx), y[idx]
-    return X[idx], y[idx]
 
 
 def load_all(spec, seed):

@@ -1,4 +1,5 @@
-"""A read-only (N, D) matrix kept as consecutive blocks of rows: a large training split in the object store.
+"""A read-only (N, D) matrix kept as consecutive blocks of rows (a large training split in the object
+store), and ``sample_batch``, the mini-batch a step draws from rows.
 
 Ray puts an array into its object store by copying it whole, so an array that must be
 built before it is put exists twice at the peak. A split stored as blocks of rows is
@@ -110,3 +111,19 @@ class Rows:
         if len(parts) == 1:
             return parts[0]
         return np.concatenate(parts) if parts else np.empty((0, self.shape[1]), dtype=self.dtype)
+
+
+def sample_batch(X, y, batch_size, rng):
+    """Return (X[idx], y[idx]) for batch_size indices drawn uniformly WITH replacement.
+
+    With replacement every step is an independent draw (no epoch state to share between
+    asynchronous workers); rng is a np.random.Generator. X may be a worker.data.rows.Rows.
+    """
+    if batch_size < 1 or len(X) == 0 or len(X) != len(y):
+        raise ValueError(f"need batch_size >= 1 and matching non-empty X {np.shape(X)}, y {np.shape(y)}; "
+                         f"got batch_size {batch_size}")
+    idx = rng.integers(0, len(X), size=batch_size)
+    if isinstance(X, Rows):
+        idx.sort()  # gathered block by block in order (a batch is a set of rows: its gradient sums over them)
+        return X.take_sorted(idx), y[idx]
+    return X[idx], y[idx]
