@@ -55,7 +55,7 @@ from client.rpc.channel import open_channel  # noqa: E402
 from proto import descent_pb2, descent_pb2_grpc  # noqa: E402
 from worker.data.prepare import prepare  # noqa: E402
 from worker.data.rows import sample_batch  # noqa: E402
-from worker.svm import svm_loss_grad  # noqa: E402
+from worker.kernel import svm_loss_grad  # noqa: E402
 from worker.task.malloc import keep_freed_memory  # noqa: E402
 
 DATASET = "synthetic:50000,3072,10"

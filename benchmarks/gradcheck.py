@@ -43,8 +43,8 @@ from server.cluster.launcher import RayLauncher  # noqa: E402
 from worker.data.prepare import prepare  # noqa: E402
 from worker.data.rows import sample_batch  # noqa: E402
 from worker.fdiff import loss_changes, numerical_from_changes  # noqa: E402
+from worker.kernel import svm_loss_grad  # noqa: E402
 from worker.numgrad import rel_error  # noqa: E402
-from worker.svm import svm_loss_grad  # noqa: E402
 
 DATASET = "synthetic:2560,3072,10"
 BATCH, REG, H, SEED, INIT_SCALE = 256, 1e-5, 1e-5, 0, 1e-3

@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.machine import blas_facts  # noqa: E402
-from worker.svm import _block_rows, _scores, _weighted_rows, svm_loss_grad  # noqa: E402
+from worker.kernel import _block_rows, _scores, _weighted_rows, svm_loss_grad  # noqa: E402
 from worker.task.malloc import keep_freed_memory  # noqa: E402
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from worker import checks, svm, verdict
+from worker import checks, kernel, verdict
 from worker.checks import check, setup
 from worker.data import prepare as data
 
@@ -20,7 +20,7 @@ def trained_w(digits64):
     W = 1e-3 * rng.standard_normal((digits64.num_classes, digits64.num_features))
     for _ in range(1500):
         Xb, yb = data.sample_batch(digits64.X_train, digits64.y_train, 256, rng)
-        W -= 5e-3 * svm.svm_loss_grad(W, Xb, yb, 1e-5)[1]
+        W -= 5e-3 * kernel.svm_loss_grad(W, Xb, yb, 1e-5)[1]
     return W
 
 
@@ -31,7 +31,7 @@ def full(digits64, **kwargs):
 
 def missing_factor_two(W, X, y, reg):
     """A planted bug: the regularizer's gradient as reg * W instead of 2 * reg * W."""
-    loss, dW = svm.svm_loss_grad(W, X, y, reg)
+    loss, dW = kernel.svm_loss_grad(W, X, y, reg)
     return loss, dW - reg * W
 
 

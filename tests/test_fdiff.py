@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from worker import fdiff, numgrad, svm
+from worker import fdiff, kernel, numgrad, svm
 
 
 def problem(rng, n=60, d=12, c=5, scale=1e-3):
@@ -17,7 +17,7 @@ def trained(rng, steps=300):
     """A W trained by plain gradient descent: many margins end up near 0 (kinks within reach)."""
     W, X, y = problem(rng, n=80, d=10, c=4)
     for _ in range(steps):
-        W -= 0.1 * svm.svm_loss_grad(W, X, y, 1e-3)[1]
+        W -= 0.1 * kernel.svm_loss_grad(W, X, y, 1e-3)[1]
     return W, X, y
 
 
@@ -50,7 +50,7 @@ def test_brute_is_the_generic_finite_difference_of_svm_loss():
 def test_off_kinks_the_centered_difference_is_the_analytic_gradient():
     W, X, y = problem(np.random.default_rng(2))
     assert not svm.kink_mask(W, X, y, np.argwhere(np.ones(W.shape, bool)), 1e-5).any()
-    _, dW = svm.svm_loss_grad(W, X, y, 0.5)
+    _, dW = kernel.svm_loss_grad(W, X, y, 0.5)
     numeric = fdiff.numerical_gradient_svm(W, X, y, 0.5)
     assert numgrad.rel_error(dW, numeric).max() < 1e-9
     # forward: the loss is quadratic along a coordinate with f'' = 2 reg, so it is off by exactly reg * h

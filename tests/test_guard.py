@@ -15,7 +15,7 @@ from server.jobs.registry import JobRegistry
 from server.jobs.spec import JobConfig
 from server.training.runner import JobRunner
 from tests.stored import stored_status
-from worker import svm
+from worker import kernel, svm
 from worker.data import prepare as data
 
 
@@ -50,7 +50,7 @@ class Objects:
 
 
 def missing_factor_two(W, X, y, reg):
-    loss, dW = svm.svm_loss_grad(W, X, y, reg)
+    loss, dW = kernel.svm_loss_grad(W, X, y, reg)
     return loss, dW - reg * W
 
 
@@ -78,7 +78,7 @@ def test_a_failing_check_refuses_to_train(tmp_path):
 
 
 def test_a_passing_check_goes_on_to_start_the_workers(tmp_path):
-    job, launcher, _ = run(tmp_path, svm.svm_loss_grad)
+    job, launcher, _ = run(tmp_path, kernel.svm_loss_grad)
     assert job.first_batch_check.passed and job.first_batch_check.level == "fine"
     assert launcher.calls and launcher.calls[0] != "put"  # past the guard (data is in the cache): placing workers
     assert "the launcher was asked to" in job.message

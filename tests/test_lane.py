@@ -29,7 +29,7 @@ from server.params.store import ParameterStore
 from server.rpc.parameter_servicer import ParameterServicer, add_to_server
 from server.rpc.shm_lane import local_peer
 from worker.data.prepare import sample_batch
-from worker.svm import svm_loss_grad
+from worker.kernel import svm_loss_grad
 from worker.task.loop import PUSH_STREAM, LoopConfig, TrainLoop
 
 SHAPE = (10, 65)

@@ -19,7 +19,7 @@ from proto.tensor import from_chunks
 from server.training.seeds import initial_weights, worker_seeds
 from tests.server_process import ServerProcess
 from worker.data.prepare import prepare, sample_batch
-from worker.svm import svm_loss_grad
+from worker.kernel import svm_loss_grad
 
 State = pb.JobState
 

@@ -5,7 +5,7 @@ import functools
 import numpy as np
 import pytest
 
-from worker import numgrad, svm
+from worker import kernel, numgrad, svm
 from worker.data import prepare as data
 
 
@@ -109,7 +109,7 @@ def test_a_planted_bug_in_the_regularizer_gradient_fails_the_check():
     y = rng.integers(0, 5, 50)
     W = rng.standard_normal((5, 9))
     reg = 0.5
-    _, dW = svm.svm_loss_grad(W, X, y, reg)
+    _, dW = kernel.svm_loss_grad(W, X, y, reg)
     good = svm_check(W, X, y, reg, dW)
     assert good.passed and good.num_smooth >= 10
     buggy = svm_check(W, X, y, reg, dW - reg * W)  # reg * W instead of 2 * reg * W
@@ -167,7 +167,7 @@ def test_digits_acceptance_centered_passes_forward_reports_more(digits64, seed):
     W = 1e-3 * rng.standard_normal((digits64.num_classes, digits64.num_features))
     X, y = data.sample_batch(digits64.X_train, digits64.y_train, 256, rng)
     reg = 1e-5
-    _, dW = svm.svm_loss_grad(W, X, y, reg)
+    _, dW = kernel.svm_loss_grad(W, X, y, reg)
     centered = svm_check(W, X, y, reg, dW, checks=40, seed=seed)
     forward = svm_check(W, X, y, reg, dW, checks=40, seed=seed, formula="forward")
     assert centered.passed and centered.max_rel_error_smooth < 1e-7

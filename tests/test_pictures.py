@@ -19,7 +19,7 @@ from server.training import curve
 from server.training.curve import CurveRecorder, mean_since, point_every
 from tests.server_process import ServerProcess
 from tests.test_cli_e2e import as_json, descent
-from worker import svm
+from worker import kernel, svm
 from worker.data import prepare as data
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -81,7 +81,7 @@ def test_recorder_evaluates_w_at_regular_points_while_a_thread_pushes():
         while not job.store.done:
             X, y = data.sample_batch(d.X_train, d.y_train, 64, rng)
             W, _ = job.store.weights()
-            loss, grad = svm.svm_loss_grad(W, X, y, config.reg)
+            loss, grad = kernel.svm_loss_grad(W, X, y, config.reg)
             job.store.push(grad, loss, "w0", "")
 
     recorder = CurveRecorder(job, d.X_val, d.y_val, every=50, poll=0.001).start()
@@ -109,7 +109,7 @@ def test_points_between_the_first_and_the_last_use_a_sample_of_the_validation_sp
     while not job.store.done:
         X, y = data.sample_batch(d.X_train, d.y_train, 64, rng)
         W, version = job.store.weights()
-        job.store.push(svm.svm_loss_grad(W, X, y, config.reg)[1], 1.0, "w0", "")
+        job.store.push(kernel.svm_loss_grad(W, X, y, config.reg)[1], 1.0, "w0", "")
         if version % 50 == 49:  # let the recorder take the point at this mark
             deadline = time.time() + 5
             while job.curve[-1].step < version + 1 and time.time() < deadline:

@@ -5,7 +5,7 @@ import pickle
 import numpy as np
 import pytest
 
-from worker import svm
+from worker import kernel, svm
 from worker.data.prepare import sample_batch
 from worker.data.rows import Rows
 
@@ -67,8 +67,8 @@ def test_a_sampled_batch_is_the_same_rows_drawn_sorted(X):
     # the gradient of a batch does not depend on the order of its rows
     W = np.random.default_rng(1).standard_normal((4, 7)).astype(np.float64)
     unsorted = np.random.default_rng(7).integers(0, 103, 64)
-    _, dW_sorted = svm.svm_loss_grad(W, Xb.astype(np.float64), yb, 1e-3)
-    _, dW = svm.svm_loss_grad(W, X[unsorted].astype(np.float64), y[unsorted], 1e-3)
+    _, dW_sorted = kernel.svm_loss_grad(W, Xb.astype(np.float64), yb, 1e-3)
+    _, dW = kernel.svm_loss_grad(W, X[unsorted].astype(np.float64), y[unsorted], 1e-3)
     np.testing.assert_allclose(dW_sorted, dW, rtol=1e-12, atol=1e-15)
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from worker import svm, sweep
+from worker import kernel, sweep
 from worker.data import prepare as data
 
 
@@ -28,7 +28,7 @@ def test_losses_in_any_chunks_equal_the_serial_sweep(digits_problem):
     W, X, y = digits_problem
     before = W.copy()
     loss0, dW = sweep.sweep_direction(W, X, y, 1e-5)
-    assert loss0 == pytest.approx(svm.svm_loss_grad(W, X, y, 1e-5)[0], rel=1e-12)
+    assert loss0 == pytest.approx(kernel.svm_loss_grad(W, X, y, 1e-5)[0], rel=1e-12)
     sizes = sweep.step_sizes(1e-6, 1e2, 17)
     chunks = [sweep.sweep_losses(W, dW, X, y, 1e-5, part) for part in np.array_split(sizes, 3)]
     losses = np.concatenate(chunks)

@@ -14,7 +14,8 @@ from server.params.store import ParameterStore
 from server.params.update_rules import OPTIMIZERS, RuleSpec, make_rule
 from server.state.files import JobFiles
 from worker.data.prepare import prepare, sample_batch
-from worker.svm import accuracy, svm_loss_grad
+from worker.kernel import svm_loss_grad
+from worker.svm import accuracy
 
 SHAPE = (3, 5)
 STEPS = 40

@@ -18,8 +18,9 @@ import numpy as np
 
 from worker.data.rows import sample_batch
 from worker.fdiff import loss_changes, numerical_from_changes
+from worker.kernel import svm_loss_grad
 from worker.numgrad import FORMULAS, GradCheckResult, make_result
-from worker.svm import kink_mask, svm_loss, svm_loss_grad
+from worker.svm import kink_mask, svm_loss
 from worker.verdict import Verdict, forward_explained, judge, level_of
 
 

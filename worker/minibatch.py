@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from worker.data.rows import sample_batch
-from worker.svm import svm_loss_grad
+from worker.kernel import svm_loss_grad
 
 #: Batch sizes measured by default below the full split: powers of two and a few around 256.
 DEFAULT_SIZES = (1, 2, 4, 8, 16, 32, 64, 128, 192, 255, 256, 257, 320, 512, 1024)

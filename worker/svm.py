@@ -10,13 +10,12 @@ m_ij = s_j - s_{y_i} + 1 for j != y_i:
 where coef[i, j] = 1[m_ij > 0] for j != y_i and coef[i, y_i] = -sum_{j != y_i} 1[m_ij > 0].
 At a kink (m_ij == 0 exactly) the subgradient 0 is used, like the naive loop.
 
-svm_loss_grad (the training hot path) computes in W's dtype: float32 training stays
-float32. If X has another dtype it is cast once to W's dtype (keep them equal on hot
-paths to avoid that copy). svm_loss, the function finite differences perturb, returns an
-np.longdouble so that a centered difference can resolve gradients of ~1e-6 (see numgrad).
+Here the notes' forms: the naive double loop (svm_loss_naive, the test oracle) and the fully
+vectorized loss and gradient (svm_loss_grad_notes). The training hot path runs the tuned kernel
+beside them (worker.kernel.svm_loss_grad), tested equal. svm_loss, the function finite
+differences perturb, returns an np.longdouble so that a centered difference can resolve
+gradients of ~1e-6 (see numgrad).
 """
-
-from functools import lru_cache
 
 import numpy as np
 
@@ -64,111 +63,29 @@ def _labels_in_range(y, classes):
     return int(unsigned.max()) < classes
 
 
-def _check_reg(reg):
+def check_reg(reg):
+    """reg must be finite and >= 0; else ValueError."""
     if not np.isfinite(reg) or reg < 0:
         raise ValueError(f"reg must be finite and >= 0, got {reg}")
 
 
-def _margins(W, X, y):
-    """Hinge margins (N, C) in W's dtype with the correct-class entries set to 0."""
-    X = X if X.dtype == W.dtype else X.astype(W.dtype)
-    rows = np.arange(X.shape[0])
-    margins = X @ W.T
-    margins -= margins[rows, y][:, None]
-    margins += 1
-    margins[rows, y] = 0
-    return X, rows, margins
+def svm_loss_grad_notes(W, X, y, reg):
+    """Return (loss, dW) as the notes write them, fully vectorized, in float64.
 
-
-def svm_loss_grad(W, X, y, reg):
-    """Return (loss, dW) of the multiclass SVM, fully vectorized, in W's dtype.
-
-    The cost is essentially the two GEMMs: scores = X @ W.T and dW = coef.T @ X / N, each
-    done in blocks of rows small enough to be "small" GEMMs (see _block_rows). X is cast
-    once to W's dtype if it differs. Between the GEMMs each numpy call costs microseconds
-    (the GEMMs have just streamed the batch through the cache), so the hinge takes as few
-    calls as it can: it works on d = margin - 1 = s_j - s_{y_i}, which is exactly 0 at the
-    correct class, so no entry needs zeroing before the sums.
+    The reference the tuned kernel (worker.kernel.svm_loss_grad) is tested equal to.
     """
     validate(W, X, y)
-    _check_reg(reg)
-    W, X, y = np.asarray(W), np.asarray(X), np.asarray(y)
-    if X.dtype != W.dtype:
-        X = X.astype(W.dtype)
-    if y.dtype != np.intp:
-        y = y.astype(np.intp)  # validated in [0, C): a uint64 label fits
-    n, classes = X.shape[0], W.shape[0]
-    at = _row_starts(n, classes) + y  # flat index of each example's correct-class score
-    decay = W * (2 * reg) if reg else None  # while W is still in cache
-    loss = reg * float(np.vdot(W, W))
-    rows = _block_rows(n, classes, X.shape[1])
-    d = _scores(X, W, rows)
-    np.subtract(d, d.take(at)[:, None], out=d)
-    np.maximum(d, -1, out=d)  # hinge - 1 where j != y_i, 0 at y_i: sum of hinges = sum(d) + n (C - 1)
-    loss += (float(d.sum(dtype=np.float64)) + n * (classes - 1)) / n
-    coef = np.greater(d, -1, out=d, casting="unsafe")  # 1 where the hinge is active (and at y_i)
-    coef *= 1.0 / n
-    correct = coef @ _ones(classes, coef.dtype)  # (active + 1) / n per example
-    np.subtract(1.0 / n, correct, out=correct)  # -active / n
-    coef.put(at, correct)
-    dW = _weighted_rows(coef, X, rows)
-    if decay is not None:
-        dW += decay
+    check_reg(reg)
+    W, X, y = np.asarray(W, dtype=np.float64), np.asarray(X, dtype=np.float64), np.asarray(y)
+    n, every = X.shape[0], np.arange(X.shape[0])
+    scores = X @ W.T
+    margins = np.maximum(0, scores - scores[every, y][:, None] + 1)
+    margins[every, y] = 0
+    loss = margins.sum() / n + reg * np.sum(W * W)
+    coef = (margins > 0).astype(np.float64)
+    coef[every, y] = -coef.sum(axis=1)
+    dW = coef.T @ X / n + 2 * reg * W
     return loss, dW
-
-
-#: The most multiply-adds of a GEMM that OpenBLAS (numpy's BLAS) runs with its small-matrix
-#: kernel, which skips packing: on x86-64 (SkylakeX kernels) a 256 x 3073 by 3073 x 10 product
-#: takes ~570 µs whole and ~400 µs as eight 32-row blocks, each block of X staying in L2.
-SMALL_GEMM = 1_000_000
-
-
-@lru_cache(maxsize=64)
-def _block_rows(n, classes, columns):
-    """Rows per block for the kernel's GEMMs: the largest power of two whose GEMM is small.
-
-    n (one block, no blocking) where that is under 16 rows (blocks would be mostly call
-    overhead, and a W that large gains nothing) or covers the whole batch. A function of the
-    shapes only, so every process blocks a given step identically.
-    """
-    rows = 1 << max(0, (SMALL_GEMM // (classes * columns)).bit_length() - 1)
-    return rows if 16 <= rows < n else n
-
-
-def _scores(X, W, rows):
-    """X @ W.T, computed `rows` rows of X at a time."""
-    if rows >= X.shape[0]:
-        return X @ W.T
-    scores = np.empty((X.shape[0], W.shape[0]), dtype=W.dtype)
-    WT = W.T
-    for start in range(0, X.shape[0], rows):
-        np.matmul(X[start : start + rows], WT, out=scores[start : start + rows])
-    return scores
-
-
-def _weighted_rows(coef, X, rows):
-    """coef.T @ X, summed over blocks of `rows` rows."""
-    if rows >= X.shape[0]:
-        return coef.T @ X
-    total = coef[:rows].T @ X[:rows]
-    for start in range(rows, X.shape[0], rows):
-        total += coef[start : start + rows].T @ X[start : start + rows]
-    return total
-
-
-@lru_cache(maxsize=16)
-def _row_starts(n, classes):
-    """0, C, 2C, ...: the flat offset of each row of an (n, C) array (read-only, cached)."""
-    starts = np.arange(0, n * classes, classes)
-    starts.flags.writeable = False
-    return starts
-
-
-@lru_cache(maxsize=16)
-def _ones(classes, dtype):
-    ones = np.ones(classes, dtype=dtype)
-    ones.flags.writeable = False
-    return ones
 
 
 def svm_loss(W, X, y, reg):
@@ -180,7 +97,7 @@ def svm_loss(W, X, y, reg):
     gradient g as a change of 2e-5 g, but float64 rounds the loss itself to ~1e-15, so a
     gradient of 1e-5 would get a relative error ~1e-5. float() the result to display it.
     """
-    _check_reg(reg)
+    check_reg(reg)
     if isinstance(X, Rows):  # the hinge summed block by block, never joined into one array
         total = np.longdouble(0)
         for block, labels in _checked_blocks(W, X, y):
@@ -220,7 +137,7 @@ def svm_loss_naive(W, X, y, reg):
     The straightforward transcription of the definition; a test oracle only.
     """
     validate(W, X, y)
-    _check_reg(reg)
+    check_reg(reg)
     num_classes, n = W.shape[0], X.shape[0]
     loss, dW = 0.0, np.zeros_like(W)
     for i in range(n):
@@ -279,7 +196,11 @@ def kink_mask(W, X, y, coords, h):
         raise ValueError(f"coords out of range for W of shape {np.asarray(W).shape}")
     W64 = np.asarray(W, dtype=np.float64)
     X64 = np.asarray(X, dtype=np.float64)
-    _, rows, margins = _margins(W64, X64, y)
+    rows = np.arange(X64.shape[0])
+    margins = X64 @ W64.T  # hinge margins, 0 at the correct class
+    margins -= margins[rows, y][:, None]
+    margins += 1
+    margins[rows, y] = 0
     absm = np.abs(margins)
     absm[rows, y] = np.inf  # the correct class has no margin of its own
     nearest_other = absm.min(axis=1)  # closest margin to 0 among j != y_i

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from worker.svm import svm_loss, svm_loss_grad
+from worker.kernel import svm_loss_grad
+from worker.svm import svm_loss
 
 #: The open-ended sweep's candidates: 1e-10, 1e-9, ..., 1e3.
 DECADES = tuple(10.0**e for e in range(-10, 4))

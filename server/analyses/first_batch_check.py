@@ -16,7 +16,7 @@ import numpy as np
 
 from worker.checks import CheckProblem, CheckReport, check
 from worker.data.rows import sample_batch
-from worker.svm import svm_loss_grad
+from worker.kernel import svm_loss_grad
 
 GUARD_CHECKS = 20
 

@@ -23,7 +23,8 @@ from server.errors import Cancelled
 from server.jobs.job import Job
 from worker.data.rows import sample_batch
 from worker.fdiff import loss_changes, numerical_from_changes
-from worker.svm import svm_loss, svm_loss_grad
+from worker.kernel import svm_loss_grad
+from worker.svm import svm_loss
 
 #: The step of the finite differences (centered).
 NUMERICAL_H = 1e-5

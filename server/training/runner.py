@@ -38,7 +38,7 @@ from server.training.methods import Endpoint, GradientWorkers, NumericalGradient
 from server.training.placement import Scheduler
 from server.training.seeds import initial_weights, worker_seeds
 from worker.data.prepare import Prepared
-from worker.svm import svm_loss_grad
+from worker.kernel import svm_loss_grad
 
 State = descent_pb2.JobState
 log = logging.getLogger("descent.runner")

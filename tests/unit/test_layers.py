@@ -40,7 +40,7 @@ LAYERS = {
     ],
     "worker": [
         {"task"},
-        {"svm", "numgrad", "checks", "fdiff", "verdict", "sweep", "minibatch", "landscape", "search"},
+        {"svm", "kernel", "numgrad", "checks", "fdiff", "verdict", "sweep", "minibatch", "landscape", "search"},
         {"data"},
     ],
 }

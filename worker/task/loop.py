@@ -34,7 +34,7 @@ from proto import descent_pb2, lifted
 from proto.limits import GRPC_OPTIONS
 from proto.wire import passthrough
 from worker.data.rows import sample_batch
-from worker.svm import svm_loss_grad
+from worker.kernel import svm_loss_grad
 from worker.task.malloc import keep_freed_memory
 from worker.task.wire import LaneWire, Update, Weights, open_wire
 
