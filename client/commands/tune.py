@@ -169,8 +169,8 @@ def _dimensions(search: str, lr: str | None, reg: str | None, params: tuple[str,
 @connection_options
 @reports_errors
 def tune(
-    dataset, search, trials, budget, halving, lr_space, reg_space, params, parallel, workers, batch_size, seed, dtype,
-    optimizer, momentum, beta1, beta2, eps, lr_schedule, plot_path, server, state_dir, connect_timeout, as_json,
+    search, trials, budget, halving, lr_space, reg_space, params, parallel, plot_path, server, state_dir, connect_timeout,
+    as_json, **fixed,
 ):
     """Search lr x reg (and more) over parallel jobs; rank the trials by validation accuracy.
 
@@ -179,9 +179,7 @@ def tune(
     goes on, for twice as long. Prints the ranked table and the best trial's test
     accuracy (or one JSON document with --json); Ctrl-C cancels the running trials.
     """
-    fixed = {"dataset": dataset, "workers": workers, "batch_size": batch_size, "seed": seed, "dtype": dtype,
-             "optimizer": optimizer, "momentum": momentum, "beta1": beta1, "beta2": beta2, "eps": eps,
-             "lr_schedule": lr_schedule}
+    seed = fixed["seed"]  # the job fields every trial shares (dataset, workers, ..., the update rule)
     dimensions = _dimensions(search, lr_space, reg_space, params, fixed)
     try:
         points = grid_trials(dimensions) if search == "grid" else random_trials(dimensions, trials, np.random.default_rng(seed or 0))
@@ -200,7 +198,7 @@ def tune(
             if cancelled:
                 _note(f"cancelled {cancelled} running trial job(s)")
             raise
-    result = _result(tuner, plan, names, search, dataset, time.monotonic() - started)
+    result = _result(tuner, plan, names, search, fixed["dataset"], time.monotonic() - started)
     if plot_path and result["best"] is not None:
         save_scatter(result, plot_path)
     if output.json:

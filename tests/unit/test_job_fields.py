@@ -110,3 +110,20 @@ def test_the_cli_refuses_an_unknown_choice_before_it_connects():
     result = CliRunner().invoke(cli, ["train", "--optimizer", "lbfgs", "--server", "127.0.0.1:1"])
     assert result.exit_code == 2
     assert "Invalid value for '--optimizer': 'lbfgs' is not one of 'sgd'" in result.output
+
+
+@pytest.mark.parametrize("command", ["train", "tune"])
+def test_every_job_option_reaches_the_command(command):
+    """Each option binds to the command (no field the command's signature forgot): it gets as far as connecting."""
+    names = PROTO_FIELDS if command == "train" else ["dataset", "workers", "batch_size", "seed", "dtype", *RULE_FIELDS]
+    values = {bool: [], int: ["3"], float: ["0.5"], str: ["x"]}
+    args = [command, "--server", "127.0.0.1:9", "--connect-timeout", "0.2"]
+    for name in names:
+        field = BY_NAME[name]
+        if field.kind is bool:
+            args.append(field.flag)
+        else:
+            args += [field.flag, field.choices[0] if field.choices else values[field.kind][0]]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1, result.output
+    assert "UNAVAILABLE" in result.output and "Traceback" not in result.output
