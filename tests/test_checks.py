@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from worker import checks, svm, verdict
-from worker.data.prepare import prepare as data
+from worker.data import prepare as data
 from worker.checks import check, setup
 
 

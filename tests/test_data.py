@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from formats.datasets import SYNTHETIC_SEPARATION
-from worker.data.prepare import prepare as data
+from worker.data import prepare as data
 from worker.data.rows import Rows
 
 REAL_MNIST = Path(__file__).resolve().parents[2] / "shared/data/mnist"

@@ -5,7 +5,7 @@ import pytest
 
 from server.training.evaluation import split_accuracies
 from worker import svm
-from worker.data.prepare import prepare as data
+from worker.data import prepare as data
 
 
 @pytest.fixture(scope="module")

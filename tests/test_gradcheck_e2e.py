@@ -16,7 +16,7 @@ from proto import descent_pb2 as pb
 from tests.server_process import ServerProcess
 from tests.test_cli_e2e import as_json, descent
 from worker import checks, fdiff, numgrad
-from worker.data.prepare import prepare as data
+from worker.data import prepare as data
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

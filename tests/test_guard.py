@@ -17,7 +17,7 @@ from server.cluster.data_cache import DataCache
 from server.training.runner import JobRunner
 from tests.stored import stored_status
 from worker import svm
-from worker.data.prepare import prepare as data
+from worker.data import prepare as data
 
 
 class NoRay:

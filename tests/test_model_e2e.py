@@ -18,7 +18,7 @@ from PIL import Image
 from tests.server_process import ROOT, ServerProcess
 from tests.test_cli_e2e import MNIST, as_json, descent
 from worker import svm
-from worker.data.prepare import prepare as data
+from worker.data import prepare as data
 
 DATASETS = {"digits": "digits", "mnist": f"mnist:{MNIST}"}
 

@@ -12,7 +12,7 @@ import pytest
 from tests.server_process import ServerProcess
 from tests.test_cli_e2e import as_json, descent
 from worker import svm
-from worker.data.prepare import prepare as data
+from worker.data import prepare as data
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from worker import landscape, minibatch, svm
-from worker.data.prepare import prepare as data
+from worker.data import prepare as data
 
 
 @pytest.fixture(scope="module")

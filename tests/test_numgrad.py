@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from worker import numgrad, svm
-from worker.data.prepare import prepare as data
+from worker.data import prepare as data
 
 
 def test_rel_error_hand_cases():

@@ -11,7 +11,7 @@ from server.params.store import ParameterStore
 from tests.server_process import ServerProcess
 from tests.test_cli_e2e import as_json, descent
 from worker import search, svm
-from worker.data.prepare import prepare as data
+from worker.data import prepare as data
 
 
 def test_accepts_only_a_strictly_lower_finite_loss():
