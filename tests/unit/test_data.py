@@ -13,7 +13,7 @@ from formats.datasets import SYNTHETIC_SEPARATION
 from worker.data import prepare as data
 from worker.data.rows import Rows
 
-REAL_MNIST = Path(__file__).resolve().parents[2] / "shared/data/mnist"
+REAL_MNIST = Path(__file__).resolve().parents[3] / "shared/data/mnist"
 IDX_CODES = {np.dtype(np.uint8): 0x08, np.dtype(">i4"): 0x0C}
 
 

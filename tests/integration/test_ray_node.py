@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 # Starts a launcher, runs one task, lists the command lines of the cluster's processes, stops.
 PROBE = r"""

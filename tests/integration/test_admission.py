@@ -22,7 +22,7 @@ from server.limits import Limits, parse_bytes
 from worker.data.prepare import load, parse_spec
 from formats.sizes import data_size
 
-REAL_MNIST = Path(__file__).resolve().parents[2] / "shared/data/mnist"
+REAL_MNIST = Path(__file__).resolve().parents[3] / "shared/data/mnist"
 
 
 def header_only_npz(path: Path, x_shape: tuple[int, ...], y: np.ndarray) -> None:

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from tests.server_process import ServerProcess
-from tests.test_cli_e2e import as_json, descent
+from tests.e2e.test_cli_e2e import as_json, descent
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from proto import limits as proto_limits
 from proto.limits import GRPC_OPTIONS
 from proto.tensor import TensorAssembler
 from proto.wire import parameters_messages, push_request_messages
-from tests.test_lane import BATCH, REG, SEED, SHAPE, _data, _Hand, _oracle, _status, serve  # noqa: F401
+from tests.unit.test_lane import BATCH, REG, SEED, SHAPE, _data, _Hand, _oracle, _status, serve  # noqa: F401
 from worker.task.loop import LoopConfig, TrainLoop
 
 PIECE = 1000  # bytes: a 10 x 65 float32 W (2,600 bytes) is 3 pieces

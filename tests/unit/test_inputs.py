@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from formats.inputs import read_dataset, read_inputs
-from tests.test_data import write_cifar_batch, write_idx, write_mnist
+from tests.unit.test_data import write_cifar_batch, write_idx, write_mnist
 
 RNG = np.random.default_rng(3)
 

@@ -18,7 +18,7 @@ from server.jobs.job import Job
 from server.jobs.spec import JobConfig
 from server.params.store import ParameterStore
 from tests.server_process import ServerProcess
-from tests.test_cli_e2e import as_json, descent
+from tests.e2e.test_cli_e2e import as_json, descent
 from worker import svm
 from worker.data import prepare as data
 

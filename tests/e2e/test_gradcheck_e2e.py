@@ -14,7 +14,7 @@ import pytest
 
 from proto import descent_pb2 as pb
 from tests.server_process import ServerProcess
-from tests.test_cli_e2e import as_json, descent
+from tests.e2e.test_cli_e2e import as_json, descent
 from worker import checks, fdiff, numgrad
 from worker.data import prepare as data
 

@@ -27,7 +27,7 @@ from proto import descent_pb2, descent_pb2_grpc
 from proto.limits import GRPC_OPTIONS
 from proto.tensor import to_chunks
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 W = np.arange(10 * 65, dtype=np.float32).reshape(10, 65) / 7.0
 
 

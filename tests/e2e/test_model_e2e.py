@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from tests.server_process import ROOT, ServerProcess
-from tests.test_cli_e2e import MNIST, as_json, descent
+from tests.e2e.test_cli_e2e import MNIST, as_json, descent
 from worker import svm
 from worker.data import prepare as data
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 # Reserves both CPUs of a 2-CPU cluster, then has Ray's own figure lag behind (as it does
 # between two resource reports of a loaded node), and asks the launcher what is free.

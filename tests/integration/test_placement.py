@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from proto import descent_pb2 as pb
 from tests.server_process import ServerProcess
-from tests.test_durability import finish, get, ray_worker_pids, submit, wait_for
+from tests.integration.test_durability import finish, get, ray_worker_pids, submit, wait_for
 
 State = pb.JobState
 

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tests.test_imports import ROOT
+from tests.unit.test_imports import ROOT
 
 CODE = """
 import numpy as np

@@ -7,7 +7,7 @@ import threading
 from proto import descent_pb2 as pb
 from proto.tensor import from_chunks
 from tests.server_process import ServerProcess
-from tests.test_durability import assert_exact, finish, submit, wait_for
+from tests.integration.test_durability import assert_exact, finish, submit, wait_for
 from worker import svm
 from worker.data.prepare import prepare
 

@@ -14,7 +14,7 @@ from formats import datasets
 from formats.digits import load_digits
 from formats.extras import MissingExtra, import_extra
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_file_matches_sklearn_exactly():

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from tests.server_process import ROOT, ServerProcess
-from tests.test_cli_e2e import as_json, descent
+from tests.e2e.test_cli_e2e import as_json, descent
 
 
 @pytest.fixture(scope="module")

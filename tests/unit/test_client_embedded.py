@@ -150,7 +150,7 @@ def test_the_embedded_command_line_and_environment(tmp_path):
     assert embedded.env["DESCENT_TOKEN"] == ""  # the session puts a fresh token here (see session.connect)
     assert embedded_config(config, "t0k3n").env["DESCENT_TOKEN"] == "t0k3n"
     assert embedded.start_timeout == 7.0 and embedded.stop_timeout == 30.0
-    repo = str(Path(__file__).resolve().parent.parent)
+    repo = str(Path(__file__).resolve().parents[2])
     env = server_env({"PYTHONPATH": "/elsewhere"})
     assert env["PYTHONPATH"].split(os.pathsep) == [repo, "/elsewhere"]
 
@@ -175,7 +175,7 @@ def test_serve_hands_other_options_to_the_server(tmp_path):
     """`descent serve --max-jobs 0` reaches the server's own checks (it refuses before starting anything)."""
     import subprocess
 
-    repo = Path(__file__).resolve().parent.parent
+    repo = Path(__file__).resolve().parents[2]
     result = subprocess.run(
         [sys.executable, "-m", "client.cli", "serve", "--state-dir", str(tmp_path), "--max-jobs", "0"],
         cwd=repo, capture_output=True, text=True, timeout=60,

@@ -9,7 +9,7 @@ from server.errors import PermissionDenied
 from server.params.search_store import SearchStore
 from server.params.store import ParameterStore
 from tests.server_process import ServerProcess
-from tests.test_cli_e2e import as_json, descent
+from tests.e2e.test_cli_e2e import as_json, descent
 from worker import search, svm
 from worker.data import prepare as data
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tests.server_process import ServerProcess
-from tests.test_cli_e2e import as_json, descent
+from tests.e2e.test_cli_e2e import as_json, descent
 from worker import svm
 from worker.data import prepare as data
 
