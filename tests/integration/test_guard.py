@@ -15,6 +15,7 @@ from server.jobs.spec import JobConfig
 from server.jobs.registry import JobRegistry
 from server.cluster.data_cache import DataCache
 from server.training.runner import JobRunner
+from tests.fakes import Objects
 from tests.stored import stored_status
 from worker import svm
 from worker.data import prepare as data
@@ -32,22 +33,6 @@ class NoRay:
             raise RuntimeError(f"the launcher was asked to {name}")
 
         return refuse
-
-
-class Objects:
-    """An in-process object store for the data cache (Ray's keeps values the same way: put once, read-only views)."""
-
-    def __init__(self):
-        self.values = []
-
-    def put(self, value):
-        self.values.append(value)
-        return len(self.values) - 1
-
-    def get(self, ref):
-        view = self.values[ref].view()
-        view.flags.writeable = False
-        return view
 
 
 def missing_factor_two(W, X, y, reg):

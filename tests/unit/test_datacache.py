@@ -8,7 +8,7 @@ import pytest
 
 from server.config import parse_args
 from server.cluster.data_cache import DEFAULT_BLOCK_BYTES, DataCache
-from tests.integration.test_guard import Objects
+from tests.fakes import Objects
 from tests.unit.test_pages import rss_shmem_kb
 from worker.data.prepare import prepare
 from worker.data.rows import Rows

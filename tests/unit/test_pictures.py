@@ -1,4 +1,4 @@
-"""Templates and training curves: exact reshapes of W's rows, the curve recorder on a real store, the CLI end to end."""
+"""Templates and training curves: exact reshapes of W's rows, the curve recorder on a real store (the CLI end to end: e2e/test_pictures_e2e.py)."""
 
 from __future__ import annotations
 
@@ -10,19 +10,13 @@ import pytest
 
 from client.output.notes_render import smooth
 from client.plots.templates import template_tiles
-from proto import descent_pb2 as pb
-from proto.tensor import from_chunks
 from server.training import curve
 from server.training.curve import CurveRecorder, mean_since, point_every
 from server.jobs.job import Job
 from server.jobs.spec import JobConfig
 from server.params.store import ParameterStore
-from tests.server_process import ServerProcess
-from tests.e2e.test_cli_e2e import as_json, descent
 from worker import svm
 from worker.data import prepare as data
-
-PNG = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.mark.parametrize("shape", [(8, 8), (28, 28), (3, 32, 32)])
@@ -122,40 +116,3 @@ def test_points_between_the_first_and_the_last_use_a_sample_of_the_validation_sp
     assert middle and all(round(p.val_accuracy * 100, 6).is_integer() for p in middle)  # k / 100
     assert any(not round(p.val_accuracy * 270, 6).is_integer() for p in middle)  # not k / 270
     assert recorder.final == (300, svm.accuracy(W_final, d.X_val, d.y_val))  # exactly: the whole split
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    proc = ServerProcess(tmp_path_factory.mktemp("state"), num_cpus=2)
-    jobs = [as_json(descent("train", "--dataset", "digits", "--steps", "500", "--lr", lr, "--json", *proc.cli_args))
-            for lr in ("0.005", "0.02")]
-    yield proc, [job["job_id"] for job in jobs]
-    assert proc.stop() == 0
-
-
-def test_templates_of_a_job_are_its_weight_rows(trained, tmp_path):
-    server, (job_id, _) = trained
-    plot = tmp_path / "t.png"
-    result = as_json(descent("templates", job_id, "--plot", str(plot), "--json", *server.cli_args))
-    W, _ = from_chunks(server.trainer.GetWeights(pb.GetWeightsRequest(job_id=job_id)))
-    tiles = np.array(result["tiles"])
-    assert result["image_shape"] == [8, 8] and result["class_names"] == [str(c) for c in range(10)]
-    np.testing.assert_array_equal(tiles.reshape(10, 64), W[:, :-1])
-    assert plot.read_bytes().startswith(PNG)
-    missing = descent("templates", "job-000000000000", "--plot", str(tmp_path / "x.png"), *server.cli_args)
-    assert missing.returncode != 0 and "error: NOT_FOUND" in missing.stderr
-
-
-def test_curve_of_two_jobs_and_status_history(trained, tmp_path):
-    server, job_ids = trained
-    plot = tmp_path / "c.png"
-    result = as_json(descent("curve", *job_ids, "--plot", str(plot), "--json", *server.cli_args))
-    assert [j["job_id"] for j in result["jobs"]] == job_ids
-    for job in result["jobs"]:
-        assert len(job["loss_history"]) == 500 == len(job["loss_smoothed"])
-        steps = [p["step"] for p in job["curve"]]
-        assert steps[0] == 0 and steps[-1] == 500 and steps == sorted(steps) and len(steps) >= 10
-        assert job["curve"][-1]["val_accuracy"] == pytest.approx(job["val_accuracy"])  # the final W, evaluated twice
-    assert plot.read_bytes().startswith(PNG)
-    status = as_json(descent("status", job_ids[0], "--json", *server.cli_args))
-    assert len(status["loss_history"]) == 500 and status["curve"] == result["jobs"][0]["curve"]

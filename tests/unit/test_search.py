@@ -1,4 +1,4 @@
-"""Strategies #1 and #2: the acceptance rule, the search store, and search jobs through the real CLI and server."""
+"""Strategies #1 and #2: the acceptance rule and the search store (search jobs on a real server: e2e/test_search_e2e.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ import pytest
 from server.errors import PermissionDenied
 from server.params.search_store import SearchStore
 from server.params.store import ParameterStore
-from tests.server_process import ServerProcess
-from tests.e2e.test_cli_e2e import as_json, descent
 from worker import search, svm
 from worker.data import prepare as data
 
@@ -75,44 +73,3 @@ def test_store_counts_the_budget_and_checkpoints_like_a_parameter_store():
     with pytest.raises(PermissionDenied):
         store.authorize("w0", "secret")
     assert isinstance(ParameterStore.resume(state, 0.1, 5), ParameterStore)  # the same StoreState shape
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    proc = ServerProcess(tmp_path_factory.mktemp("state"), num_cpus=2)
-    yield proc
-    assert proc.stop() == 0
-
-
-def _train(server, strategy, *extra):
-    return as_json(descent("train", "--dataset", "digits", "--strategy", strategy, "--steps", "2000", "--seed", "1",
-                           "--json", *extra, *server.cli_args))
-
-
-def test_at_an_equal_budget_random_search_below_local_search_below_gradient(server):
-    jobs = {s: _train(server, s) for s in ("random-search", "random-local-search", "gradient")}
-    for strategy, job in jobs.items():
-        assert job["state"] == "SUCCEEDED" and job["strategy"] == strategy
-        assert job["loss_evaluations"] == job["steps"] == 2000
-    accuracy = {s: job["test_accuracy"] for s, job in jobs.items()}
-    print("test accuracy at 2,000 loss evaluations:", accuracy)
-    assert accuracy["random-search"] < accuracy["random-local-search"] < accuracy["gradient"]
-    assert accuracy["random-search"] < 0.5 < 0.75 < accuracy["random-local-search"]
-
-
-def test_local_search_on_the_whole_split_never_raises_the_loss(server):
-    job = _train(server, "random-local-search", "--batch-size", "100000", "--steps", "600")
-    status = as_json(descent("status", job["job_id"], "--json", *server.cli_args))
-    history = status["loss_history"]
-    assert len(history) == 600 and np.all(np.diff(history) <= 0) and history[-1] < history[0]
-    d = data.prepare("digits", 1, dtype="float32")
-    W0 = (1e-3 * np.random.default_rng(np.random.SeedSequence(1).generate_state(1, dtype=np.uint64)[0])
-          .standard_normal((10, 65))).astype(np.float32)
-    assert history[0] == pytest.approx(float(svm.svm_loss(W0, d.X_train, d.y_train, 1e-5)), rel=1e-6)
-    steps = [p["step"] for p in status["curve"]]
-    assert steps[0] == 0 and steps[-1] == 600
-
-
-def test_search_jobs_refuse_gradient_options(server):
-    bad = descent("train", "--dataset", "digits", "--strategy", "random-search", "--gradient", "numerical", *server.cli_args)
-    assert bad.returncode != 0 and "error: INVALID_ARGUMENT" in bad.stderr and "strategy" in bad.stderr
