@@ -13,61 +13,13 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.server_process import ROOT, ServerProcess
+from tests.cli import MARK, MNIST, as_json, descent, ray_processes
+from tests.server_process import ROOT
 from tests.stored import stored_states
-
-MNIST = ROOT.parent / "shared" / "data" / "mnist"
-
-
-def descent(*args: str, state_dir: Path | None = None, timeout: float = 300, mark: str = "") -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "DESCENT_SERVER"}
-    if state_dir is not None:
-        env["DESCENT_STATE_DIR"] = str(state_dir)
-    if mark:
-        env[MARK] = mark
-    return subprocess.run(
-        [sys.executable, "-m", "client.cli", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
-    )
-
-
-def as_json(result: subprocess.CompletedProcess):
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
-
-
-# Set in a CLI run's environment; every process it starts (server, Ray's daemons) inherits it.
-MARK = "DESCENT_TEST_MARK"
-
-
-def ray_processes(mark: str) -> set[int]:
-    """PIDs of Ray's own daemons (raylet, gcs_server) alive now that carry ``MARK=mark`` in their
-    environment: those of one CLI run, never another cluster on this shared machine."""
-    pids = set()
-    needle = f"{MARK}={mark}".encode()
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-            name, state = text[text.index("(") + 1 : text.rindex(")")], text.rsplit(")", 1)[1].split()[0]
-            if name not in ("raylet", "gcs_server") or state == "Z":
-                continue
-            environ = (stat.parent / "environ").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if needle in environ:
-            pids.add(int(stat.parent.name))
-    return pids
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    proc = ServerProcess(tmp_path_factory.mktemp("state"), num_cpus=2)
-    yield proc
-    assert proc.stop() == 0
 
 
 def test_embedded_train_with_defaults_then_state_outlives_the_server(tmp_path):

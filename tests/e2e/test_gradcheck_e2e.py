@@ -13,19 +13,11 @@ import numpy as np
 import pytest
 
 from proto import descent_pb2 as pb
-from tests.server_process import ServerProcess
-from tests.e2e.test_cli_e2e import as_json, descent
+from tests.cli import as_json, descent
 from worker import checks, fdiff, numgrad
 from worker.data import prepare as data
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    proc = ServerProcess(tmp_path_factory.mktemp("state"), num_cpus=2)
-    yield proc
-    assert proc.stop() == 0
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.server_process import ROOT, ServerProcess
-from tests.e2e.test_cli_e2e import MNIST, as_json, descent
+from tests.server_process import ROOT
+from tests.cli import MNIST, as_json, descent
 from worker import svm
 from worker.data import prepare as data
 
@@ -33,13 +33,6 @@ def naive_confusion(y, pred, c):
     for t, p in zip(y, pred):
         m[t][p] += 1
     return m
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    proc = ServerProcess(tmp_path_factory.mktemp("state"), num_cpus=2)
-    yield proc
-    assert proc.stop() == 0
 
 
 @pytest.fixture(scope="module")

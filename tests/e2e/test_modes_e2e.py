@@ -17,18 +17,10 @@ import pytest
 from proto import descent_pb2 as pb
 from proto.tensor import from_chunks
 from server.training.seeds import initial_weights, worker_seeds
-from tests.server_process import ServerProcess
 from worker.data.prepare import prepare, sample_batch
 from worker.svm import svm_loss_grad
 
 State = pb.JobState
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    proc = ServerProcess(tmp_path_factory.mktemp("state"), num_cpus=2)
-    yield proc
-    assert proc.stop() == 0, "server did not shut down cleanly"
 
 
 def run_job(server, **spec) -> pb.JobStatus:

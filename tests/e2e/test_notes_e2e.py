@@ -9,19 +9,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.server_process import ServerProcess
-from tests.e2e.test_cli_e2e import as_json, descent
+from tests.cli import as_json, descent
 from worker import svm
 from worker.data import prepare as data
 
 PNG = b"\x89PNG\r\n\x1a\n"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    proc = ServerProcess(tmp_path_factory.mktemp("state"), num_cpus=2)
-    yield proc
-    assert proc.stop() == 0
 
 
 def test_minibatch_against_a_server(server, tmp_path):

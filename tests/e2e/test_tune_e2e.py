@@ -12,15 +12,8 @@ import time
 import pytest
 from PIL import Image
 
-from tests.server_process import ROOT, ServerProcess
-from tests.e2e.test_cli_e2e import as_json, descent
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    proc = ServerProcess(tmp_path_factory.mktemp("state"), num_cpus=2)
-    yield proc
-    assert proc.stop() == 0
+from tests.server_process import ROOT
+from tests.cli import as_json, descent
 
 
 def _jobs(server) -> dict[str, dict]:

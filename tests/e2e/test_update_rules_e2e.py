@@ -6,15 +6,7 @@ import math
 
 import pytest
 
-from tests.server_process import ServerProcess
-from tests.e2e.test_cli_e2e import as_json, descent
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    proc = ServerProcess(tmp_path_factory.mktemp("state"), num_cpus=2)
-    yield proc
-    assert proc.stop() == 0
+from tests.cli import as_json, descent
 
 
 def test_adam_with_cosine_schedule_trains_and_reports_its_lr(server):

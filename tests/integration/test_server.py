@@ -16,17 +16,10 @@ import pytest
 
 from proto import descent_pb2 as pb
 from proto.tensor import from_chunks, to_tensor
-from tests.server_process import ROOT, ServerProcess
+from tests.server_process import ROOT
 from tests.stored import stored_status, stored_weights
 
 State = pb.JobState
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    proc = ServerProcess(tmp_path_factory.mktemp("state"))
-    yield proc
-    assert proc.stop() == 0, "server did not shut down cleanly"
 
 
 def run_job(server, **spec) -> pb.JobStatus:
@@ -181,14 +174,14 @@ def test_step_size_sweep_over_rpc(server):
 
 def test_cluster_info(server):
     info = server.trainer.ClusterInfo(pb.ClusterInfoRequest())
-    assert info.total_cpus == 4 and len(info.nodes) == 1 and info.nodes[0].alive and info.nodes[0].is_head
+    assert info.total_cpus == server.num_cpus == 2 and len(info.nodes) == 1 and info.nodes[0].alive and info.nodes[0].is_head
     assert list(info.nodes[0].roles) == ["head", "server", "worker"]  # a local one-node cluster is all three
     assert info.server_version == importlib.metadata.version("descent")
 
 
-def test_jobs_survive_the_server(server, tmp_path):
+def test_jobs_survive_the_server(server, server_factory, tmp_path):
     finished = run_job(server, dataset="digits", workers=1, steps=50)
-    other = ServerProcess(server.state_dir, num_cpus=1, log_path=tmp_path / "other.log")
+    other = server_factory(server.state_dir, num_cpus=1, log_path=tmp_path / "other.log")
     try:
         listed = other.trainer.ListJobs(pb.ListJobsRequest())
         assert finished.job_id in [j.job_id for j in listed.jobs]
