@@ -19,7 +19,7 @@ import pytest
 
 from proto import descent_pb2 as pb
 from proto.tensor import from_chunks
-from tests.server_process import ROOT, ServerProcess
+from tests.server_process import ROOT
 from tests.stored import stored_states, stored_status
 
 State = pb.JobState
@@ -55,9 +55,9 @@ def assert_exact(status: pb.JobStatus, steps: int) -> None:
     assert sum(w.steps for w in status.per_worker) == steps
 
 
-def test_kill_9_mid_job_resumes_from_a_checkpoint_with_exact_steps(tmp_path):
-    state = tmp_path / "state"
-    first = ServerProcess(state)
+def test_kill_9_mid_job_resumes_from_a_checkpoint_with_exact_steps(server_factory, state_dir):
+    state = state_dir
+    first = server_factory(state)
     job_id = submit(first, dataset="digits", workers=2, steps=40_000, lr=1e-3, seed=5)
     killed_at = wait_for(lambda: (s := get(first, job_id)).version >= 10_000 and s, timeout=240)
     assert killed_at.checkpoint_version > 0, "a checkpoint was written before the kill"
@@ -66,7 +66,7 @@ def test_kill_9_mid_job_resumes_from_a_checkpoint_with_exact_steps(tmp_path):
     left = stored_status(state, job_id)
     assert left.checkpoint_version >= killed_at.checkpoint_version
 
-    second = ServerProcess(state)
+    second = server_factory(state)
     try:
         restarted = time.monotonic()
         resumed = wait_for(lambda: (s := get(second, job_id)).state == State.RUNNING and s.resumed_from > 0 and s, 30)
@@ -82,9 +82,9 @@ def test_kill_9_mid_job_resumes_from_a_checkpoint_with_exact_steps(tmp_path):
         assert second.stop() == 0
 
 
-def test_sigterm_checkpoints_and_the_next_server_resumes_where_it_stopped(tmp_path):
-    state = tmp_path / "state"
-    first = ServerProcess(state)
+def test_sigterm_checkpoints_and_the_next_server_resumes_where_it_stopped(server_factory, state_dir):
+    state = state_dir
+    first = server_factory(state)
     job_id = submit(first, dataset="digits", workers=2, steps=30_000, lr=1e-3)
     wait_for(lambda: get(first, job_id).version >= 3_000, timeout=240)
     first.channel.close()
@@ -101,7 +101,7 @@ def test_sigterm_checkpoints_and_the_next_server_resumes_where_it_stopped(tmp_pa
     assert State.Name(stopped.state) == "RUNNING" and stopped.version >= 3_000
     assert stopped.checkpoint_version == stopped.version
 
-    second = ServerProcess(state)
+    second = server_factory(state)
     try:
         final = finish(second, job_id)
         assert_exact(final, 30_000)
@@ -111,9 +111,9 @@ def test_sigterm_checkpoints_and_the_next_server_resumes_where_it_stopped(tmp_pa
         assert second.stop() == 0
 
 
-def test_a_damaged_record_is_listed_as_such_and_the_rest_still_works(tmp_path):
-    state = tmp_path / "state"
-    server = ServerProcess(state)
+def test_a_damaged_record_is_listed_as_such_and_the_rest_still_works(server_factory, state_dir):
+    state = state_dir
+    server = server_factory(state)
     try:
         good = finish(server, submit(server, dataset="digits", workers=1, steps=50))
         bad = finish(server, submit(server, dataset="digits", workers=1, steps=50))
@@ -122,7 +122,7 @@ def test_a_damaged_record_is_listed_as_such_and_the_rest_still_works(tmp_path):
     with sqlite3.connect(state / "jobs.db") as db:
         db.execute("UPDATE jobs SET record = substr(record, 1, 40) WHERE job_id = ?", (bad.job_id,))
 
-    server = ServerProcess(state)  # it starts
+    server = server_factory(state)  # it starts
     try:
         listed = {s.job_id: s for s in server.trainer.ListJobs(pb.ListJobsRequest()).jobs}
         assert State.Name(listed[good.job_id].state) == "SUCCEEDED"
@@ -134,9 +134,9 @@ def test_a_damaged_record_is_listed_as_such_and_the_rest_still_works(tmp_path):
         assert server.stop() == 0
 
 
-def test_a_failed_checkpoint_write_is_shown_and_a_later_one_succeeds(tmp_path):
-    state = tmp_path / "state"
-    server = ServerProcess(state, extra_args=["--checkpoint-seconds", "0.5"])
+def test_a_failed_checkpoint_write_is_shown_and_a_later_one_succeeds(server_factory, state_dir):
+    state = state_dir
+    server = server_factory(state, extra_args=["--checkpoint-seconds", "0.5"])
     try:
         job_id = submit(server, dataset="digits", workers=1, steps=2_000_000, lr=1e-4)
         wait_for(lambda: get(server, job_id).checkpoint_version > 0, timeout=120)
@@ -158,13 +158,13 @@ def test_a_failed_checkpoint_write_is_shown_and_a_later_one_succeeds(tmp_path):
 
 
 @pytest.mark.parametrize("resume", [False])
-def test_no_resume_ends_orphans_failed_with_the_reason(tmp_path, resume):
-    state = tmp_path / "state"
-    first = ServerProcess(state)
+def test_no_resume_ends_orphans_failed_with_the_reason(server_factory, state_dir, resume):
+    state = state_dir
+    first = server_factory(state)
     job_id = submit(first, dataset="digits", workers=1, steps=10_000_000, lr=1e-5)
     wait_for(lambda: get(first, job_id).version > 10, timeout=120)
     first.kill()
-    second = ServerProcess(state, extra_args=["--no-resume"])
+    second = server_factory(state, extra_args=["--no-resume"])
     try:
         failed = wait_for(lambda: (s := get(second, job_id)).state == State.FAILED and s, timeout=30)
         assert "--no-resume" in failed.message
@@ -190,8 +190,8 @@ def ray_worker_pids(server, name: str = "_RayTrainLoop") -> list[int]:
     return pids
 
 
-def test_a_job_waits_queued_for_cpus_then_runs(tmp_path):
-    server = ServerProcess(tmp_path / "state", num_cpus=2)
+def test_a_job_waits_queued_for_cpus_then_runs(server_factory, state_dir):
+    server = server_factory(state_dir, num_cpus=2)
     try:
         first = submit(server, dataset="digits", workers=2, steps=10_000_000, lr=1e-5)
         wait_for(lambda: get(server, first).state == State.RUNNING, timeout=120)
@@ -208,8 +208,8 @@ def test_a_job_waits_queued_for_cpus_then_runs(tmp_path):
         assert server.stop() == 0
 
 
-def test_a_killed_worker_is_replaced_and_the_step_count_stays_exact(tmp_path):
-    server = ServerProcess(tmp_path / "state", num_cpus=3)
+def test_a_killed_worker_is_replaced_and_the_step_count_stays_exact(server_factory, state_dir):
+    server = server_factory(state_dir, num_cpus=3)
     try:
         job_id = submit(server, dataset="digits", workers=2, steps=60_000, lr=1e-3)
         wait_for(lambda: get(server, job_id).version > 2_000, timeout=120)
@@ -243,8 +243,8 @@ def children_running(pid: int, marker: bytes) -> list[int]:
     return found
 
 
-def test_an_embedded_server_stops_and_releases_its_job_when_its_command_is_killed(tmp_path):
-    state = tmp_path / "state"
+def test_an_embedded_server_stops_and_releases_its_job_when_its_command_is_killed(server_factory, state_dir):
+    state = state_dir
     env = {k: v for k, v in os.environ.items() if k != "DESCENT_SERVER"}
     cli = subprocess.Popen(
         [sys.executable, "-m", "client.cli", "train", "--dataset", "digits", "--steps", "100000000", "--lr", "1e-6",
@@ -262,7 +262,7 @@ def test_an_embedded_server_stops_and_releases_its_job_when_its_command_is_kille
     left = stored_status(state, job_id)
     assert pb.JobState.Name(left.state) == "RUNNING"  # left unfinished, for the next server
 
-    server = ServerProcess(state)
+    server = server_factory(state)
     try:
         resumed = wait_for(lambda: (s := get(server, job_id)).state == State.RUNNING and s.restarts == 1 and s, 60)
         assert resumed.resumed_from >= left.checkpoint_version > 0

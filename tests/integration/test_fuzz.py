@@ -19,7 +19,6 @@ import pytest
 from google.protobuf.descriptor import FieldDescriptor as F
 
 from proto import descent_pb2 as pb
-from tests.server_process import ServerProcess
 
 SEED = 20261126
 CALLS = 3000
@@ -91,8 +90,8 @@ def mutate(message, rng: random.Random, known: list[str]) -> None:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    proc = ServerProcess(tmp_path_factory.mktemp("state"), num_cpus=2, extra_args=LIMITS)
+def server(module_server_factory):
+    proc = module_server_factory(num_cpus=2, extra_args=LIMITS)
     yield proc
     assert proc.stop() == 0, "server did not shut down cleanly"
 

@@ -24,7 +24,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from client.rpc.channel import open_channel
 from proto import descent_pb2 as pb
 from proto.tensor import to_tensor
-from tests.server_process import ROOT, ServerProcess
+from tests.server_process import ROOT
 
 State = pb.JobState
 Code = grpc.StatusCode
@@ -55,8 +55,8 @@ def layout(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def server(layout):
-    proc = ServerProcess(layout / "state", num_cpus=2, data_roots=[layout / "data"], extra_args=LIMITS)
+def server(layout, module_server_factory):
+    proc = module_server_factory(layout / "state", num_cpus=2, data_roots=[layout / "data"], extra_args=LIMITS)
     yield proc
     assert proc.stop() == 0, "server did not shut down cleanly"
 

@@ -13,7 +13,6 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from proto import descent_pb2 as pb
 from proto.tensor import to_tensor
-from tests.server_process import ServerProcess
 
 
 def _free_port() -> int:
@@ -23,9 +22,9 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(module_server_factory):
     port = _free_port()
-    proc = ServerProcess(tmp_path_factory.mktemp("state"), num_cpus=2, extra_args=["--metrics-port", str(port)])
+    proc = module_server_factory(num_cpus=2, extra_args=["--metrics-port", str(port)])
     proc.metrics_url = f"http://127.0.0.1:{port}/metrics"
     yield proc
     assert proc.stop() == 0

@@ -8,14 +8,13 @@ for an actor. A real server on a real local Ray cluster; the processes are read 
 from __future__ import annotations
 
 from proto import descent_pb2 as pb
-from tests.server_process import ServerProcess
 from tests.integration.test_durability import finish, get, ray_worker_pids, submit, wait_for
 
 State = pb.JobState
 
 
-def test_a_later_job_trains_in_worker_processes_that_already_existed(tmp_path):
-    server = ServerProcess(tmp_path / "state", num_cpus=2)
+def test_a_later_job_trains_in_worker_processes_that_already_existed(server_factory):
+    server = server_factory(num_cpus=2)
     try:
         first = finish(server, submit(server, dataset="digits", workers=2, steps=300))
         assert State.Name(first.state) == "SUCCEEDED", first.message

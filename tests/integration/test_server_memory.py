@@ -6,7 +6,6 @@ import threading
 
 from proto import descent_pb2 as pb
 from proto.tensor import from_chunks
-from tests.server_process import ServerProcess
 from tests.integration.test_durability import assert_exact, finish, submit, wait_for
 from worker import svm
 from worker.data.prepare import prepare
@@ -44,8 +43,8 @@ class Peak:
         self._thread.join()
 
 
-def test_the_server_unmaps_an_idle_cached_data_set_and_a_later_job_still_reads_it(tmp_path):
-    server = ServerProcess(tmp_path / "state", num_cpus=2)
+def test_the_server_unmaps_an_idle_cached_data_set_and_a_later_job_still_reads_it(server_factory):
+    server = server_factory(num_cpus=2)
     try:
         with Peak(server.proc.pid) as peak:
             first = finish(server, submit(server, dataset=DATASET, workers=1, steps=300, lr=1e-3))
@@ -62,9 +61,9 @@ def test_the_server_unmaps_an_idle_cached_data_set_and_a_later_job_still_reads_i
         assert server.stop() == 0
 
 
-def test_a_training_split_stored_in_blocks_trains_and_is_evaluated_like_the_whole_one(tmp_path):
+def test_a_training_split_stored_in_blocks_trains_and_is_evaluated_like_the_whole_one(server_factory, tmp_path):
     # 8 MiB blocks: the 14,000 training rows (41 MiB) are stored as 6 objects, sampled by 2 workers
-    server = ServerProcess(tmp_path / "state", num_cpus=2, extra_args=["--data-block", "8M"])
+    server = server_factory(num_cpus=2, extra_args=["--data-block", "8M"])
     try:
         status = finish(server, submit(server, dataset=DATASET, workers=2, steps=400, lr=1e-3, seed=3))
         assert_exact(status, 400)

@@ -18,7 +18,7 @@ from client.rpc.channel import open_channel
 from proto import descent_pb2 as pb
 from proto import descent_pb2_grpc
 from proto.limits import GRPC_OPTIONS
-from tests.server_process import ROOT, ServerProcess
+from tests.server_process import ROOT
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
 
@@ -46,9 +46,9 @@ def pki(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def server(pki, tmp_path_factory):
+def server(pki, module_server_factory):
     tls = ["--tls-cert", str(pki / "server.pem"), "--tls-key", str(pki / "server.key"), "--tls-ca", str(pki / "ca.pem")]
-    proc = ServerProcess(tmp_path_factory.mktemp("state"), num_cpus=2, extra_args=tls, tls_ca=(pki / "ca.pem").read_bytes())
+    proc = module_server_factory(num_cpus=2, extra_args=tls, tls_ca=(pki / "ca.pem").read_bytes())
     yield proc
     assert proc.stop() == 0
 
