@@ -7,7 +7,6 @@ server (and local Ray) and must leave nothing running behind.
 from __future__ import annotations
 
 import importlib.metadata
-import json
 import os
 import signal
 import subprocess

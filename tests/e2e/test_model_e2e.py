@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.server_process import ROOT
 from tests.cli import MNIST, as_json, descent
+from tests.server_process import ROOT
 from worker import svm
 from worker.data import prepare as data
 

@@ -12,8 +12,8 @@ import time
 import pytest
 from PIL import Image
 
-from tests.server_process import ROOT
 from tests.cli import as_json, descent
+from tests.server_process import ROOT
 
 
 def _jobs(server) -> dict[str, dict]:

@@ -1,4 +1,7 @@
-"""Job event log lines (server.observe.events, server.observe.logs): parseable, in process (a real job's story: integration/test_events_server.py)."""
+"""Job event log lines (server.observe.events, server.observe.logs): parseable, in process.
+
+A real job's story on a real server: integration/test_events_server.py.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Templates and training curves: exact reshapes of W's rows, the curve recorder on a real store (the CLI end to end: e2e/test_pictures_e2e.py)."""
+"""Templates and training curves: exact reshapes of W's rows, the curve recorder on a real store.
+
+The CLI end to end on a real server: e2e/test_pictures_e2e.py.
+"""
 
 from __future__ import annotations
 
