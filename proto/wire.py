@@ -6,7 +6,7 @@ array three times (``tobytes``, the message's own copy of the bytes field, then
 concatenation of its fields in any order, so the serialized message can be
 assembled as ``header + array bytes + trailer`` with a single ``bytes.join``
 straight from the array's buffer. The result parses exactly like the message
-built the slow way (tests/test_wire.py checks it field by field).
+built the slow way (tests/unit/test_wire.py checks it field by field).
 
 Used on the hot path only: the worker's PushStream requests and the server's
 PushStream replies travel as these bytes (the gRPC method handlers pass bytes

@@ -6,7 +6,7 @@ The nodes of a descent cluster read ``digits`` from this file, so neither
 scikit-learn nor SciPy is a runtime dependency. Pixel values are the integers
 0..16 and labels 0..9, so both are stored as uint8 without loss (formats.digits
 turns them back into sklearn's float64 data and integer targets);
-tests/test_digits_file.py checks the file against sklearn when it is installed.
+tests/unit/test_digits_file.py checks the file against sklearn when it is installed.
 """
 
 from pathlib import Path

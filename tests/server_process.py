@@ -47,6 +47,7 @@ class ServerProcess:
         """``data_roots`` default to the repository and the system's temporary directory; ``extra_args``
         go to ``python -m server`` as they are; with ``tls_ca`` the helper's channel is TLS."""
         self.state_dir = Path(state_dir)
+        self.num_cpus = num_cpus
         self.token = secrets.token_urlsafe(24)
         self.tls_ca = tls_ca
         roots = data_roots if data_roots is not None else [ROOT, Path(os.environ.get("TMPDIR", "/tmp")), ROOT.parent / "shared"]

@@ -19,18 +19,20 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import numpy as np
 
 from formats.sizes import DataSize
 from proto.job_fields import BY_NAME
-from server.cluster.launcher import RayLauncher
 from server.errors import RequestError, echo
 from server.fields import optional
 from server.jobs.registry import JobRegistry
 from server.jobs.spec import DEFAULTS, check_field
 from worker.data.prepare import Prepared, prepare
+
+if TYPE_CHECKING:  # the launcher (and ray) only as a type: the analyses get one passed in
+    from server.cluster.launcher import RayLauncher
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -25,7 +26,6 @@ from proto import descent_pb2
 from proto.names import FORMULA_NAMES, METHOD_NAMES
 from server.analyses.base import Analysis, Source, analysis_target, prepare_target, read_source
 from server.analyses.messages import GradcheckOutcome, Progress, gradcheck_progress, gradcheck_response
-from server.cluster.launcher import RayLauncher
 from server.errors import RequestError
 from server.fields import optional, positive
 from server.jobs.costs import SCORE_COPIES, W_COPIES, prepared_bytes, weights_bytes
@@ -33,6 +33,9 @@ from server.jobs.registry import JobRegistry
 from server.jobs.spec import DEFAULTS
 from worker.checks import assemble, needs_minus, setup
 from worker.fdiff import loss_changes
+
+if TYPE_CHECKING:  # the launcher (and ray) only as a type: the analyses get one passed in
+    from server.cluster.launcher import RayLauncher
 
 #: At most this many h values in one request, and coordinates in one full check.
 MAX_H_VALUES = 16

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,10 +21,12 @@ from formats.sizes import DataSize
 from proto import descent_pb2
 from proto.tensor import to_tensor
 from server.analyses.base import Analysis, Source, analysis_target, prepare_target, read_source
-from server.cluster.launcher import RayLauncher
 from server.fields import check_range, optional, positive
 from server.jobs.registry import JobRegistry
 from worker.landscape import MAX_POINTS, directions, grid, line_losses, loss_at, plane_rows
+
+if TYPE_CHECKING:  # the launcher (and ray) only as a type: the analyses get one passed in
+    from server.cluster.launcher import RayLauncher
 
 
 @dataclass(frozen=True)

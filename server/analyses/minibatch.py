@@ -11,17 +11,20 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from formats.sizes import DataSize
 from proto import descent_pb2
 from server.analyses.base import Analysis, Source, analysis_target, prepare_target, read_source
-from server.cluster.launcher import RayLauncher
 from server.errors import RequestError
 from server.fields import check_range, optional
 from server.jobs.registry import JobRegistry
 from worker.minibatch import DEFAULT_SIZES, MinibatchRow, batch_sizes, minibatch_rows
+
+if TYPE_CHECKING:  # the launcher (and ray) only as a type: the analyses get one passed in
+    from server.cluster.launcher import RayLauncher
 
 MAX_DRAWS = 10_000
 MAX_SIZES = 64

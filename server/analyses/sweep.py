@@ -12,19 +12,22 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from formats.sizes import DataSize
 from proto import descent_pb2
 from server.analyses.base import Analysis, Source, analysis_target, prepare_target, read_source
-from server.cluster.launcher import RayLauncher
 from server.errors import RequestError
 from server.fields import optional, positive
 from server.jobs.costs import SCORE_COPIES, W_COPIES, prepared_bytes, weights_bytes
 from server.jobs.registry import JobRegistry
 from worker.data.rows import sample_batch
 from worker.sweep import DECADES, SweepResult, finish, step_sizes, sweep_direction, sweep_losses
+
+if TYPE_CHECKING:  # the launcher (and ray) only as a type: the analyses get one passed in
+    from server.cluster.launcher import RayLauncher
 
 #: Sweep defaults once any of step_min / step_max / points is given.
 SWEEP_MIN, SWEEP_MAX = 1e-10, 1e3
