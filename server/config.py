@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,9 +67,8 @@ class ServerConfig:
     data_block_bytes: int = DEFAULT_BLOCK_BYTES
 
 
-def parse_args(argv: list[str] | None = None) -> ServerConfig:
-    """Build the config from command-line flags, with DESCENT_* env vars as defaults."""
-    env = os.environ
+def _parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
+    """The server's flags, with DESCENT_* env vars as their defaults."""
     parser = argparse.ArgumentParser(prog="python -m server", description="descent parameter server")
     parser.add_argument("--host", default=env.get("DESCENT_HOST", "127.0.0.1"), help="address to listen on")
     parser.add_argument("--port", type=int, default=int(env.get("DESCENT_PORT", "50051")), help="0 picks a free port")
@@ -94,7 +94,6 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
         "--tls-ca", type=Path, default=env.get("DESCENT_TLS_CA") or None,
         help="PEM CA that signed --tls-cert; Ray workers verify the server with it (default: --tls-cert itself)",
     )
-    roots = [Path(p) for p in env.get("DESCENT_DATA_ROOTS", "").split(os.pathsep) if p]
     parser.add_argument(
         "--data-root", type=Path, action="append", default=None,
         help="directory data sets are read from (repeatable; default $DESCENT_DATA_ROOTS, else the working directory)",
@@ -156,7 +155,17 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
         help="a large training split is prepared and stored in blocks of at most this many bytes: "
              "at the peak the data set exists once plus one block (default 64M, at least 1M)",
     )
+    return parser
+
+
+def parse_args(argv: list[str] | None = None) -> ServerConfig:
+    """Build the config from command-line flags, with DESCENT_* env vars as defaults; a bad value
+    ends the process with argparse's usage error (exit 2) naming the flag."""
+    env = os.environ
+    parser = _parser(env)
     args = parser.parse_args(argv)
+    defaults = Limits(request_memory=default_request_memory())
+    roots = [Path(p) for p in env.get("DESCENT_DATA_ROOTS", "").split(os.pathsep) if p]
     data_bytes = {}
     for flag, value, least in (("--data-cache", args.data_cache, 0), ("--data-block", args.data_block, 1 << 20)):
         try:
