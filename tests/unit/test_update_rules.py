@@ -63,15 +63,20 @@ def _reference(optimizer, w, grads, lr_at, mu=0.9, b1=0.9, b2=0.999, eps=1e-8):
 @pytest.mark.parametrize("optimizer", OPTIMIZERS)
 @pytest.mark.parametrize("schedule", ["constant", "step:7,0.5", "cosine", "exp:0.05"])
 def test_rule_matches_reference_loop(optimizer, schedule):
-    grads = _gradients()
-    w0 = np.random.default_rng(1).standard_normal(SHAPE)
     spec = RuleSpec(optimizer=optimizer, lr=0.05, momentum=0.8, beta1=0.85, beta2=0.95, eps=1e-6,
                     schedule=parse_schedule(schedule), total_steps=STEPS)
+    _check_against_reference(spec, mu=0.8, b1=0.85, b2=0.95, eps=1e-6)
+
+
+def _check_against_reference(spec, **hyperparameters):
+    """The rule applied to STEPS gradients equals the reference loop at spec's step sizes, and moved W."""
+    grads = _gradients()
+    w0 = np.random.default_rng(1).standard_normal(SHAPE)
     rule = make_rule(spec, SHAPE, np.float64)
     w = w0.copy()
     for step, g in enumerate(grads):
         rule.apply(w, g, step)
-    expected = _reference(optimizer, w0, grads, spec.lr_at, mu=0.8, b1=0.85, b2=0.95, eps=1e-6)
+    expected = _reference(spec.optimizer, w0, grads, spec.lr_at, **hyperparameters)
     np.testing.assert_allclose(w, expected, rtol=0, atol=1e-12)
     assert np.abs(w - w0).max() > 1e-3  # the rule moved W
 
@@ -117,14 +122,7 @@ def test_warmup_reaches_the_rule_from_the_jobspec(optimizer):
                                          lr_schedule="cosine"))
     spec = config.rule_spec()
     assert spec.lr_warmup == 10 and spec.lr_at(0) == pytest.approx(0.005)
-    grads = _gradients()
-    w0 = np.random.default_rng(1).standard_normal(SHAPE)
-    rule = make_rule(spec, SHAPE, np.float64)
-    w = w0.copy()
-    for step, g in enumerate(grads):
-        rule.apply(w, g, step)
-    expected = _reference(optimizer, w0, grads, spec.lr_at, mu=0.9, b1=0.9, b2=0.999, eps=1e-8)
-    np.testing.assert_allclose(w, expected, rtol=0, atol=1e-12)
+    _check_against_reference(spec, mu=0.9, b1=0.9, b2=0.999, eps=1e-8)
     with pytest.raises(RequestError, match="lr_warmup must be in"):
         resolve(descent_pb2.JobSpec(lr_warmup=-1))
 
