@@ -42,6 +42,7 @@ NOT_RUN = {
     "make demo": "builds the venv and trains: the venv running this test is what it builds",
     "make test": "runs the whole suite, this test included",
     "make test-fast": "runs the unit tests: part of the suite already",
+    "make lint": "ruff over the whole tree: CI runs it (make lint in .ci/run)",
     ". .venv/bin/activate": "changes the calling shell only; this test puts the venv on PATH itself",
     "descent train --dataset digits": "a training job (covered by tests/e2e/test_cli_e2e.py); kept out to keep this test short",
     "descent train --dataset digits --optimizer momentum --steps 1000": "a training job (update rules: tests/e2e/test_update_rules_e2e.py)",
