@@ -18,6 +18,7 @@ class Enrollment:
 
     def __init__(self) -> None:
         self._secrets: dict[str, str] = {}
+        self._ids: tuple[str, ...] = ()  # replaced whole on enrollment: read on every push without a lock
         self._lock = threading.Lock()
 
     def enroll(self, worker_id: str) -> str:
@@ -25,6 +26,7 @@ class Enrollment:
         secret = secrets.token_hex(16)
         with self._lock:
             self._secrets[worker_id] = secret
+            self._ids = tuple(self._secrets)
         return secret
 
     def authorize(self, worker_id: str, secret: str) -> None:
@@ -37,7 +39,6 @@ class Enrollment:
                 "only the job's own workers may push or pull"
             )
 
-    def workers(self) -> list[str]:
-        """The enrolled worker ids, in enrollment order."""
-        with self._lock:
-            return list(self._secrets)
+    def workers(self) -> tuple[str, ...]:
+        """The enrolled worker ids, in enrollment order (no lock, no copy: the store asks on every push)."""
+        return self._ids
