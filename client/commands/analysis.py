@@ -13,7 +13,7 @@ from client.commands.kit import configs as _configs
 from client.commands.kit import connection_options, reports_errors
 from client.commands.kit import open_connection as _connect
 from client.commands.kit import print_json as _print_json
-from client.commands.options import DATASET_HELP, FLOATS, INT32, INT64
+from client.commands.options import FLOATS, INT32, source_options
 from client.errors import CommandError
 from client.output.check_text import gradcheck_report, sweep_report
 from client.output.progress import follow_check
@@ -24,8 +24,7 @@ from proto.names import FORMULA_VALUES, METHOD_VALUES
 
 
 @click.command()
-@click.option("--dataset", metavar="SPEC", help=DATASET_HELP)
-@click.option("--job", "job_id", metavar="JOB", help="Check at this job's current (or final) W, on its data set.")
+@source_options("Check at this job's current (or final) W, on its data set.", "Seed for W, the examples and the coordinates.")
 @click.option("--checks", type=INT32, help="Random coordinates of W to check.  [server default: 20]")
 @click.option("--full", is_flag=True, help="Check every coordinate of W, in chunks over the cluster.")
 @click.option(
@@ -42,10 +41,7 @@ from proto.names import FORMULA_VALUES, METHOD_VALUES
     help="incremental: update only the scores that move, O(N) per coordinate; brute: evaluate the whole loss again.  "
     "[server default: incremental]",
 )
-@click.option("--seed", type=INT64, help="Seed for W, the examples and the coordinates.  [server default]")
-@click.option("--reg", type=float, help="L2 regularization strength.  [server default; the job's with --job]")
 @click.option("--batch-size", type=INT32, help="Examples in the loss.  [server default: 256]")
-@click.option("--init-scale", type=float, help="W = init_scale * randn.  [server default]")
 @connection_options
 @reports_errors
 def gradcheck(
@@ -80,15 +76,11 @@ def gradcheck(
 
 
 @click.command()
-@click.option("--dataset", metavar="SPEC", help=DATASET_HELP)
-@click.option("--job", "job_id", metavar="JOB", help="Sweep from this job's current (or final) W, on its data set.")
+@source_options("Sweep from this job's current (or final) W, on its data set.", "Seed for W and the examples.")
 @click.option("--from", "step_min", type=float, help="Smallest step size of a log-spaced range.  [1e-10]")
 @click.option("--to", "step_max", type=float, help="Largest step size of the range.  [1e3]")
 @click.option("--points", type=INT32, help="Step sizes in the range, log-spaced.  [one per decade]")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Write loss vs step size to this PNG file.")
-@click.option("--seed", type=INT64, help="Seed for W and the examples.  [server default]")
-@click.option("--reg", type=float, help="L2 regularization strength.  [server default; the job's with --job]")
-@click.option("--init-scale", type=float, help="W = init_scale * randn.  [server default: 0.001]")
 @click.option("--batch-size", type=INT32, help="Examples in the loss, drawn from the training split.  [all of it]")
 @connection_options
 @reports_errors

@@ -11,7 +11,7 @@ import os
 import click
 
 from client.commands.kit import configs, connection_options, open_connection, print_json, reports_errors
-from client.commands.options import DATASET_HELP, INT32, INT64
+from client.commands.options import INT32, source_options
 from client.output.notes_render import landscape_json, landscape_report, minibatch_json, minibatch_report
 from client.plots.notes_plot import save_landscape_plot, save_minibatch_plot
 
@@ -37,14 +37,10 @@ def _sizes(ctx, param, value):
 
 
 @click.command()
-@click.option("--dataset", metavar="SPEC", help=DATASET_HELP)
-@click.option("--job", "job_id", metavar="JOB", help="Measure at this job's current (or final) W, on its data set.")
+@source_options("Measure at this job's current (or final) W, on its data set.", "Seed for W and the batches.")
 @click.option("--sizes", callback=_sizes, metavar="B,B,...",
               help="Batch sizes (the full training split is always added).  [1,2,4,...,1024 and 192,255,257,320]")
 @click.option("--draws", type=INT32, help="Batches drawn per size for the cosine.  [server default: 100]")
-@click.option("--seed", type=INT64, help="Seed for W and the batches.  [server default]")
-@click.option("--reg", type=float, help="L2 regularization strength.  [server default; the job's with --job]")
-@click.option("--init-scale", type=float, help="Random W = init_scale * randn.  [server default: 0.001]")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="PNG to write.  [minibatch.png]")
 @connection_options
 @reports_errors
@@ -71,15 +67,11 @@ def minibatch(dataset, job_id, sizes, draws, seed, reg, init_scale, plot_path, s
 
 
 @click.command()
-@click.option("--dataset", metavar="SPEC", help=DATASET_HELP)
-@click.option("--job", "job_id", metavar="JOB", help="Centre on this job's current (or final) W, on its data set.")
+@source_options("Centre on this job's current (or final) W, on its data set.", "Seed for W and the directions.")
 @click.option("--examples", type=INT32, help="Examples in the loss (the first of the training split); 1 shows one "
               "example's piecewise-linear loss.  [all]")
 @click.option("--points", type=INT32, help="Grid values of a (and b) from -span to span.  [server default: 41]")
 @click.option("--span", type=float, help="Largest |a| and |b|.  [server default: 1.0]")
-@click.option("--seed", type=INT64, help="Seed for W and the directions.  [server default]")
-@click.option("--reg", type=float, help="L2 regularization strength.  [server default; the job's with --job]")
-@click.option("--init-scale", type=float, help="Random W = init_scale * randn.  [server default: 0.001]")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="PNG to write.  [landscape.png]")
 @connection_options
 @reports_errors

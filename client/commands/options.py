@@ -48,7 +48,6 @@ class FloatList(click.ParamType):
 
 
 FLOATS = FloatList()
-DATASET_HELP = f"{BY_NAME['dataset'].help}  [server default: digits]"
 
 
 def _wire_type(field: JobField):
@@ -94,3 +93,22 @@ def job_options(*names: str):
 def update_rule_options(command):
     """Add the update rule's options (--optimizer, --momentum, ..., --lr-schedule) to a click command."""
     return job_options(*RULE_FIELDS)(command)
+
+
+def source_options(job_help: str, seed_help: str):
+    """--dataset, --job, --seed, --reg and --init-scale: what an analysis looks at (the server's Source),
+    with the job fields' types (proto.job_fields)."""
+    options = (
+        job_option(BY_NAME["dataset"]),
+        click.option("--job", "job_id", metavar="JOB", help=job_help),
+        job_option(BY_NAME["seed"], help=f"{seed_help}  [server default: 0]"),
+        job_option(BY_NAME["reg"], help="L2 regularization strength.  [server default: 1e-05; the job's with --job]"),
+        job_option(BY_NAME["init_scale"], help="Random W = init_scale * randn.  [server default: 0.001]"),
+    )
+
+    def decorate(command):
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
