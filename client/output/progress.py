@@ -42,15 +42,19 @@ def _show(bar: tqdm, status: descent_pb2.JobStatus) -> None:
         bar.refresh()
 
 
-def follow(api: TrainerApi, job_id: str, *, show_bar: bool, first: descent_pb2.JobStatus | None = None) -> descent_pb2.JobStatus:
+def follow(
+    api: TrainerApi, job_id: str, *, show_bar: bool, first: descent_pb2.JobStatus | None = None, bar_class: type = tqdm
+) -> descent_pb2.JobStatus:
     """Watch ``job_id`` until it reaches a terminal state; return that final status.
+
+    ``bar_class`` draws the bar: tqdm on stderr (the CLI), or ``tqdm.auto.tqdm`` (a notebook's widget).
 
     If the stream ends early the job is polled and watched again (a few times at
     most, then ``ApiError("UNAVAILABLE")``). A KeyboardInterrupt propagates with
     the stream cancelled and the bar closed.
     """
     total = first.spec.steps if first is not None and first.spec.HasField("steps") else None
-    bar = tqdm(
+    bar = bar_class(
         total=total,
         unit="step",
         file=sys.stderr,

@@ -67,6 +67,15 @@ def summary(result: dict[str, Any]) -> str:
 
 def scatter_png(result: dict[str, Any]) -> bytes:
     """Validation accuracy over (lr, reg), log axes; marker size by updates reached; the best starred."""
+    fig = scatter_figure(result)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def scatter_figure(result: dict[str, Any]):
+    """The scatter as a matplotlib Figure."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.ticker import NullFormatter
@@ -96,10 +105,7 @@ def scatter_png(result: dict[str, Any]) -> bytes:
     ax.set_ylabel("regularization strength")
     ax.set_title(f"{result['dataset'] or 'digits'}: validation accuracy ({result['search']} search)")
     fig.colorbar(dots, ax=ax, label="validation accuracy")
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    return buffer.getvalue()
+    return fig
 
 
 def save_scatter(result: dict[str, Any], path: str) -> None:

@@ -17,6 +17,15 @@ from formats.extras import import_extra
 
 def confusion_figure_png(result: dict[str, Any]) -> bytes:
     """The plot of an ``evaluate --json`` object as PNG bytes."""
+    fig = confusion_figure(result)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def confusion_figure(result: dict[str, Any]):
+    """The plot of an ``evaluate --json`` object as a matplotlib Figure."""
     FigureCanvasAgg = import_extra("matplotlib.backends.backend_agg", "drawing the confusion matrix (--plot)").FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -41,10 +50,7 @@ def confusion_figure_png(result: dict[str, Any]) -> bytes:
     ax.set_ylabel("true class")
     title = f"{result['dataset']} ({result['split']}, {result['num_examples']:,} examples)"
     ax.set_title(f"{title}: accuracy {result['accuracy']:.4f}", fontsize="medium")
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    return buffer.getvalue()
+    return fig
 
 
 def save_confusion_plot(result: dict[str, Any], path: str) -> None:

@@ -23,14 +23,24 @@ def _canvas(figsize):
     return fig
 
 
-def _save(fig, path: str) -> None:
+def png_bytes(fig) -> bytes:
+    """A figure drawn as PNG bytes (laid out tight first)."""
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
-    write_atomically(path, buffer.getvalue())
+    return buffer.getvalue()
+
+
+def _save(fig, path: str) -> None:
+    write_atomically(path, png_bytes(fig))
 
 
 def save_minibatch_plot(result: dict[str, Any], path: str) -> None:
+    """Write minibatch_figure(...) to ``path`` as a PNG, atomically."""
+    _save(minibatch_figure(result), path)
+
+
+def minibatch_figure(result: dict[str, Any]):
     """Cosine (mean ± std) and µs per example against batch size (log x), side by side."""
     rows = result["rows"]
     sizes = np.array([r["batch_size"] for r in rows])
@@ -61,10 +71,15 @@ def save_minibatch_plot(result: dict[str, Any], path: str) -> None:
     for ax in (left, right):
         ax.grid(True, which="both", alpha=0.3)
     fig.suptitle(f"mini-batches on {result.get('dataset') or '-'} ({result['num_examples']:,} training examples)")
-    _save(fig, path)
+    return fig
 
 
 def save_landscape_plot(result: dict[str, Any], path: str) -> None:
+    """Write landscape_figure(...) to ``path`` as a PNG, atomically."""
+    _save(landscape_figure(result), path)
+
+
+def landscape_figure(result: dict[str, Any]):
     """The line L(W + a W1) and the plane L(W + a W1 + b W2) as a heat map with contours."""
     a = [p["a"] for p in result["line"]]
     line = [p["loss"] for p in result["line"]]
@@ -89,10 +104,15 @@ def save_landscape_plot(result: dict[str, Any], path: str) -> None:
     fig.colorbar(image, ax=right, label="loss")
     where = f"job {result['job_id']}" if result.get("job_id") else "random W"
     fig.suptitle(f"loss landscape: {result.get('dataset') or '-'}, {where}, {result['num_examples']:,} example(s)")
-    _save(fig, path)
+    return fig
 
 
 def save_templates_plot(tiles: np.ndarray, class_names, title: str, path: str) -> None:
+    """Write templates_figure(...) to ``path`` as a PNG, atomically."""
+    _save(templates_figure(tiles, class_names, title), path)
+
+
+def templates_figure(tiles: np.ndarray, class_names, title: str):
     """One tile per class (each scaled to its own min..max), titled with its class name."""
     count = len(tiles)
     columns = min(count, 10)
@@ -107,10 +127,15 @@ def save_templates_plot(tiles: np.ndarray, class_names, title: str, path: str) -
         ax.set_xticks([])
         ax.set_yticks([])
     fig.suptitle(title)
-    _save(fig, path)
+    return fig
 
 
 def save_curve_plot(curves: list[dict[str, Any]], path: str) -> None:
+    """Write curve_figure(...) to ``path`` as a PNG, atomically."""
+    _save(curve_figure(curves), path)
+
+
+def curve_figure(curves: list[dict[str, Any]]):
     """Batch loss (raw and smoothed) and validation accuracy against updates and wall time, one colour per job."""
     fig = _canvas((11, 7.5))
     axes = [[fig.add_subplot(2, 2, 2 * r + c + 1) for c in range(2)] for r in range(2)]
@@ -140,4 +165,4 @@ def save_curve_plot(curves: list[dict[str, Any]], path: str) -> None:
             ax.set_ylabel("loss (faint: raw, bold: smoothed)" if r == 0 else "validation accuracy")
             ax.grid(True, alpha=0.3)
             ax.legend(loc="best", fontsize="x-small")
-    _save(fig, path)
+    return fig

@@ -17,6 +17,15 @@ from formats.extras import import_extra
 
 def sweep_figure_png(sweep: dict[str, Any]) -> bytes:
     """The plot of a ``sweep --json`` object as PNG bytes."""
+    fig = sweep_figure(sweep)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def sweep_figure(sweep: dict[str, Any]):
+    """The plot of a ``sweep --json`` object as a matplotlib Figure."""
     FigureCanvasAgg = import_extra("matplotlib.backends.backend_agg", "drawing the sweep plot (--plot)").FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -47,10 +56,7 @@ def sweep_figure_png(sweep: dict[str, Any]) -> bytes:
     ax.set_title(f"step-size sweep: {sweep.get('dataset') or ''} ({where}, {sweep.get('num_examples', 0):,} examples)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(loc="best", fontsize="small")
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    return buffer.getvalue()
+    return fig
 
 
 def save_sweep_plot(sweep: dict[str, Any], path: str) -> None:

@@ -1,4 +1,5 @@
-"""Dependencies point one way: client → proto, formats; worker → proto, formats; server → proto, worker, formats.
+"""Dependencies point one way: client → proto, formats; worker → proto, formats; server → proto, worker, formats;
+descent (the Python API) → client, proto, formats.
 
 formats (pure numpy file formats) depends on nothing of ours.
 """
@@ -17,6 +18,8 @@ ALLOWED = {
     "worker": {"proto", "formats", "worker"},
     "server": {"proto", "formats", "worker", "server"},
     "client": {"proto", "formats", "client"},
+    # The Python API: a facade over the client (and formats' model file); never server or worker.
+    "descent": {"proto", "formats", "client", "descent"},
 }
 OURS = set(ALLOWED)
 
@@ -63,6 +66,12 @@ def test_math_loads_neither_grpc_nor_ray():
 
 def test_client_loads_neither_server_nor_worker_nor_ray():
     code = "import sys, client.cli; print(sorted(m for m in ('server', 'worker', 'ray') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_the_python_api_loads_neither_server_nor_worker_nor_ray():
+    code = "import sys, descent; print(sorted(m for m in ('server', 'worker', 'ray', 'matplotlib') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

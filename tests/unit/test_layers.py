@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-OURS = ("proto", "formats", "worker", "server", "client")
+OURS = ("proto", "formats", "worker", "server", "client", "descent")
 
 LAYERS = {
     "server": [
@@ -36,6 +36,13 @@ LAYERS = {
         {"output"},
         {"connection"},
         {"rpc"},
+        {"errors"},
+    ],
+    "descent": [
+        {"session"},
+        {"job"},
+        {"results", "notes"},
+        {"picture"},
         {"errors"},
     ],
     "worker": [
