@@ -20,6 +20,7 @@ from server.jobs.checkpoints import Checkpointer
 from server.jobs.registry import JobRegistry
 from server.observe.logs import configure_logging
 from server.observe.metrics import ServerMetrics
+from server.observe.tensorboard import JobBoard
 from server.rpc.admission import Admission
 from server.rpc.data_roots import DataRoots
 from server.rpc.grpc_server import build_server, enable_reflection
@@ -111,7 +112,8 @@ def serve(config: ServerConfig) -> int:
         enable_reflection(grpc_server)
         grpc_server.start()
         health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
-        housekeeping = Housekeeping(registry, runner, checkpointer, resume=config.resume)
+        housekeeping = Housekeeping(registry, runner, checkpointer, resume=config.resume,
+                                    board=JobBoard(config.state_dir / "tensorboard"))
         housekeeping.start()
         node_watch.start()
         log.info("serving on %s:%d (workers reach it at %s), state in %s", config.host, port, advertise, config.state_dir)

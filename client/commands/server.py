@@ -1,4 +1,5 @@
-"""``descent cluster`` and ``serve``: look at the cluster, or run a long-lived server.
+"""``descent cluster``, ``serve`` and ``tensorboard``: look at the cluster, run a long-lived server,
+or run TensorBoard on a server's event files.
 
 Registered on the ``descent`` group by client.cli.
 """
@@ -18,6 +19,7 @@ from client.connection.launch import server_argv, server_env
 from client.errors import CommandError
 from client.output.render import cluster_json
 from client.output.text import cluster_report
+from client.rpc.channel import default_state_dir
 
 
 @click.command()
@@ -74,4 +76,30 @@ def serve(host, port, state_dir, ray_address, num_cpus, data_roots, token_file, 
         raise CommandError("UNAVAILABLE", f"cannot run the server ({' '.join(argv)}): {error}") from None
 
 
-COMMANDS = (cluster, serve)
+@click.command()
+@click.option("--state-dir", type=click.Path(file_okay=False),
+              help="The server's state directory (its jobs' events are in STATE_DIR/tensorboard).  [server default]")
+@click.option("--logdir", type=click.Path(file_okay=False), help="A folder of event files instead (a copy, a volume).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface TensorBoard listens on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=6006, show_default=True, help="TensorBoard's port (0: a free one).")
+@reports_errors
+def tensorboard(state_dir, logdir, host, port):
+    """Run TensorBoard on every job's event files (replaces this process with `python -m tensorboard.main`).
+
+    Each job is one run: batch loss (raw and smoothed), validation accuracy, effective learning
+    rate, staleness, histograms of W, the learned templates, and its hyperparameters (HParams).
+    """
+    if logdir is None:
+        logdir = os.path.join(state_dir or str(default_state_dir(os.environ)), "tensorboard")
+    if not os.path.isdir(logdir):
+        raise CommandError("NOT_FOUND", f"no event files at {logdir} (has a job run with this state directory?)")
+    argv = [sys.executable, "-m", "tensorboard.main", "--logdir", logdir, "--host", host, "--port", str(port)]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execv(sys.executable, argv)
+    except OSError as error:
+        raise CommandError("UNAVAILABLE", f"cannot run TensorBoard ({' '.join(argv)}): {error}") from None
+
+
+COMMANDS = (cluster, serve, tensorboard)

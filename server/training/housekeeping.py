@@ -5,7 +5,9 @@ it renews this server's lease (and retries failed saves), looks for orphaned job
 unfinished jobs whose server stopped — which it resumes (or, with ``--no-resume``,
 ends FAILED with the reason), and drops the server's mappings of cached data sets no
 job has used for ``data_idle`` seconds (server.cluster.data_cache). The first look happens as
-the thread starts, so a restarted server picks its jobs up at once.
+the thread starts, so a restarted server picks its jobs up at once. Every ``board_every``
+seconds it writes what is new of each job into its TensorBoard event files (the ``board``,
+server.observe.tensorboard): here, off the push path.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Protocol
 from server.jobs.checkpoints import Checkpointer
 from server.jobs.job import Job
 from server.jobs.registry import JobRegistry
+from server.observe.tensorboard import JobBoard
 
 log = logging.getLogger("descent.housekeeping")
 
@@ -44,6 +47,8 @@ class Housekeeping:
         tick: float = 0.25,
         heartbeat: float = 1.0,
         data_idle: float = 2.0,
+        board: JobBoard | None = None,
+        board_every: float = 2.0,
     ):
         self._registry = registry
         self._runner = runner
@@ -52,6 +57,8 @@ class Housekeeping:
         self._tick = tick
         self._heartbeat = heartbeat
         self._data_idle = data_idle
+        self._board = board
+        self._board_every = board_every
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="housekeeping", daemon=True)
 
@@ -62,9 +69,12 @@ class Housekeeping:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
+        if self._board is not None and not self._thread.is_alive():
+            self.write_board()  # what ended since the last tick
+            self._board.close()
 
     def _loop(self) -> None:
-        next_beat = 0.0
+        next_beat = next_board = 0.0
         while not self._stop.is_set():
             try:
                 now = time.monotonic()
@@ -78,9 +88,25 @@ class Housekeeping:
                     advised = self._runner.unmap_idle_data(self._data_idle)
                     if advised:
                         log.debug("unmapped %.0f MiB of idle cached data sets", advised / 2**20)
+                if self._board is not None and now >= next_board:
+                    next_board = now + self._board_every
+                    self.write_board()
             except Exception:  # housekeeping must outlive any one failure
                 log.exception("housekeeping tick failed")
             self._stop.wait(self._tick)
+
+    def write_board(self) -> None:
+        """Write what is new of every job this server runs into its TensorBoard events (never raises)."""
+        for job in self._registry.live_jobs():
+            if self._stop.is_set() or not self._board.wants(job.job_id):
+                continue
+            status = job.status()
+            store = job.store
+            if store is None:
+                continue
+            block, means = store.loss_history()
+            status.loss_history.extend(means)
+            self._board.sync(status, block, lambda store=store: store.weights()[0])
 
     def adopt_orphans(self) -> None:
         """Resume (or fail, with --no-resume) every unfinished job whose server is gone."""
