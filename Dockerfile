@@ -22,6 +22,7 @@ COPY formats ./formats
 COPY server ./server
 COPY worker ./worker
 COPY client ./client
+COPY descent ./descent
 # No scikit-learn, SciPy or matplotlib (digits ship as formats/digits.npz; plotting is the
 # client extra). Ray's wheel carries libraries the nodes never load: the Java jars
 # (cross-language workers), RLlib, Serve and the LLM library (~60 MB); they go in the same

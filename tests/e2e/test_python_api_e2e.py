@@ -33,6 +33,20 @@ def carrying(marker: str) -> list[int]:
     return found
 
 
+def still_running(marker: str, grace: float = 30.0) -> list[str]:
+    """The command lines of processes still carrying ``marker`` after ``grace`` seconds (Ray's last ones take a moment)."""
+    deadline = time.monotonic() + grace
+    while carrying(marker) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    lines = []
+    for pid in carrying(marker):
+        try:
+            lines.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")[:120].decode(errors="replace"))
+        except OSError:
+            continue
+    return lines
+
+
 def test_the_one_liner_trains_digits_and_leaves_nothing_running(tmp_path):
     marker = f"DESCENT_TEST_MARK={uuid.uuid4().hex}"
     name, value = marker.split("=")
@@ -41,9 +55,5 @@ def test_the_one_liner_trains_digits_and_leaves_nothing_running(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     accuracy = float(done.stdout.strip().splitlines()[-1])
     assert 0.94 <= accuracy <= 1.0, done.stdout
-    deadline = time.monotonic() + 30  # Ray's last processes may take a moment to exit after the server
-    while carrying(marker) and time.monotonic() < deadline:
-        time.sleep(0.5)
-    left = carrying(marker)
-    described = [Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")[:120] for pid in left if Path(f"/proc/{pid}").exists()]
-    assert not left, f"processes of the session still running: {described}"
+    left = still_running(marker)
+    assert not left, f"processes of the session still running: {left}"
