@@ -6,7 +6,8 @@ the push path. Each ``sync`` of a job writes what is new since the last one:
 
 - ``loss/batch`` (the mean batch loss per update, as the job's history) and ``loss/batch_smoothed``
   (its debiased exponential moving average, weight 0.9, as the CLI's curve draws it);
-- ``accuracy/val`` at the curve's points; ``lr/effective`` and ``staleness/p50|p99|max``;
+- ``accuracy/val`` at the curve's points; ``lr/effective``, ``staleness/p50|p99|max`` and
+  ``workers/pushing`` (the workers that have pushed);
 - a histogram of W (``weights/W``) at the syncs at least ``steps / HISTOGRAMS`` updates apart, and at the end
   (a job faster than a sync gets the last one only);
 - at the end: ``final/train_accuracy`` (and val, test), one image per class of the learned templates
@@ -144,7 +145,8 @@ class JobBoard:
             run.writer.add_event(tb.event(status.version, tb.scalar("lr/effective", status.effective_lr),
                                           tb.scalar("staleness/p50", status.staleness_p50),
                                           tb.scalar("staleness/p99", status.staleness_p99),
-                                          tb.scalar("staleness/max", status.staleness_max)))
+                                          tb.scalar("staleness/max", status.staleness_max),
+                                          tb.scalar("workers/pushing", len(status.per_worker))))
         every = max(1, status.spec.steps // HISTOGRAMS)
         if weights is not None and (run.histogram_at is None or status.version >= run.histogram_at + every):
             run.histogram_at = status.version

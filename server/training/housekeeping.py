@@ -102,7 +102,9 @@ class Housekeeping:
                 continue
             status = job.status()
             store = job.store
-            if store is None:
+            if store is None:  # not training yet; or ended before it did (its hyperparameters and end only)
+                if job.terminal:
+                    self._board.sync(status, 1, None)
                 continue
             block, means = store.loss_history()
             status.loss_history.extend(means)

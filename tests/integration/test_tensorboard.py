@@ -60,6 +60,7 @@ def test_the_loss_scalars_are_the_jobs_own_history(digits_job):
     lr_steps, lr = values(acc, "lr/effective")
     assert lr_steps[-1] == STEPS and np.allclose(lr, 4e-3)
     assert {"staleness/p50", "staleness/p99", "staleness/max"} <= set(acc.Tags()["scalars"])
+    assert values(acc, "workers/pushing")[1][-1] == 2
 
 
 def test_one_template_image_per_class_and_histograms_of_w(digits_job):
