@@ -37,6 +37,7 @@ from descent.errors import (
     Unauthenticated,
     Unavailable,
     Unimplemented,
+    Unknown,
 )
 from descent.job import Job
 from descent.notes import GradCheck, Landscape, Minibatch, Sweep
@@ -48,5 +49,5 @@ __all__ = [
     "Status", "Curve", "Templates", "Evaluation", "Prediction", "TuneResult", "GradCheck", "Sweep", "Landscape", "Minibatch",
     "DescentError", "InvalidArgument", "NotFound", "AlreadyExists", "PermissionDenied", "Unauthenticated",
     "ResourceExhausted", "FailedPrecondition", "Aborted", "OutOfRange", "Unimplemented", "Internal", "Unavailable",
-    "DataLoss", "DeadlineExceeded", "Cancelled", "JobFailed",
+    "DataLoss", "DeadlineExceeded", "Cancelled", "Unknown", "JobFailed",
 ]

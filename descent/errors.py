@@ -21,7 +21,7 @@ from client.errors import CommandError
 class DescentError(CommandError):
     """A call failed: ``code`` is the status name (``INVALID_ARGUMENT``, ...), ``details`` says why."""
 
-    code_name = "UNKNOWN"
+    code_name = "ERROR"
 
     def __init__(self, details: str, code: str | None = None) -> None:
         super().__init__(code or self.code_name, details)
@@ -103,6 +103,12 @@ class Cancelled(DescentError):
     code_name = "CANCELLED"
 
 
+class Unknown(DescentError):
+    """The server failed in a way it did not name."""
+
+    code_name = "UNKNOWN"
+
+
 class JobFailed(DescentError):
     """A job waited on ended FAILED; ``details`` is the job's own message."""
 
@@ -113,7 +119,7 @@ BY_CODE: dict[str, type[DescentError]] = {
     cls.code_name: cls
     for cls in (InvalidArgument, NotFound, AlreadyExists, PermissionDenied, Unauthenticated, ResourceExhausted,
                 FailedPrecondition, Aborted, OutOfRange, Unimplemented, Internal, Unavailable, DataLoss,
-                DeadlineExceeded, Cancelled, JobFailed)
+                DeadlineExceeded, Cancelled, Unknown, JobFailed)
 }
 
 
