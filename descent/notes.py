@@ -61,9 +61,9 @@ class GradCheck(Picture):
 
     def plot(self) -> Any:
         """Relative error per checked coordinate (log y), kinks in red, the pass threshold dashed."""
-        from client.plots.notes_plot import _canvas
+        from client.plots.notes_plot import canvas
 
-        fig = _canvas((7.5, 4.2))
+        fig = canvas((7.5, 4.2))
         ax = fig.add_subplot()
         index = np.arange(len(self.rel_error))
         floor = np.maximum(self.rel_error, 1e-16)

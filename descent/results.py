@@ -62,9 +62,9 @@ class Status(Picture):
 
     def plot(self) -> Any:
         """A bar of the job's accuracies on its three splits."""
-        from client.plots.notes_plot import _canvas
+        from client.plots.notes_plot import canvas
 
-        fig = _canvas((5, 3.2))
+        fig = canvas((5, 3.2))
         ax = fig.add_subplot()
         names = ["train", "val", "test"]
         values = [self.train_accuracy or 0.0, self.val_accuracy or 0.0, self.test_accuracy or 0.0]
@@ -169,9 +169,9 @@ class Prediction(Picture):
 
     def plot(self) -> Any:
         """How many inputs went to each class."""
-        from client.plots.notes_plot import _canvas
+        from client.plots.notes_plot import canvas
 
-        fig = _canvas((6, 3.2))
+        fig = canvas((6, 3.2))
         ax = fig.add_subplot()
         counts = np.bincount(self.labels, minlength=len(self.class_names))
         ax.bar([str(n) for n in self.class_names], counts, color="tab:blue")

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from client.commands.tune import DEFAULT_RANGES, LiveTable, Tuner, _result
+from client.commands.tune import DEFAULT_RANGES, LiveTable, Tuner, search_result
 from client.commands.tune_plan import grid_trials, parse_dimension, random_trials, rungs
 from client.connection.config import build_connection
 from client.connection.session import connect as open_session
@@ -190,7 +190,7 @@ class Session:
             except BaseException:
                 tuner.cancel_running()
                 raise
-        doc = _result(tuner, plan, ["lr", "reg"], search, dataset, time.monotonic() - started)
+        doc = search_result(tuner, plan, ["lr", "reg"], search, dataset, time.monotonic() - started)
         return TuneResult(trials=doc["trials"], best=doc["best"], jobs=doc["jobs"], seconds=doc["seconds"], document=doc)
 
 

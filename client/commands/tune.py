@@ -198,7 +198,7 @@ def tune(
             if cancelled:
                 _note(f"cancelled {cancelled} running trial job(s)")
             raise
-    result = _result(tuner, plan, names, search, fixed["dataset"], time.monotonic() - started)
+    result = search_result(tuner, plan, names, search, fixed["dataset"], time.monotonic() - started)
     if plot_path and result["best"] is not None:
         save_scatter(result, plot_path)
     if output.json:
@@ -209,7 +209,7 @@ def tune(
         raise CommandError("FAILED", "no trial succeeded")
 
 
-def _result(tuner: Tuner, plan: list[Rung], names: list[str], search: str, dataset: str | None, seconds: float) -> dict:
+def search_result(tuner: Tuner, plan: list[Rung], names: list[str], search: str, dataset: str | None, seconds: float) -> dict:
     """The JSON document: the search, its rungs, the trials ranked, the best one."""
     order = rank([(t["trial"], t["rung"], t["val_accuracy"]) for t in tuner.trials])
     ranked = [tuner.trials[i] for i in order]

@@ -14,7 +14,8 @@ import numpy as np
 from client.output.atomic_file import write_atomically
 
 
-def _canvas(figsize):
+def canvas(figsize):
+    """A Figure of ``figsize`` inches on the Agg canvas (no display needed)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -48,7 +49,7 @@ def minibatch_figure(result: dict[str, Any]):
     std = np.array([r["cosine_std"] for r in rows])
     us = np.array([r["us_per_example"] for r in rows])
     power = np.array([s & (s - 1) == 0 for s in sizes])
-    fig = _canvas((11, 4.3))
+    fig = canvas((11, 4.3))
     left, right = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
     left.fill_between(sizes, mean - std, mean + std, color="tab:blue", alpha=0.2, label="± 1 std over draws")
     left.plot(sizes, mean, "o-", color="tab:blue", label="mean cosine")
@@ -85,7 +86,7 @@ def landscape_figure(result: dict[str, Any]):
     line = [p["loss"] for p in result["line"]]
     plane = result["plane"]
     loss = np.array(plane["loss"])
-    fig = _canvas((11, 4.5))
+    fig = canvas((11, 4.5))
     left, right = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
     left.plot(a, line, "-", color="tab:blue")
     left.plot([0], [result["center_loss"]], "o", color="tab:red", label=f"L(W) = {result['center_loss']:.4g}")
@@ -117,7 +118,7 @@ def templates_figure(tiles: np.ndarray, class_names, title: str):
     count = len(tiles)
     columns = min(count, 10)
     rows = -(-count // columns)
-    fig = _canvas((1.5 * columns, 1.7 * rows + 0.5))
+    fig = canvas((1.5 * columns, 1.7 * rows + 0.5))
     for i, tile in enumerate(tiles):
         ax = fig.add_subplot(rows, columns, i + 1)
         low, high = float(tile.min()), float(tile.max())
@@ -137,7 +138,7 @@ def save_curve_plot(curves: list[dict[str, Any]], path: str) -> None:
 
 def curve_figure(curves: list[dict[str, Any]]):
     """Batch loss (raw and smoothed) and validation accuracy against updates and wall time, one colour per job."""
-    fig = _canvas((11, 7.5))
+    fig = canvas((11, 7.5))
     axes = [[fig.add_subplot(2, 2, 2 * r + c + 1) for c in range(2)] for r in range(2)]
     colours = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown"]
     for i, curve in enumerate(curves):

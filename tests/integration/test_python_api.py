@@ -134,3 +134,13 @@ def test_a_closed_session_says_so(server):
     s.close()  # twice is fine
     with pytest.raises(descent.FailedPrecondition, match="closed"):
         s.jobs()
+
+
+def test_a_grid_search_ranks_its_trials(session):
+    search = session.tune("digits", lr=[1e-3, 1e-2], reg=[1e-5], search="grid", budget=100, parallel=2)
+    assert search.jobs == 2 and len(search.trials) == 2
+    accuracies = [t["val_accuracy"] for t in search.trials]
+    assert search.best["val_accuracy"] == max(accuracies) and accuracies == sorted(accuracies, reverse=True)
+    assert {t["params"]["lr"] for t in search.trials} == {1e-3, 1e-2}
+    assert all(session.job(t["job_id"]).status().steps == 100 for t in search.trials)
+    assert type(search.plot()).__name__ == "Figure" and is_png(search._repr_png_())
