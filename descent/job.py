@@ -55,7 +55,8 @@ class Job:
 
         ``progress`` draws a bar (``tqdm.auto``: a widget in a notebook, text elsewhere). With
         ``check`` a job that ends FAILED raises ``descent.JobFailed`` and one CANCELLED raises
-        ``descent.Cancelled``, each with the job's own message.
+        ``descent.Cancelled``, each with the job's own message. Interrupting the wait (a notebook's
+        stop button) leaves the job running: ``job.cancel()`` stops it.
         """
         from tqdm.auto import tqdm
 
