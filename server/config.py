@@ -12,7 +12,7 @@ from pathlib import Path
 
 from server.cluster.data_cache import DEFAULT_BLOCK_BYTES, DEFAULT_MAX_BYTES
 from server.jobs.checkpoints import CheckpointPolicy
-from server.limits import FLAGS, Limits, default_request_memory, parse_bytes
+from server.limits import FLAGS, FLOPS_LIMITS, Limits, default_request_memory, parse_bytes
 from server.observe.logs import FORMATS
 
 #: Name of the token file a server writes into its state directory when no token was given.
@@ -103,8 +103,9 @@ def _parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
                         help="bytes one job or analysis may allocate, e.g. 4G (default: half the machine's memory)")
     for name, flag in FLAGS.items():
         if name != "request_memory":
+            kind = float if name in FLOPS_LIMITS else int
             parser.add_argument(
-                flag, dest=name, type=int, default=getattr(defaults, name), help=f"limit (default {getattr(defaults, name)})"
+                flag, dest=name, type=kind, default=getattr(defaults, name), help=f"limit (default {getattr(defaults, name):g})"
             )
     default_policy = CheckpointPolicy()
     parser.add_argument(
@@ -188,8 +189,8 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
         parser.error(f"--max-request-memory: {error}")
     numbers = {name: getattr(args, name) for name in FLAGS if name != "request_memory"}
     for name, value in numbers.items():
-        if value < 1:
-            parser.error(f"{FLAGS[name]} must be at least 1, got {value}")
+        if not 1 <= value < float("inf"):
+            parser.error(f"{FLAGS[name]} must be at least 1, got {value}" + (" (finite)" if value >= 1 else ""))
     state_dir = args.state_dir.expanduser()
     if args.checkpoint_every < 1:
         parser.error(f"--checkpoint-every must be at least 1, got {args.checkpoint_every}")
