@@ -205,9 +205,12 @@ def test_a_deadline_stops_the_work_on_the_server(server):
     ray_agrees_every_cpu_is_free(server)
 
 
-def test_cancelling_a_numerical_gradient_job_frees_its_cpus_and_the_queue_moves(server):
+@pytest.mark.parametrize("spec", [
+    pb.JobSpec(dataset="synthetic:100,1000,10000", gradient="numerical", workers=2, steps=50),
+    pb.JobSpec(dataset="synthetic:4000,1000,10", strategy="random-search", workers=2, steps=10**6),
+], ids=["numerical-gradient", "random-search"])
+def test_cancelling_a_job_frees_its_cpus_and_the_queue_moves(server, spec):
     t = server.trainer
-    spec = pb.JobSpec(dataset="synthetic:100,1000,10000", gradient="numerical", workers=2, steps=50)
     job = t.SubmitJob(pb.SubmitJobRequest(spec=spec), timeout=60)
     wait_cpus(server, busy=True, timeout=180)
     queued = t.SubmitJob(pb.SubmitJobRequest(spec=pb.JobSpec(dataset="digits", workers=2, steps=50)), timeout=60)
