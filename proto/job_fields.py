@@ -29,6 +29,7 @@ MAX_DRAWS = 10_000
 MAX_BATCH_SIZES = 64
 MAX_CHECKS = 1 << 21
 MAX_EXAMPLES = 2**63 - 1
+MAX_STEP_SIZE = 1e6
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,9 @@ ANALYSIS_FIELDS: tuple[JobField, ...] = (
     JobField("draws", 100, "Batches drawn per batch size (minibatch).", low=1, high=MAX_DRAWS),
     JobField("batch_sizes", 256, "A batch size the minibatch measurement tries.", low=1, high=MAX_BATCH),
     JobField("checks", 20, "Coordinates a sparse gradient check looks at.", low=1, high=MAX_CHECKS),
+    JobField("h", 1e-5, "A gradient check's finite-difference step.", low=0, high=MAX_STEP_SIZE, low_open=True),
+    JobField("step_min", 1e-10, "A sweep's smallest step size.", low=0, high=MAX_STEP_SIZE, low_open=True),
+    JobField("step_max", 1e3, "A sweep's largest step size.", low=0, high=MAX_STEP_SIZE, low_open=True),
 )
 
 ANALYSIS_BY_NAME: dict[str, JobField] = {field.name: field for field in ANALYSIS_FIELDS}

@@ -24,10 +24,10 @@ import numpy as np
 from formats.sizes import DataSize
 from proto import descent_pb2
 from proto.names import FORMULA_NAMES, METHOD_NAMES
-from server.analyses.base import Analysis, Source, analysis_target, bounded, prepare_target, read_source
+from server.analyses.base import Analysis, Source, analysis_target, bounded, check_bound, prepare_target, read_source
 from server.analyses.messages import GradcheckOutcome, Progress, gradcheck_progress, gradcheck_response
 from server.errors import RequestError
-from server.fields import optional, positive
+from server.fields import optional
 from server.jobs.costs import SCORE_COPIES, W_COPIES, finite_difference_flops, prepared_bytes, weights_bytes
 from server.jobs.registry import JobRegistry
 from server.jobs.spec import DEFAULTS
@@ -68,7 +68,7 @@ def _hs(request: descent_pb2.GradientCheckRequest) -> tuple[float, ...]:
     if len(hs) > MAX_H_VALUES:
         raise RequestError(f"at most {MAX_H_VALUES} h values, got {len(hs)}")
     for h in hs:
-        positive("h", h)
+        check_bound("h", h)
     return hs
 
 

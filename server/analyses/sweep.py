@@ -18,9 +18,9 @@ import numpy as np
 
 from formats.sizes import DataSize
 from proto import descent_pb2
-from server.analyses.base import Analysis, Source, analysis_target, bounded, prepare_target, read_source
+from server.analyses.base import Analysis, Source, analysis_target, bounded, check_bound, prepare_target, read_source
 from server.errors import RequestError
-from server.fields import optional, positive
+from server.fields import optional
 from server.jobs.costs import SCORE_COPIES, W_COPIES, gradient_flops, loss_flops, prepared_bytes, weights_bytes
 from server.jobs.registry import JobRegistry
 from worker.data.rows import sample_batch
@@ -72,8 +72,8 @@ class Sweep(Analysis[SweepConfig, SweepOutcome]):
         step_max = optional(request, "step_max", SWEEP_MAX) if ranged else None
         points = None
         if ranged:
-            positive("step_min", step_min)
-            positive("step_max", step_max)
+            check_bound("step_min", step_min)
+            check_bound("step_max", step_max)
             decades = math.log10(step_max) - math.log10(step_min) if step_max > step_min else 1.0  # no overflow
             points = optional(request, "points", max(2, round(decades) + 1))
             try:

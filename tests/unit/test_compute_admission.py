@@ -158,6 +158,9 @@ def test_analyses_hold_a_slot_of_their_client(tmp_path):
     (GRADIENT_CHECK, pb.GradientCheckRequest(dataset="digits", batch_size=(1 << 20) + 1)),
     (SWEEP, pb.StepSizeSweepRequest(dataset="digits", batch_size=(1 << 20) + 1)),
     (SWEEP, pb.StepSizeSweepRequest(dataset="digits", init_scale=float("inf"))),
+    (SWEEP, pb.StepSizeSweepRequest(dataset="digits", step_min=1e-3, step_max=1e308)),
+    (GRADIENT_CHECK, pb.GradientCheckRequest(dataset="digits", h_values=[1e-5, 1e300])),
+    (GRADIENT_CHECK, pb.GradientCheckRequest(dataset="digits", h=0)),
 ], ids=lambda value: getattr(value, "what", None) or str(value).replace("\n", " ")[:60])
 def test_analyses_take_the_bounds_of_the_one_table(analysis, request_):
     with pytest.raises(RequestError, match=r"must be in [(\[]"):
