@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 import numpy as np
@@ -333,3 +334,23 @@ def test_the_issues_hostile_requests_are_refused_or_answered_finite(server, tiny
     print(f"{len(cases)} hostile requests: {counts}")
     assert not failures, failures
     assert server.proc.poll() is None and cpus(server)[0] == 2
+
+
+def test_one_client_runs_at_most_its_share_of_analyses(server):
+    """--max-analyses-per-client (2 by default): a third analysis from the same address is refused at once, and the
+    two that ran stop with their deadlines."""
+
+    def long_call():
+        with pytest.raises(grpc.RpcError) as info:
+            server.trainer.Landscape(pb.LandscapeRequest(**LONG_LANDSCAPE), timeout=10)
+        return info.value.code()
+
+    with ThreadPoolExecutor(2) as pool:
+        running = [pool.submit(long_call) for _ in range(2)]
+        wait_cpus(server, busy=True, timeout=60)
+        code, details, seconds = refused(server.trainer.Landscape, pb.LandscapeRequest(dataset="digits", points=3))
+        assert code == Code.RESOURCE_EXHAUSTED and "is running 2 analyses" in details, details
+        assert "--max-analyses-per-client" in details and seconds < REFUSAL_S
+        assert [future.result() for future in running] == [Code.DEADLINE_EXCEEDED] * 2
+    wait_cpus(server, busy=False, timeout=FREE_S)
+    assert server.trainer.Landscape(pb.LandscapeRequest(dataset="digits", points=3), timeout=120).center_loss > 0
