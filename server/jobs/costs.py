@@ -1,7 +1,8 @@
-"""What a job or an analysis costs in server memory, modelled from its data set's size (formats.sizes).
+"""What a job or an analysis costs in server memory and in compute, modelled from its data set's size (formats.sizes).
 
-Admission (server.rpc.admission) holds these figures against the server's memory limit before
-anything is allocated; each analysis adds its own temporaries (server.analyses.*.cost_bytes).
+Admission (server.rpc.admission) holds these figures against the server's limits before
+anything is allocated or started; each analysis adds its own temporaries and counts its own
+loss evaluations (server.analyses.*.cost_bytes, cost_flops).
 """
 
 from __future__ import annotations
