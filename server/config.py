@@ -12,7 +12,7 @@ from pathlib import Path
 
 from server.cluster.data_cache import DEFAULT_BLOCK_BYTES, DEFAULT_MAX_BYTES
 from server.jobs.checkpoints import CheckpointPolicy
-from server.limits import FLAGS, FLOPS_LIMITS, Limits, default_request_memory, parse_bytes
+from server.limits import FLAGS, FLOPS_ENV, FLOPS_LIMITS, Limits, default_request_memory, parse_bytes
 from server.observe.logs import FORMATS
 
 #: Name of the token file a server writes into its state directory when no token was given.
@@ -103,10 +103,10 @@ def _parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
                         help="bytes one job or analysis may allocate, e.g. 4G (default: half the machine's memory)")
     for name, flag in FLAGS.items():
         if name != "request_memory":
-            kind = float if name in FLOPS_LIMITS else int
-            parser.add_argument(
-                flag, dest=name, type=kind, default=getattr(defaults, name), help=f"limit (default {getattr(defaults, name):g})"
-            )
+            value, kind, shown = getattr(defaults, name), int, f"{getattr(defaults, name)}"
+            if name in FLOPS_LIMITS:  # a string default is parsed as the flag is: a bad value is a usage error
+                value, kind, shown = env.get(FLOPS_ENV[name], f"{value:g}"), float, f"${FLOPS_ENV[name]}, else {value:g}"
+            parser.add_argument(flag, dest=name, type=kind, default=value, help=f"limit (default {shown})")
     default_policy = CheckpointPolicy()
     parser.add_argument(
         "--checkpoint-every", type=int, default=int(env.get("DESCENT_CHECKPOINT_EVERY", default_policy.every_updates)),

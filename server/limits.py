@@ -44,6 +44,8 @@ class Limits:
 
 #: The limits counted in floating-point operations: given as numbers like 1e12.
 FLOPS_LIMITS = frozenset({"request_flops", "job_flops"})
+#: Their environment variables (an embedded server, started by a command, reads them too).
+FLOPS_ENV = {"request_flops": "DESCENT_MAX_REQUEST_FLOPS", "job_flops": "DESCENT_MAX_JOB_FLOPS"}
 
 #: The flag that raises each limit, for RESOURCE_EXHAUSTED messages.
 FLAGS = {

@@ -28,7 +28,7 @@ from server.analyses.base import Analysis, ConfigT
 from server.errors import RequestError, ResourcesExhausted
 from server.jobs.costs import describe_flops, evaluation_bytes, evaluation_flops, job_bytes, job_flops
 from server.jobs.spec import JobConfig
-from server.limits import FLAGS, FLOPS_LIMITS, Limits
+from server.limits import FLAGS, FLOPS_ENV, FLOPS_LIMITS, Limits
 from server.rpc.data_roots import DataRoots
 from worker.data.prepare import check_spec, parse_spec
 
@@ -64,7 +64,8 @@ class Admission:
     def _refuse(self, limit: str, what: str) -> ResourcesExhausted:
         value = getattr(self.limits, limit)
         shown = _gib(value) if limit == "request_memory" else f"{value:.3g}" if limit in FLOPS_LIMITS else str(value)
-        return ResourcesExhausted(f"{what}; the limit is {shown} ({FLAGS[limit]} on `descent serve` raises it)")
+        env = f", or ${FLOPS_ENV[limit]}," if limit in FLOPS_ENV else ""  # an embedded server's only way
+        return ResourcesExhausted(f"{what}; the limit is {shown} ({FLAGS[limit]} on `descent serve`{env} raises it)")
 
     def dataset(self, spec: str, cost: Callable[[DataSize], int], what: str) -> tuple[str, DataSize]:
         """The confined spec and its size, once ``cost(size)`` fits the memory limit (checked before the

@@ -52,7 +52,7 @@ def test_an_analysis_over_the_compute_bound_is_refused_with_its_estimate_the_bou
     message = str(info.value)
     estimate = float(re.search(r"about ([0-9.e+]+) floating-point operations", message)[1])
     assert estimate == pytest.approx(analysis.cost_flops(size(cfg.dataset), cfg), rel=1e-2) and estimate > 1e12
-    assert "the limit is 1e+12 (--max-request-flops on `descent serve` raises it)" in message
+    assert "the limit is 1e+12 (--max-request-flops on `descent serve`, or $DESCENT_MAX_REQUEST_FLOPS, raises it)" in message
     assert hint in message and analysis.what in message
     assert gate(tmp_path, request_flops=2 * estimate).admit_analysis(analysis, cfg) == cfg  # the flag raises it
 
@@ -173,3 +173,17 @@ def test_the_bounds_of_the_table_are_the_ones_a_job_has():
     assert (cfg.init_scale, cfg.reg, cfg.draws) == (1e6, 1e6, 10_000)
     cfg = LANDSCAPE.resolve(pb.LandscapeRequest(dataset="digits", span=1e6, points=401))
     assert (cfg.span, cfg.points) == (1e6, 401)
+
+
+def test_the_compute_bounds_come_from_flags_or_the_environment(tmp_path, monkeypatch):
+    """An embedded server (started by a command) has no flags of the user's: it reads the environment."""
+    state = ["--state-dir", str(tmp_path)]
+    assert parse_args([*state, "--max-request-flops", "2.5e12", "--max-job-flops", "1e16"]).limits.request_flops == 2.5e12
+    monkeypatch.setenv("DESCENT_MAX_REQUEST_FLOPS", "3e13")
+    monkeypatch.setenv("DESCENT_MAX_JOB_FLOPS", "1e17")
+    limits = parse_args(state).limits
+    assert (limits.request_flops, limits.job_flops) == (3e13, 1e17)
+    assert parse_args([*state, "--max-request-flops", "1e11"]).limits.request_flops == 1e11  # the flag wins
+    for bad in (["--max-request-flops", "0.5"], ["--max-job-flops", "inf"], ["--max-request-flops", "lots"]):
+        with pytest.raises(SystemExit):
+            parse_args([*state, *bad])
