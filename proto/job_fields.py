@@ -22,6 +22,14 @@ MAX_BATCH = 1 << 20
 MAX_STEPS = 10**9
 MAX_PUSH_EVERY = 10_000
 MAX_SEED = 2**63 - 1
+#: What one analysis may ask for (ANALYSIS_FIELDS below).
+MAX_LANDSCAPE_POINTS = 401
+MAX_SPAN = 1e6
+MAX_DRAWS = 10_000
+MAX_BATCH_SIZES = 64
+MAX_CHECKS = 1 << 21
+MAX_EXAMPLES = 2**63 - 1
+MAX_STEP_SIZE = 1e6
 
 
 @dataclass(frozen=True)
@@ -99,3 +107,20 @@ JOB_FIELDS: tuple[JobField, ...] = (
 BY_NAME: dict[str, JobField] = {field.name: field for field in JOB_FIELDS}
 #: The update rule's hyperparameters (``train`` and ``tune`` share them).
 RULE_FIELDS = ("optimizer", "momentum", "beta1", "beta2", "eps", "lr_schedule", "lr_warmup")
+
+#: The bounds of an analysis request's own fields. Where an analysis shares a field with a job (seed, reg,
+#: init_scale, batch_size) it takes the JobSpec's entry above (BY_NAME): one table of bounds for every RPC,
+#: read by server.analyses.base.check_analysis_field.
+ANALYSIS_FIELDS: tuple[JobField, ...] = (
+    JobField("points", 41, "Points per axis of a landscape's grid.", low=2, high=MAX_LANDSCAPE_POINTS),
+    JobField("span", 1.0, "A landscape's grid runs from -span to span.", low=0, high=MAX_SPAN, low_open=True),
+    JobField("examples", 1, "Examples of the training split a landscape evaluates.", low=1, high=MAX_EXAMPLES),
+    JobField("draws", 100, "Batches drawn per batch size (minibatch).", low=1, high=MAX_DRAWS),
+    JobField("batch_sizes", 256, "A batch size the minibatch measurement tries.", low=1, high=MAX_BATCH),
+    JobField("checks", 20, "Coordinates a sparse gradient check looks at.", low=1, high=MAX_CHECKS),
+    JobField("h", 1e-5, "A gradient check's finite-difference step.", low=0, high=MAX_STEP_SIZE, low_open=True),
+    JobField("step_min", 1e-10, "A sweep's smallest step size.", low=0, high=MAX_STEP_SIZE, low_open=True),
+    JobField("step_max", 1e3, "A sweep's largest step size.", low=0, high=MAX_STEP_SIZE, low_open=True),
+)
+
+ANALYSIS_BY_NAME: dict[str, JobField] = {field.name: field for field in ANALYSIS_FIELDS}

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from server.cluster.data_cache import DEFAULT_BLOCK_BYTES, DEFAULT_MAX_BYTES
 from server.jobs.checkpoints import CheckpointPolicy
-from server.limits import FLAGS, Limits, default_request_memory, parse_bytes
+from server.limits import FLAGS, FLOPS_ENV, FLOPS_LIMITS, Limits, default_request_memory, parse_bytes
 from server.observe.logs import FORMATS
 
 #: Name of the token file a server writes into its state directory when no token was given.
@@ -103,9 +103,10 @@ def _parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
                         help="bytes one job or analysis may allocate, e.g. 4G (default: half the machine's memory)")
     for name, flag in FLAGS.items():
         if name != "request_memory":
-            parser.add_argument(
-                flag, dest=name, type=int, default=getattr(defaults, name), help=f"limit (default {getattr(defaults, name)})"
-            )
+            value, kind, shown = getattr(defaults, name), int, f"{getattr(defaults, name)}"
+            if name in FLOPS_LIMITS:  # a string default is parsed as the flag is: a bad value is a usage error
+                value, kind, shown = env.get(FLOPS_ENV[name], f"{value:g}"), float, f"${FLOPS_ENV[name]}, else {value:g}"
+            parser.add_argument(flag, dest=name, type=kind, default=value, help=f"limit (default {shown})")
     default_policy = CheckpointPolicy()
     parser.add_argument(
         "--checkpoint-every", type=int, default=int(env.get("DESCENT_CHECKPOINT_EVERY", default_policy.every_updates)),
@@ -188,8 +189,8 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
         parser.error(f"--max-request-memory: {error}")
     numbers = {name: getattr(args, name) for name in FLAGS if name != "request_memory"}
     for name, value in numbers.items():
-        if value < 1:
-            parser.error(f"{FLAGS[name]} must be at least 1, got {value}")
+        if not 1 <= value < float("inf"):
+            parser.error(f"{FLAGS[name]} must be at least 1, got {value}" + (" (finite)" if value >= 1 else ""))
     state_dir = args.state_dir.expanduser()
     if args.checkpoint_every < 1:
         parser.error(f"--checkpoint-every must be at least 1, got {args.checkpoint_every}")

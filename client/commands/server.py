@@ -60,8 +60,9 @@ def serve(host, port, state_dir, ray_address, num_cpus, data_roots, token_file, 
     """Run a long-lived server (replaces this process with `python -m server`).
 
     Every call must carry the server's bearer token. Other options go to the server as they
-    are: the limits (--max-request-memory, --max-jobs, --max-analyses, --max-workers-per-job,
-    --max-steps, --max-classes, --max-streams, --max-worker-streams), --tls-ca,
+    are: the limits (--max-request-memory, --max-request-flops, --max-job-flops, --max-jobs,
+    --max-analyses, --max-analyses-per-client, --max-workers-per-job, --max-steps,
+    --max-classes, --max-streams, --max-worker-streams), --tls-ca,
     --advertise-address; `python -m server --help` lists them.
     """
     argv = server_argv(

@@ -5,8 +5,9 @@ analysis looks at (its Source, resolved into an AnalysisTarget: the data and W).
   field (RequestError names the bad one); the fields every analysis shares — the data set or
   the job it looks at, the seed, reg and W's init scale — are read once, by ``read_source``,
   with the bounds of the job spec's table (proto.job_fields);
-- ``cost_bytes(size, config)`` is the server memory it needs for a data set of that size, which
-  admission holds against the server's limit before anything is allocated;
+- ``cost_bytes(size, config)`` is the server memory it needs for a data set of that size, and
+  ``cost_flops(size, config)`` the compute, which admission holds against the server's limits
+  before anything is allocated or started;
 - ``run(launcher, registry, config, should_stop)`` computes the outcome in Ray tasks, and stops
   them (Cancelled) once ``should_stop()`` is true;
 - ``respond(outcome)`` is the protocol message.
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 import numpy as np
 
 from formats.sizes import DataSize
-from proto.job_fields import BY_NAME
+from proto.job_fields import ANALYSIS_BY_NAME, BY_NAME
 from server.errors import RequestError, echo
 from server.fields import optional
 from server.jobs.registry import JobRegistry
@@ -60,6 +61,20 @@ def read_source(request: Any) -> dict[str, Any]:
         if values[name] is not None:
             check_field(BY_NAME[name], values[name])
     return values
+
+
+def check_bound(name: str, value: Any) -> None:
+    """``value`` within the one table's bounds for ``name``: an analysis's own field (proto.job_fields.ANALYSIS_FIELDS)
+    or one it shares with a job (JOB_FIELDS); RequestError naming it otherwise."""
+    check_field(ANALYSIS_BY_NAME.get(name) or BY_NAME[name], value)
+
+
+def bounded(request: Any, name: str, default: Any) -> Any:
+    """The request's ``name`` (``default`` when unset, which is not checked), within its bounds."""
+    value = optional(request, name, default)
+    if request.HasField(name):
+        check_bound(name, value)
+    return value
 
 
 @dataclass(frozen=True, eq=False)
@@ -107,6 +122,8 @@ class Analysis(ABC, Generic[ConfigT, OutcomeT]):
 
     #: How a refusal names one: "this landscape".
     what: ClassVar[str]
+    #: What a refusal for its cost suggests: "fewer points or examples shrink it".
+    shrink: ClassVar[str]
 
     @abstractmethod
     def resolve(self, request: Any) -> ConfigT:
@@ -115,6 +132,10 @@ class Analysis(ABC, Generic[ConfigT, OutcomeT]):
     @abstractmethod
     def cost_bytes(self, size: DataSize, config: ConfigT) -> int:
         """Server memory the analysis needs on a data set of ``size``."""
+
+    @abstractmethod
+    def cost_flops(self, size: DataSize, config: ConfigT) -> float:
+        """Floating-point operations the analysis computes on a data set of ``size`` (server.jobs.costs)."""
 
     @abstractmethod
     def run(

@@ -24,11 +24,11 @@ import numpy as np
 from formats.sizes import DataSize
 from proto import descent_pb2
 from proto.names import FORMULA_NAMES, METHOD_NAMES
-from server.analyses.base import Analysis, Source, analysis_target, prepare_target, read_source
+from server.analyses.base import Analysis, Source, analysis_target, bounded, check_bound, prepare_target, read_source
 from server.analyses.messages import GradcheckOutcome, Progress, gradcheck_progress, gradcheck_response
 from server.errors import RequestError
-from server.fields import optional, positive
-from server.jobs.costs import SCORE_COPIES, W_COPIES, prepared_bytes, weights_bytes
+from server.fields import optional
+from server.jobs.costs import SCORE_COPIES, W_COPIES, finite_difference_flops, prepared_bytes, weights_bytes
 from server.jobs.registry import JobRegistry
 from server.jobs.spec import DEFAULTS
 from worker.checks import assemble, needs_minus, setup
@@ -68,7 +68,7 @@ def _hs(request: descent_pb2.GradientCheckRequest) -> tuple[float, ...]:
     if len(hs) > MAX_H_VALUES:
         raise RequestError(f"at most {MAX_H_VALUES} h values, got {len(hs)}")
     for h in hs:
-        positive("h", h)
+        check_bound("h", h)
     return hs
 
 
@@ -76,6 +76,7 @@ class GradientCheck(Analysis[GradcheckConfig, GradcheckOutcome]):
     """The notes' gradient check, sparse (``checks`` coordinates) or full."""
 
     what = "this gradient check"
+    shrink = "--checks instead of --full, fewer --h values, a smaller --batch-size or the incremental method shrink it"
 
     def resolve(self, request: descent_pb2.GradientCheckRequest) -> GradcheckConfig:
         if request.formula not in FORMULA_NAMES:
@@ -84,15 +85,13 @@ class GradientCheck(Analysis[GradcheckConfig, GradcheckOutcome]):
             raise RequestError(f"unknown numerical gradient method {request.method}")
         cfg = GradcheckConfig(
             **read_source(request),
-            checks=optional(request, "checks", GradcheckConfig.checks),
+            checks=bounded(request, "checks", GradcheckConfig.checks),
             hs=_hs(request),
             formula=FORMULA_NAMES[request.formula],
-            batch_size=optional(request, "batch_size", GradcheckConfig.batch_size),
+            batch_size=bounded(request, "batch_size", GradcheckConfig.batch_size),
             full=request.full,
             method=METHOD_NAMES[request.method],
         )
-        positive("checks", cfg.checks)
-        positive("batch_size", cfg.batch_size)
         return cfg
 
     def cost_bytes(self, size: DataSize, cfg: GradcheckConfig) -> int:
@@ -101,6 +100,12 @@ class GradientCheck(Analysis[GradcheckConfig, GradcheckOutcome]):
         batch = min(cfg.batch_size, size.num_examples) * (size.num_features + 1 + SCORE_COPIES * size.num_classes) * 8
         changes = len(cfg.hs) * 2 * coordinates * 8
         return size.raw_bytes + prepared_bytes(size, 8) + W_COPIES * weights_bytes(size, 8) + batch + changes
+
+    def cost_flops(self, size: DataSize, cfg: GradcheckConfig) -> float:
+        """Each coordinate's finite differences (h values × sides) on the batch, and the analytic gradient."""
+        coordinates = size.num_classes * (size.num_features + 1) if cfg.full else cfg.checks
+        sides = 2 if needs_minus(cfg.hs, cfg.formula) else 1
+        return finite_difference_flops(size, coordinates, len(cfg.hs) * sides, cfg.batch_size, cfg.method)
 
     def run(
         self, launcher: RayLauncher, registry: JobRegistry, cfg: GradcheckConfig,

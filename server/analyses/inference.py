@@ -7,6 +7,8 @@ worker.svm.predict (argmax, the first class on a tie), so the figures are the jo
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from formats.scoring import confusion_matrix
@@ -31,17 +33,44 @@ def _features(model: JobModel, raw: np.ndarray, what: str) -> np.ndarray:
         )
     if len(raw) == 0:
         raise RequestError(f"{what} has no examples")
-    data = model.data
-    return preprocess(raw, data.mean, data.scale, dtype=model.W.dtype)
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is what _finite reports
+        _finite(raw.astype(model.W.dtype, copy=False), what, "")
+        data = model.data
+        X = preprocess(raw, data.mean, data.scale, dtype=model.W.dtype)
+    _finite(X[:, : raw.shape[1]], what, " once preprocessed with the job's mean and scale")
+    return X
 
 
-def predict(registry: JobRegistry, job_id: str, inputs: descent_pb2.Tensor) -> descent_pb2.PredictResponse:
-    """Classify raw inputs (N, D) with the job's model: labels and scores."""
+def _finite(values: np.ndarray, what: str, how: str) -> None:
+    """RequestError naming the first row and column of ``values`` that is not finite (NaN, or ±inf after the
+    conversion to the model's dtype: 1e308 in a float32 model), so garbage never gets a confident answer."""
+    if np.isfinite(values).all():  # one pass; the exact place only when something is wrong
+        return
+    row, column = (int(i) for i in np.argwhere(~np.isfinite(values))[0])
+    raise RequestError(
+        f"{what}: row {row}, column {column} is {values[row, column]} as {values.dtype}{how}; every value must be finite"
+    )
+
+
+def prediction_bytes(rows: int, features: int, classes: int, itemsize: int) -> tuple[int, int]:
+    """(server memory, reply bytes) of predicting ``rows`` rows: the rows as the model's dtype and preprocessed,
+    the scores and the labels; the reply carries the scores and labels."""
+    reply = rows * classes * itemsize + rows * 8
+    return rows * (2 * features + 1) * itemsize + reply + rows * classes * itemsize, reply
+
+
+def predict(
+    registry: JobRegistry, job_id: str, inputs: descent_pb2.Tensor, admit: Callable[[int, int], None]
+) -> descent_pb2.PredictResponse:
+    """Classify raw inputs (N, D) with the job's model: labels and scores. ``admit(memory, reply)`` refuses
+    a prediction too large for the server (server.rpc.admission) before anything is computed."""
     model = job_model(registry, job_id)
     try:
         raw = from_tensor(inputs)
     except ValueError as error:  # a malformed tensor
         raise RequestError(f"inputs: {error}") from None
+    if raw.ndim == 2:
+        admit(*prediction_bytes(raw.shape[0], raw.shape[1], model.W.shape[0], model.W.dtype.itemsize))
     X = _features(model, raw, "the input")
     scores = X @ model.W.T
     return descent_pb2.PredictResponse(

@@ -20,10 +20,10 @@ import numpy as np
 from formats.sizes import DataSize
 from proto import descent_pb2
 from proto.tensor import to_tensor
-from server.analyses.base import Analysis, Source, analysis_target, prepare_target, read_source
-from server.fields import check_range, optional, positive
+from server.analyses.base import Analysis, Source, analysis_target, bounded, prepare_target, read_source
+from server.jobs.costs import loss_flops
 from server.jobs.registry import JobRegistry
-from worker.landscape import MAX_POINTS, directions, grid, line_losses, loss_at, plane_rows
+from worker.landscape import directions, grid, line_losses, loss_at, plane_rows
 
 if TYPE_CHECKING:  # the launcher (and ray) only as a type: the analyses get one passed in
     from server.cluster.launcher import RayLauncher
@@ -59,24 +59,26 @@ class Landscape(Analysis[LandscapeConfig, LandscapeOutcome]):
     """The loss along a random line and over a random plane through W."""
 
     what = "this landscape"
+    shrink = "fewer --points, or fewer --examples, shrink it"
 
     def resolve(self, request: descent_pb2.LandscapeRequest) -> LandscapeConfig:
         cfg = LandscapeConfig(
             **read_source(request),
-            examples=optional(request, "examples", None),
-            points=optional(request, "points", LandscapeConfig.points),
-            span=optional(request, "span", LandscapeConfig.span),
+            examples=bounded(request, "examples", None),
+            points=bounded(request, "points", LandscapeConfig.points),
+            span=bounded(request, "span", LandscapeConfig.span),
         )
-        if cfg.examples is not None:
-            positive("examples", cfg.examples)
-        check_range("points", cfg.points, 2, MAX_POINTS)
-        positive("span", cfg.span)
         return cfg
 
     def cost_bytes(self, size: DataSize, config: LandscapeConfig) -> int:
         """Raw data, its float64 copy, the object store's copy, a few W-sized arrays per task."""
         prepared = size.num_examples * (size.num_features + 1) * 8
         return size.raw_bytes + 2 * prepared + 16 * size.num_classes * (size.num_features + 1) * 8
+
+    def cost_flops(self, size: DataSize, config: LandscapeConfig) -> float:
+        """A loss on the examples at every point of the plane and the line, and at W."""
+        examples = size.num_examples if config.examples is None else config.examples
+        return (config.points**2 + config.points + 1) * loss_flops(size, examples)
 
     def run(
         self, launcher: RayLauncher, registry: JobRegistry, cfg: LandscapeConfig,

@@ -17,19 +17,15 @@ import numpy as np
 
 from formats.sizes import DataSize
 from proto import descent_pb2
-from server.analyses.base import Analysis, Source, analysis_target, prepare_target, read_source
+from proto.job_fields import MAX_BATCH_SIZES
+from server.analyses.base import Analysis, Source, analysis_target, bounded, check_bound, prepare_target, read_source
 from server.errors import RequestError
-from server.fields import check_range, optional
+from server.jobs.costs import TIMING_CALLS, gradient_flops
 from server.jobs.registry import JobRegistry
 from worker.minibatch import DEFAULT_SIZES, MinibatchRow, batch_sizes, minibatch_rows
 
 if TYPE_CHECKING:  # the launcher (and ray) only as a type: the analyses get one passed in
     from server.cluster.launcher import RayLauncher
-
-MAX_DRAWS = 10_000
-MAX_SIZES = 64
-MAX_BATCH = 1 << 20
-
 
 @dataclass(frozen=True)
 class MinibatchConfig(Source):
@@ -56,24 +52,31 @@ class Minibatch(Analysis[MinibatchConfig, MinibatchOutcome]):
     """The notes' mini-batch argument, measured."""
 
     what = "this mini-batch measurement"
+    shrink = "fewer --draws or smaller --sizes shrink it"
 
     def resolve(self, request: descent_pb2.MinibatchRequest) -> MinibatchConfig:
         cfg = MinibatchConfig(
             **read_source(request),
-            draws=optional(request, "draws", MinibatchConfig.draws),
+            draws=bounded(request, "draws", MinibatchConfig.draws),
             sizes=tuple(request.batch_sizes) or DEFAULT_SIZES,
         )
-        check_range("draws", cfg.draws, 1, MAX_DRAWS)
-        if len(cfg.sizes) > MAX_SIZES:
-            raise RequestError(f"at most {MAX_SIZES} batch sizes, got {len(cfg.sizes)}")
+        if len(cfg.sizes) > MAX_BATCH_SIZES:
+            raise RequestError(f"at most {MAX_BATCH_SIZES} batch sizes, got {len(cfg.sizes)}")
         for size in cfg.sizes:
-            check_range("batch_sizes", size, 1, MAX_BATCH)
+            check_bound("batch_sizes", size)
         return cfg
 
     def cost_bytes(self, size: DataSize, config: MinibatchConfig) -> int:
         """Raw data, its float64 and float32 copies, and a few W-sized gradients."""
         prepared = size.num_examples * (size.num_features + 1)
         return size.raw_bytes + prepared * 12 + 8 * size.num_classes * (size.num_features + 1) * 8
+
+    def cost_flops(self, size: DataSize, config: MinibatchConfig) -> float:
+        """Per batch size: the full gradient, ``draws`` batch gradients and the timed calls."""
+        n = size.num_examples
+        sizes = {min(s, n) for s in config.sizes} | {n}
+        draws = {s: config.draws if s < n else 0 for s in sizes}  # the full split is its own mean
+        return sum(gradient_flops(size, n) + (draws[s] + TIMING_CALLS) * gradient_flops(size, s) for s in sizes)
 
     def run(
         self, launcher: RayLauncher, registry: JobRegistry, cfg: MinibatchConfig,

@@ -18,10 +18,10 @@ import numpy as np
 
 from formats.sizes import DataSize
 from proto import descent_pb2
-from server.analyses.base import Analysis, Source, analysis_target, prepare_target, read_source
+from server.analyses.base import Analysis, Source, analysis_target, bounded, check_bound, prepare_target, read_source
 from server.errors import RequestError
-from server.fields import optional, positive
-from server.jobs.costs import SCORE_COPIES, W_COPIES, prepared_bytes, weights_bytes
+from server.fields import optional
+from server.jobs.costs import SCORE_COPIES, W_COPIES, gradient_flops, loss_flops, prepared_bytes, weights_bytes
 from server.jobs.registry import JobRegistry
 from worker.data.rows import sample_batch
 from worker.sweep import DECADES, SweepResult, finish, step_sizes, sweep_direction, sweep_losses
@@ -64,6 +64,7 @@ class Sweep(Analysis[SweepConfig, SweepOutcome]):
     """The notes' step-size sweep."""
 
     what = "this sweep"
+    shrink = "fewer --points or a --batch-size shrink it"
 
     def resolve(self, request: descent_pb2.StepSizeSweepRequest) -> SweepConfig:
         ranged = any(request.HasField(name) for name in ("step_min", "step_max", "points"))
@@ -71,8 +72,8 @@ class Sweep(Analysis[SweepConfig, SweepOutcome]):
         step_max = optional(request, "step_max", SWEEP_MAX) if ranged else None
         points = None
         if ranged:
-            positive("step_min", step_min)
-            positive("step_max", step_max)
+            check_bound("step_min", step_min)
+            check_bound("step_max", step_max)
             decades = math.log10(step_max) - math.log10(step_min) if step_max > step_min else 1.0  # no overflow
             points = optional(request, "points", max(2, round(decades) + 1))
             try:
@@ -81,10 +82,8 @@ class Sweep(Analysis[SweepConfig, SweepOutcome]):
                 raise RequestError(str(error)) from None
         cfg = SweepConfig(
             **read_source(request), step_min=step_min, step_max=step_max, points=points,
-            batch_size=optional(request, "batch_size", None),
+            batch_size=bounded(request, "batch_size", None),
         )
-        if cfg.batch_size is not None:
-            positive("batch_size", cfg.batch_size)
         return cfg
 
     def cost_bytes(self, size: DataSize, cfg: SweepConfig) -> int:
@@ -93,6 +92,12 @@ class Sweep(Analysis[SweepConfig, SweepOutcome]):
         scores = examples * SCORE_COPIES * size.num_classes * 8
         return (size.raw_bytes + prepared_bytes(size, 8) + examples * (size.num_features + 1) * 8
                 + W_COPIES * weights_bytes(size, 8) + scores)
+
+    def cost_flops(self, size: DataSize, cfg: SweepConfig) -> float:
+        """The gradient once, then a loss per step size, on the examples."""
+        examples = size.num_examples if cfg.batch_size is None else cfg.batch_size
+        points = len(DECADES) if cfg.points is None else cfg.points
+        return gradient_flops(size, examples) + points * loss_flops(size, examples)
 
     def run(
         self, launcher: RayLauncher, registry: JobRegistry, cfg: SweepConfig, should_stop: Callable[[], bool] | None = None

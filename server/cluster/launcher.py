@@ -198,30 +198,42 @@ class RayLauncher:
         """The value behind ``ref`` (a numpy array comes back as a read-only view of the shared copy)."""
         return ray.get(ref)
 
+    def cancel(self, refs: Sequence[Any]) -> None:
+        """Stop tasks (their futures) now, queued or running: a running one's process is killed (``force``: a task
+        inside numpy sees a plain cancel only when its call returns); its CPU is free once Ray sees it gone."""
+        for ref in refs:
+            try:
+                ray.cancel(ref, force=True)
+            except Exception as exc:  # Ray shutting down, or the task is finished already
+                logging.getLogger(__name__).warning("cancelling a task failed: %s", exc)
+
     def kill(self, workers: Sequence[Any]) -> None:
         """Stop workers started by ``start_worker`` (their futures): a running one's process is killed."""
-        for future in workers:
-            try:
-                ray.cancel(future, force=True)
-            except Exception as exc:  # Ray shutting down, or the worker is gone already
-                logging.getLogger(__name__).warning("killing a worker failed: %s", exc)
+        self.cancel(workers)
 
     def run_task(
         self, fn: Callable[..., Any], *args: Any, should_stop: Callable[[], bool] | None = None, **kwargs: Any
     ) -> Any:
         """Run ``fn(*args, **kwargs)`` as a Ray task on one CPU and return its result.
 
-        If ``should_stop()`` turns true first (checked every half second) the task is
-        cancelled and Cancelled raised.
+        If ``should_stop()`` turns true first (checked before it starts and every half second) the task is
+        cancelled (``cancel``) and Cancelled raised.
         """
+        if should_stop is not None and should_stop():
+            raise Cancelled("stopped before the task started")
         ref = ray.remote(num_cpus=1, max_retries=0)(fn).remote(*args, **kwargs)
-        while True:
-            done, _ = ray.wait([ref], timeout=0.5)
-            if done:
-                return ray.get(ref)
-            if should_stop is not None and should_stop():
-                ray.cancel(ref)
-                raise Cancelled("stopped before the task finished")
+        finished = False
+        try:
+            while True:
+                done, _ = ray.wait([ref], timeout=0.5)
+                if done:
+                    finished = True
+                    return ray.get(ref)
+                if should_stop is not None and should_stop():
+                    raise Cancelled("stopped before the task finished")
+        finally:
+            if not finished:  # stopped, or this thread interrupted: the task must not run on
+                self.cancel([ref])
 
     def imap_tasks(
         self,
@@ -239,9 +251,11 @@ class RayLauncher:
         are yielded as tasks finish (not in order: the index says which). The
         ``shared`` values go to the object store once (values from ``put`` are passed
         as they are) and every task reads the same copy. If ``should_stop()`` turns true (checked at least every ``poll``
-        seconds) Cancelled is raised; then, as when the consumer stops early or a task
-        fails, the unfinished tasks are cancelled.
+        seconds, and before any task starts) Cancelled is raised; then, as when the consumer stops early or a
+        task fails, the unfinished tasks are cancelled (``cancel``: at once, even inside numpy).
         """
+        if should_stop is not None and should_stop():
+            raise Cancelled(f"stopped before any of {len(items)} tasks started")
         remote = self._remote_tasks.get(fn)
         if remote is None:
             remote = self._remote_tasks[fn] = ray.remote(num_cpus=1, max_retries=0)(fn)
@@ -256,8 +270,7 @@ class RayLauncher:
                 if pending and should_stop is not None and should_stop():
                     raise Cancelled(f"stopped with {len(pending)} of {len(index)} tasks unfinished")
         finally:
-            for ref in pending:
-                ray.cancel(ref)
+            self.cancel(pending)
 
     def cluster(self) -> dict:
         """Nodes, CPU totals and the address of this cluster."""

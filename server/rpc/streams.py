@@ -8,6 +8,11 @@ check wait forever. Here they are counted in two budgets — client long calls a
 streams — and one past its budget is refused at once with RESOURCE_EXHAUSTED. The pool
 is sized as both budgets plus CONTROL_THREADS, so unary control calls always have
 threads of their own.
+
+A call also ends under its handler when the client cancels it, its deadline passes or its
+connection drops: ``caller_gone`` is then true, and an analysis given it as its ``should_stop``
+cancels its Ray tasks at its next look (server.cluster.launcher looks every half second);
+``client_of`` names the caller for its per-client analysis slots.
 """
 
 from __future__ import annotations
@@ -112,3 +117,21 @@ class StreamBudgets(grpc.ServerInterceptor):
         if method in WORKER_LONG_CALLS:
             return _bounded(handler, self._worker)
         return handler
+
+
+def client_of(context: grpc.ServicerContext) -> str:
+    """The caller's address without its port (``ipv4:10.0.0.2``, ``ipv6:[::1]``), the key of its analysis slots."""
+    peer = context.peer() or ""
+    return peer.rsplit(":", 1)[0] if peer.startswith(("ipv4:", "ipv6:")) else peer
+
+
+def caller_gone(context: grpc.ServicerContext) -> Callable[[], bool]:
+    """A ``should_stop`` for work done for this call: true once the call has ended or its deadline has passed."""
+    ended = threading.Event()
+    context.add_callback(ended.set)  # runs when the call ends, however it ends
+
+    def gone() -> bool:
+        remaining = context.time_remaining()
+        return ended.is_set() or not context.is_active() or (remaining is not None and remaining <= 0)
+
+    return gone

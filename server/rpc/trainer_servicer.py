@@ -22,6 +22,7 @@ from server.jobs.spec import resolve
 from server.rpc import cluster_view
 from server.rpc.admission import Admission
 from server.rpc.status import grpc_errors, grpc_stream_errors
+from server.rpc.streams import caller_gone, client_of
 
 State = descent_pb2.JobState
 
@@ -104,10 +105,11 @@ class TrainerServicer(descent_pb2_grpc.TrainerServicer):
         yield from to_chunks(weights, version)
 
     def _analyze(self, analysis: Analysis, request, context):
-        """Every analysis the same way: resolve, admit its cost, run in an analysis slot, respond."""
+        """Every analysis the same way: resolve, admit its cost, run in an analysis slot (its tasks cancelled once the
+        call ends: cancelled, past its deadline or its client gone), respond."""
         cfg = self._admission.admit_analysis(analysis, analysis.resolve(request))
-        with self._admission.analysis_slot():
-            return analysis.respond(analysis.run(self._launcher, self._registry, cfg, lambda: not context.is_active()))
+        with self._admission.analysis_slot(client_of(context)):
+            return analysis.respond(analysis.run(self._launcher, self._registry, cfg, caller_gone(context)))
 
     @grpc_errors
     def GradientCheck(self, request, context):
@@ -116,8 +118,8 @@ class TrainerServicer(descent_pb2_grpc.TrainerServicer):
     @grpc_stream_errors
     def GradientCheckStream(self, request, context):
         cfg = self._admission.admit_analysis(GRADIENT_CHECK, GRADIENT_CHECK.resolve(request))
-        with self._admission.analysis_slot():
-            for event in GRADIENT_CHECK.events(self._launcher, self._registry, cfg, lambda: not context.is_active()):
+        with self._admission.analysis_slot(client_of(context)):
+            for event in GRADIENT_CHECK.events(self._launcher, self._registry, cfg, caller_gone(context)):
                 yield GRADIENT_CHECK.progress(event)
 
     @grpc_errors
@@ -135,12 +137,12 @@ class TrainerServicer(descent_pb2_grpc.TrainerServicer):
 
     @grpc_errors
     def Predict(self, request, context):
-        return inference.predict(self._registry, request.job_id, request.inputs)
+        return inference.predict(self._registry, request.job_id, request.inputs, self._admission.admit_prediction)
 
     @grpc_errors
     def Evaluate(self, request, context):
         dataset = self._admission.admit_evaluation(request.dataset) if request.dataset else ""
-        with self._admission.analysis_slot():
+        with self._admission.analysis_slot(client_of(context)):
             return inference.evaluate(self._registry, request.job_id, dataset, request.split)
 
     @grpc_errors

@@ -106,8 +106,8 @@ def supervise(
                 )
             if store.done:
                 stopped_at = stopped_at or now
-                if now - stopped_at > STOP_GRACE:
-                    break  # workers not placed yet (or stuck): killed below
+                if now - stopped_at > STOP_GRACE or job.cancel_requested.is_set():
+                    break  # workers not placed yet (or stuck), or the job cancelled: killed below, at once
     finally:
         launcher.kill(list(running))
         progress.close()

@@ -85,7 +85,8 @@ def test_distributed_full_check_matches_brute_force_in_process(server):
 
 
 def test_cancelling_a_check_cancels_its_tasks(server):
-    request = pb.GradientCheckRequest(dataset="synthetic:400,3072,10", full=True, method=pb.BRUTE)
+    # ~30 s of brute force on 2 CPUs, just under the default --max-request-flops (256 examples would pass it)
+    request = pb.GradientCheckRequest(dataset="synthetic:400,3072,10", full=True, method=pb.BRUTE, batch_size=200)
     call = server.trainer.GradientCheckStream(request)
     first = next(call)
     assert first.total == 30730 and first.done == 0
