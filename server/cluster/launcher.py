@@ -28,7 +28,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -39,7 +38,7 @@ from ray.util.placement_group import placement_group, remove_placement_group
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from server.cluster.local_ray import LeanStartUnavailable, LocalCluster, start_local
-from server.cluster.reaper import REAPER_WAIT_S, kill_monitor, start_reaper
+from server.cluster.reaper import end_local, kill_monitor, start_reaper
 from server.errors import Cancelled, ResourcesExhausted
 from worker.data.rows import Rows
 from worker.task.loop import LoopConfig, TrainLoop
@@ -96,13 +95,10 @@ class RayLauncher:
             # ray.shutdown stops Ray's processes one at a time, SIGTERM and up to 1 s each; the
             # autoscaler monitor (descent has no autoscaler) always used its full second.
             kill_monitor(self._session_dir)
-        ray.shutdown()
-        if self._reaper is not None:
-            self._reaper.stdin.close()  # EOF: the reaper kills what ray.shutdown left behind
-            try:
-                self._reaper.wait(timeout=REAPER_WAIT_S)
-            except subprocess.TimeoutExpired:
-                logging.getLogger(__name__).warning("Ray's processes are still being reaped")
+        if self._reaper is None:
+            ray.shutdown()
+        else:
+            end_local(ray.shutdown, self._reaper)
 
     def node_id(self) -> str:
         """The Ray node this process (the driver, the server) runs on."""
