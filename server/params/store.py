@@ -1,21 +1,20 @@
 """The parameter store of one job: W, its version, the lock, and the update rule.
 
-Every update goes through ``_apply`` — the one place W changes — which applies the job's
-update rule (server.params.update_rules: vanilla ``W += -lr * dW`` unless the job names another,
-its state carried in StoreState for checkpoints) in place. How pushed gradients reach
-``_apply`` is the job's consistency mode (server.params.consistency): ``async`` applies each as it
-arrives; ``sync`` waits for one gradient from every worker and applies their mean; ``ssp:S``
-applies a push at once but holds the reply (the W its worker's next step starts from)
-until that worker is at most S clocks (pushes) ahead of the slowest. A push
-carries ``updates`` local steps (push_every) and counts as that many updates; the rule
-sees one application, numbered by the version before it (so an lr schedule and Adam's
-bias correction count updates, not applications). The store stops accepting updates once
-``target_steps`` have been applied (or it was stopped), so the number of updates is exact
-however many workers push at once.
+Every update goes through ``_apply`` — the one place W changes — which applies the job's update
+rule (server.params.update_rules: vanilla ``W += -lr * dW`` unless the job names another, its
+state carried in StoreState for checkpoints) in place. How pushed gradients reach ``_apply`` is the
+job's consistency mode (server.params.consistency): ``async`` applies each as it arrives; ``sync``
+waits for one gradient from every worker and applies their mean; ``ssp:S`` applies a push at once
+but holds the reply (the W its worker's next step starts from) until that worker is at most S
+clocks (pushes) ahead of the slowest. A push carries ``updates`` local steps (push_every) and counts
+as that many updates; the rule sees one application, numbered by the version before it (so an lr
+schedule and Adam's bias correction count updates, not applications). The store stops accepting
+updates once ``target_steps`` have been applied (or it was stopped): the count is exact however
+many workers push at once.
 
-The reply to a push is W after it, encoded once per version (``encode``) and shared by
-every worker that needs that version, or written into the worker's own shared memory
-(an encoding marked ``uncached``: server.rpc.shm_lane); a gradient is validated without copying it.
+The reply to a push is W after it, encoded once per version (``encode``) and shared by every worker
+that needs it, or written into the worker's own shared memory (an encoding marked ``uncached``:
+server.rpc.shm_lane); a gradient is validated without copying it.
 """
 
 from __future__ import annotations
@@ -66,6 +65,8 @@ class ParameterStore:
         self._staleness = StalenessHistogram()
         self._worker_steps: dict[str, int] = {}
         self._worker_nodes: dict[str, str] = {}
+        #: Streams opened per worker id (``register``; read without the lock): a replacement runs once it grows.
+        self.contacts: dict[str, int] = {}
         self._enrollment = Enrollment()
         self._pending: dict[str, tuple[np.ndarray, float]] = {}  # sync: this step's gradients by worker
         self._encoded: tuple[int, Callable, bytes] | None = None
@@ -151,8 +152,9 @@ class ParameterStore:
         self._enrollment.authorize(worker_id, secret)
 
     def register(self, worker_id: str, node_id: str) -> None:
-        """Make a worker known (with 0 steps) so it is listed even before its first update."""
+        """Make a worker known (with 0 steps) so it is listed even before its first update; count the contact."""
         with self._lock:
+            self.contacts[worker_id] = self.contacts.get(worker_id, 0) + 1
             self._worker_steps.setdefault(worker_id, 0)
             if node_id:
                 self._worker_nodes[worker_id] = node_id
