@@ -38,6 +38,7 @@ from ray.util.placement_group import placement_group, remove_placement_group
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from server.cluster.local_ray import LeanStartUnavailable, LocalCluster, start_local
+from server.cluster.node_watch import NODE_HEALTH
 from server.cluster.reaper import end_local, kill_monitor, start_reaper
 from server.errors import Cancelled, ResourcesExhausted
 from worker.data.rows import Rows
@@ -87,7 +88,8 @@ class RayLauncher:
                 local = start_local(num_cpus)
             except LeanStartUnavailable as exc:
                 logging.getLogger(__name__).warning("starting Ray the plain way: %s", exc)
-                kwargs: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.WARNING}
+                kwargs: dict[str, Any] = dict(include_dashboard=False, logging_level=logging.WARNING,
+                                              _system_config=dict(NODE_HEALTH))
                 if num_cpus:
                     kwargs["num_cpus"] = num_cpus
                 info = ray.init(**kwargs).address_info
