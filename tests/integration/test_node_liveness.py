@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+from ray._common.utils import get_ray_address_file
+
 from proto import descent_pb2 as pb
 from tests.integration.test_durability import wait_for
 from tests.process_tree import descendants, name
@@ -29,6 +31,10 @@ def _nodes(server) -> dict[str, bool]:
 
 
 def test_a_killed_worker_node_is_listed_dead_within_seconds(server_factory, tmp_path: Path):
+    # `ray start` writes the cluster's address into Ray's machine-wide "current cluster" file, where a
+    # plain ray.init() (another test, another checkout) would find it: put back what was there.
+    current = Path(get_ray_address_file(None))
+    before = current.read_bytes() if current.exists() else None
     server = server_factory(num_cpus=1)
     head = set(_nodes(server))
     address = server.trainer.ClusterInfo(pb.ClusterInfoRequest()).ray_address
@@ -54,4 +60,8 @@ def test_a_killed_worker_node_is_listed_dead_within_seconds(server_factory, tmp_
         except ProcessLookupError:
             pass
         node.wait()
+        if before is None:
+            current.unlink(missing_ok=True)
+        else:
+            current.write_bytes(before)
         assert server.stop() == 0
