@@ -94,10 +94,10 @@ def supervise(
                 if now >= when and not store.done:
                     del due[slot]
                     incarnation[slot] += 1
-                    replacing[slot] = store.contacts.get(worker_ids[slot], 0)
+                    replacing[slot] = store.pushes.contacts.get(worker_ids[slot], 0)
                     start(slot)
             for slot, contacts in list(replacing.items()):  # counted once it runs: it opened its stream
-                if store.contacts.get(worker_ids[slot], 0) > contacts:
+                if store.pushes.contacts.get(worker_ids[slot], 0) > contacts:
                     del replacing[slot]
                     job.worker_restarts += 1
                     events.worker_replaced(job, worker_ids[slot], incarnation[slot])

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
 
+from server.errors import PermissionDenied
 from server.params.pushes import PushRecord, Verdict
+from server.params.store import ParameterStore
 
 
 def _oracle(history):
@@ -88,3 +91,23 @@ def test_a_resent_push_is_recognised_and_a_fenced_epoch_refused():
     assert record.admit("w0", 1, 1) is Verdict.APPLY  # the replacement starts its own count
     assert record.last_applied("w0") == (1, 1)
     assert (record.refused_stale, record.duplicates) == (1, 1)
+
+
+def test_the_store_applies_a_resent_push_once_and_refuses_a_fenced_epoch():
+    store = ParameterStore(np.zeros((2, 3)), lr=1.0, target_steps=100)
+    old = store.enroll("w0", 0)
+    grad = np.ones((2, 3))
+    store.push(grad, 1.0, "w0", "", epoch=0, sequence=1)
+    again = store.push(grad, 1.0, "w0", "", epoch=0, sequence=1)  # the reply was lost; the worker sends it again
+    assert store.version == 1 and again.version == 1
+    np.testing.assert_array_equal(store.weights()[0], -grad)  # applied once: W = 0 - lr * grad
+    assert (store.pushes.duplicates, store.pushes.refused_stale) == (1, 0)
+
+    new = store.enroll("w0", 1)  # w0 replaced: epoch 0 is fenced
+    with pytest.raises(PermissionDenied, match="replaced by a newer one"):
+        store.authorize("w0", old, 0)
+    store.authorize("w0", new, 1)
+    with pytest.raises(PermissionDenied, match="replaced by a newer one"):  # a push already past authorization
+        store.push(grad, 1.0, "w0", "", epoch=0, sequence=2)
+    store.push(grad, 1.0, "w0", "", epoch=1, sequence=1)
+    assert store.version == 2 and store.pushes.refused_stale == 2
