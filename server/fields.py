@@ -123,6 +123,8 @@ RULES: dict[str, tuple[tuple[str, _Rule], ...]] = {
         ("node_id", _optional_id),
         ("secret", _optional_id),
         ("gradient", _tensor_dtype),
+        ("epoch", non_negative),
+        ("sequence", non_negative),
     ),
 }
 

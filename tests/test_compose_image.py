@@ -45,3 +45,11 @@ def test_no_code_or_configuration_names_a_fixed_latest_tag():
     this = Path(__file__).resolve()
     offenders = [str(f.relative_to(ROOT)) for f in files if f.resolve() != this and "descent:latest" in f.read_text()]
     assert not offenders, f"descent:latest is named in {offenders}"
+
+
+def test_the_compose_head_checks_its_nodes_as_a_local_head_does():
+    """A killed worker node is listed dead in ~10 s, not Ray's ~30 s: the same GCS health check everywhere."""
+    from server.cluster.node_watch import NODE_HEALTH
+
+    environment = services("docker-compose.yml")["ray-head"]["environment"]
+    assert {key: int(environment[f"RAY_{key}"]) for key in NODE_HEALTH} == NODE_HEALTH

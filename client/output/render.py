@@ -84,6 +84,8 @@ def job_json(status: descent_pb2.JobStatus) -> dict[str, Any]:
         "restarts": status.restarts,
         "resumed_from": status.resumed_from,
         "worker_restarts": status.worker_restarts,
+        "refused_stale_pushes": status.refused_stale_pushes,
+        "duplicate_pushes": status.duplicate_pushes,
         "checkpoint_version": status.checkpoint_version,
         "checkpoint_at": _time(status.checkpoint_at),
         "checkpoint_error": status.checkpoint_error or None,

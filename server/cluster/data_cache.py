@@ -85,10 +85,12 @@ class DataCache:
         self._users: dict[tuple, int] = {}  # jobs using each entry now (absent: none)
         self._idle_since: dict[tuple, float] = {}  # entries no job uses and still mapped: since when
 
-    def get(self, spec: str, seed: int, dtype: str) -> Shared:
+    def get(self, spec: str, seed: int, dtype: str, should_stop: Callable[[], bool] | None = None) -> Shared:
         """The shared prepared data set for (spec, seed, dtype): cached, or prepared and cached now.
 
-        The caller uses it until it calls ``done`` with it.
+        The caller uses it until it calls ``done`` with it. A preparation asks ``should_stop()``
+        between blocks and raises worker.data.prepare.PreparationStopped once it is true
+        (nothing is cached; what was stored so far is freed with its refs).
         """
         key = (spec.strip(), int(seed), dtype)
         with self._lock:
@@ -100,7 +102,10 @@ class DataCache:
                     return self._take(key)
             started = time.monotonic()
             shared = self._share(
-                lambda keep: prepare(spec, seed=seed, dtype=dtype, block_bytes=self._block_bytes, keep=keep), key
+                lambda keep: prepare(
+                    spec, seed=seed, dtype=dtype, block_bytes=self._block_bytes, keep=keep, should_stop=should_stop
+                ),
+                key,
             )
             log.info(
                 "prepared %s (seed %d, %s) in %.1f s: %.1f MiB in the object store, the training split in %d block(s)",

@@ -1,23 +1,15 @@
 """The Ray launcher: with server.cluster.local_ray (the lean local start), the only module of descent that imports ``ray``.
 
-It connects to a Ray cluster (or starts a local one), reserves a job's CPUs as a
-placement group (one one-CPU bundle per worker, spread over the nodes) and starts
-the workers' training loops in its bundles (Ray tasks), runs gradient checks and sweeps
-as Ray tasks — one task, or many in parallel with their results streamed back as
-they finish (``imap_tasks``) — and reports what the cluster looks like.
+It connects to a Ray cluster (or starts a local one), reserves a job's CPUs as a placement group
+(one one-CPU bundle per worker, spread over the nodes), starts the workers' training loops in its
+bundles, runs analyses as Ray tasks (one, or many streamed back as they finish: ``imap_tasks``),
+cancels tasks, and reports what the cluster looks like.
 
-Starting a local cluster (server.cluster.local_ray.start_local; a plain ``ray.init`` where this Ray's
-internals differ): it must run before the calling process creates any
-gRPC server or channel. Ray forks its GCS, monitor, dashboard, log monitor and raylet with a
-Python ``preexec_fn`` (to block SIGINT and set PR_SET_PDEATHSIG), so ``subprocess`` uses a
-real ``fork()`` and the child runs the process's at-fork handlers before it execs. With
-grpcio's event-engine poller threads alive in the parent, that child sometimes dies before
-``exec`` — SIGABRT after "Epoll1Poller ... epoll_wait error: Bad file descriptor", or a
-silent exit 0 — so no raylet ever exists, its log files are never created, and ``ray.init``
-gives up after its fixed 30 s ("The current node timed out during startup"). Measured:
-25 in-process ``ray.init`` calls with a bound grpcio server in the process failed 3 times
-(raylet exit -6, -6, 0); 25 without it, 0. Hence one attempt and no retry here: the server
-(server.app) starts Ray first.
+Starting a local cluster (server.cluster.local_ray.start_local) must happen before the process
+creates any gRPC server or channel: Ray forks its daemons with a Python ``preexec_fn`` (a real
+``fork()``), and with grpcio's poller threads alive the child sometimes dies before ``exec``
+(measured: 3 of 25 ``ray.init`` calls beside a bound grpcio server left no raylet; 0 of 25
+without). Hence one attempt and no retry here: the server (server.app) starts Ray first.
 
 A local cluster also gets a reaper (server.cluster.reaper) holding a pipe from this process: when
 the server exits, however it exits, every process of its cluster is gone within seconds.
@@ -28,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -39,7 +30,8 @@ from ray.util.placement_group import placement_group, remove_placement_group
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from server.cluster.local_ray import LeanStartUnavailable, LocalCluster, start_local
-from server.cluster.reaper import REAPER_WAIT_S, kill_monitor, start_reaper
+from server.cluster.node_watch import NODE_HEALTH
+from server.cluster.reaper import end_local, kill_monitor, start_reaper
 from server.errors import Cancelled, ResourcesExhausted
 from worker.data.rows import Rows
 from worker.task.loop import LoopConfig, TrainLoop
@@ -47,10 +39,7 @@ from worker.task.malloc import release_freed_memory
 
 
 def _train(config: LoopConfig, y: Any, *blocks: Any) -> dict:
-    """One worker's training loop, on the Ray node it was placed on; its freed memory goes back at the end.
-
-    ``blocks``: the training split's blocks of rows (Ray hands each ref over as a zero-copy view).
-    """
+    """One worker's training loop on its Ray node, over the split's ``blocks`` (zero-copy views); frees memory at the end."""
     node_id = ray.get_runtime_context().get_node_id()
     X = blocks[0] if len(blocks) == 1 else Rows(blocks)
     try:
@@ -59,12 +48,16 @@ def _train(config: LoopConfig, y: Any, *blocks: Any) -> dict:
         release_freed_memory()  # the process stays in Ray's pool for the next task
 
 
-# A worker is a Ray task, not an actor: Ray hands a task a warm idle worker process (its
-# modules imported, reused job after job), while an actor needs a process that never ran
-# anything, started afresh for every job after the first (~0.8 s here, against ~5 ms).
-# The task's name is the process title while it trains: ``ray::_RayTrainLoop``.
+# A worker is a Ray task, not an actor: a task gets a warm pooled process (~5 ms), an actor a fresh one
+# (~0.8 s here) for every job after the first. Its process title while it trains: ``ray::_RayTrainLoop``.
 _TrainTask = ray.remote(num_cpus=1, max_retries=0, retry_exceptions=False)(_train)
 _TRAIN_TASK_NAME = "_RayTrainLoop"
+
+
+#: Seconds ``reserve``, stopped, lets a placement under way finish before it removes the group.
+SETTLE_S = 5.0
+#: Seconds ``kill`` waits for killed workers to end before their group may be removed.
+KILL_WAIT_S = 10.0
 
 
 class RayLauncher:
@@ -82,7 +75,8 @@ class RayLauncher:
                 local = start_local(num_cpus)
             except LeanStartUnavailable as exc:
                 logging.getLogger(__name__).warning("starting Ray the plain way: %s", exc)
-                kwargs: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.WARNING}
+                kwargs: dict[str, Any] = dict(include_dashboard=False, logging_level=logging.WARNING,
+                                              _system_config=dict(NODE_HEALTH))
                 if num_cpus:
                     kwargs["num_cpus"] = num_cpus
                 info = ray.init(**kwargs).address_info
@@ -96,13 +90,10 @@ class RayLauncher:
             # ray.shutdown stops Ray's processes one at a time, SIGTERM and up to 1 s each; the
             # autoscaler monitor (descent has no autoscaler) always used its full second.
             kill_monitor(self._session_dir)
-        ray.shutdown()
-        if self._reaper is not None:
-            self._reaper.stdin.close()  # EOF: the reaper kills what ray.shutdown left behind
-            try:
-                self._reaper.wait(timeout=REAPER_WAIT_S)
-            except subprocess.TimeoutExpired:
-                logging.getLogger(__name__).warning("Ray's processes are still being reaped")
+        if self._reaper is None:
+            ray.shutdown()
+        else:
+            end_local(ray.shutdown, self._reaper)
 
     def node_id(self) -> str:
         """The Ray node this process (the driver, the server) runs on."""
@@ -155,6 +146,10 @@ class RayLauncher:
                 with self._held_lock:
                     self._held[group.id] = cpus
                 return group
+        # Stopped while Ray may be placing it: a group removed while its bundles were being prepared on
+        # the node leaked their CPUs in Ray for good (seen: 2 of 6 CPUs taken, no group left, after a
+        # storm of cancels). Let a placement under way finish first, then remove the placed group.
+        ray.wait([ready], timeout=SETTLE_S)
         remove_placement_group(group)
         return None
 
@@ -207,9 +202,14 @@ class RayLauncher:
             except Exception as exc:  # Ray shutting down, or the task is finished already
                 logging.getLogger(__name__).warning("cancelling a task failed: %s", exc)
 
-    def kill(self, workers: Sequence[Any]) -> None:
-        """Stop workers started by ``start_worker`` (their futures): a running one's process is killed."""
+    def kill(self, workers: Sequence[Any], wait: float = KILL_WAIT_S) -> None:
+        """Stop workers started by ``start_worker`` (their futures); wait up to ``wait`` s until each has ended,
+        so that their group is removed (``release``) only once none of its tasks is still being handed a process."""
         self.cancel(workers)
+        if workers:
+            _, left = ray.wait(list(workers), num_returns=len(workers), timeout=wait)
+            if left:
+                logging.getLogger(__name__).warning("%d killed worker(s) not ended after %g s", len(left), wait)
 
     def run_task(
         self, fn: Callable[..., Any], *args: Any, should_stop: Callable[[], bool] | None = None, **kwargs: Any

@@ -26,6 +26,8 @@ from typing import Any
 
 import ray
 
+from server.cluster.node_watch import NODE_HEALTH
+
 
 class LeanStartUnavailable(RuntimeError):
     """This Ray version's internals differ from what ``start_local`` expects (nothing was started)."""
@@ -57,7 +59,10 @@ def start_local(num_cpus: int | None) -> LocalCluster:
     """Start a head node without monitor, log monitor or API server; connect this process to it."""
     Node, RayParams, enable_token_auth, ensure_token = _internals()
     try:
-        params = RayParams(num_cpus=num_cpus, include_dashboard=False, no_monitor=True, include_log_monitor=False)
+        params = RayParams(
+            num_cpus=num_cpus, include_dashboard=False, no_monitor=True, include_log_monitor=False,
+            _system_config=dict(NODE_HEALTH),
+        )
     except TypeError as exc:
         raise LeanStartUnavailable(f"this Ray ({ray.__version__}) takes other start parameters: {exc}") from None
 

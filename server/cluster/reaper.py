@@ -11,17 +11,29 @@ a file open under the cluster's session directory (each Ray process keeps its lo
 there). That names this cluster's processes and no one else's: not another server's
 cluster, not someone's ``tail -f`` of a log.
 
+The reaper runs in a session of its own and ignores the signals that stop a process group
+(SIGTERM, SIGINT, SIGHUP, SIGQUIT): GNU ``timeout``, ``kill -- -PGID``, a supervisor or a
+terminal signal the server's whole group, Ray's daemons included. Seen before: SIGTERM to the
+group ended the reaper with the rest while ``gcs_server``, which had caught it, hung in
+"Stopping GCS server" for good with nobody left to kill it. Only the EOF ends the reaper's wait.
+
     python -m server.cluster.reaper SESSION_DIR RAY_PACKAGE_DIR   (stdin: a pipe the server holds open)
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
 
 #: The folder holding the server package: the reaper runs as ``python -m`` from there.
 PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
@@ -82,6 +94,26 @@ def kill_monitor(session_dir: str) -> None:
             pass
 
 
+# How long a local cluster's driver waits for its disconnect (ray.shutdown) before the reaper ends the
+# cluster anyway. A driver disconnects in well under a second; when SIGTERM reached the server's
+# whole process group the GCS, signalled too, stopped answering and ray.shutdown took 5 s.
+DISCONNECT_WAIT_S = 1.0
+
+
+def end_local(disconnect: Callable[[], Any], reaper: subprocess.Popen) -> None:
+    """Disconnect from a local cluster (waiting ``DISCONNECT_WAIT_S`` at most), then have ``reaper`` end its processes."""
+    thread = threading.Thread(target=disconnect, name="ray-disconnect", daemon=True)
+    thread.start()
+    thread.join(DISCONNECT_WAIT_S)
+    if thread.is_alive():
+        log.warning("Ray's GCS did not answer within %g s (was the whole process group signalled?): reaping it", DISCONNECT_WAIT_S)
+    reaper.stdin.close()  # EOF: the reaper kills what the disconnect left behind
+    try:
+        reaper.wait(timeout=REAPER_WAIT_S)
+    except subprocess.TimeoutExpired:
+        log.warning("Ray's processes are still being reaped")
+
+
 def start_reaper(session_dir: str, ray_package_dir: str) -> subprocess.Popen:
     """Start ``python -m server.cluster.reaper`` for this cluster; it acts when our end of its stdin closes."""
     return subprocess.Popen(
@@ -89,8 +121,12 @@ def start_reaper(session_dir: str, ray_package_dir: str) -> subprocess.Popen:
         stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         cwd=PACKAGE_ROOT,
+        start_new_session=True,  # out of reach of whatever signals the server's group
     )
 
+
+#: Signals that stop a process group; the reaper outlives them all (SIGKILL aimed at it alone excepted).
+GROUP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) != 2:
         print("usage: python -m server.cluster.reaper SESSION_DIR RAY_PACKAGE_DIR", file=sys.stderr)
         return 2
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C on the server's terminal is the server's to handle
+    for sig in GROUP_SIGNALS:  # a signal to the server's group is the server's to handle; the sweep must run
+        signal.signal(sig, signal.SIG_IGN)
     while sys.stdin.buffer.read(4096):
         pass
     reap(Path(args[0]), (os.path.realpath(sys.executable), os.path.realpath(args[1])))

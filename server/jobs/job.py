@@ -193,6 +193,9 @@ class Job:
         status.steps = status.version = version
         status.loss = loss
         status.loss_evaluations = getattr(self.store, "loss_evaluations", version)  # a gradient job: one per update
+        pushes = getattr(self.store, "pushes", None)  # the push record of a gradient job (server.params.pushes)
+        if pushes is not None:
+            status.refused_stale_pushes, status.duplicate_pushes = pushes.refused_stale, pushes.duplicates
         for worker_id in sorted(steps):
             status.per_worker.add(worker_id=worker_id, node_id=nodes.get(worker_id, ""), steps=steps[worker_id])
         if self.started_at:

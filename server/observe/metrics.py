@@ -20,7 +20,10 @@ Read from the job registry at scrape time:
 - ``descent_jobs{state}``, ``descent_queue_length`` (QUEUED and PENDING jobs),
   ``descent_active_workers`` (workers known to the stores of RUNNING jobs),
   ``descent_checkpoint_age_seconds{job}`` (RUNNING jobs: seconds since their last checkpoint,
-  or since they started if none yet).
+  or since they started if none yet), ``descent_refused_stale_pushes_total{job}`` (calls of a
+  replaced worker's fenced epoch refused) and ``descent_duplicate_pushes_total{job}`` (re-sent
+  pushes recognised and not applied again), per job in this server's memory
+  (server.params.pushes).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import time
 from collections.abc import Callable, Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from proto import descent_pb2
@@ -122,7 +125,17 @@ class JobCollector(Collector):
         age = GaugeMetricFamily(
             "descent_checkpoint_age_seconds", "Seconds since a RUNNING job's last checkpoint (or its start)", labels=["job"]
         )
+        stale = CounterMetricFamily(
+            "descent_refused_stale_pushes", "Calls of a replaced worker's fenced epoch refused", labels=["job"]
+        )
+        duplicates = CounterMetricFamily(
+            "descent_duplicate_pushes", "Re-sent pushes recognised and not applied again", labels=["job"]
+        )
         for job in self._jobs():
+            pushes = getattr(job.store, "pushes", None)
+            if pushes is not None:
+                stale.add_metric([job.job_id], pushes.refused_stale)
+                duplicates.add_metric([job.job_id], pushes.duplicates)
             if job.state != State.RUNNING:
                 continue
             if job.store is not None:
@@ -132,3 +145,5 @@ class JobCollector(Collector):
                 age.add_metric([job.job_id], max(now - since, 0.0))
         yield GaugeMetricFamily("descent_active_workers", "Workers known to the stores of RUNNING jobs", value=workers)
         yield age
+        yield stale
+        yield duplicates

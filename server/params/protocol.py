@@ -57,8 +57,8 @@ class Store(Protocol):
     def loss_history(self) -> tuple[int, list[float]]:
         """Updates per history point and the mean loss of each point."""
 
-    def enroll(self, worker_id: str) -> str:
-        """A fresh secret for a worker the job places (refused where no worker pushes)."""
+    def enroll(self, worker_id: str, epoch: int = 0) -> str:
+        """A fresh secret for a worker the job places in its ``epoch`` (refused where no worker pushes)."""
 
-    def authorize(self, worker_id: str, secret: str) -> None:
-        """Raise PermissionDenied unless ``worker_id`` may push or pull with ``secret``."""
+    def authorize(self, worker_id: str, secret: str, epoch: int = 0) -> None:
+        """Raise PermissionDenied unless ``worker_id`` (of ``epoch``) may push or pull with ``secret``."""

@@ -153,8 +153,8 @@ class SearchStore:
             return self._losses.block, self._losses.means()
 
     # A search job has no workers that pull or push: the parameter service refuses them.
-    def enroll(self, worker_id: str) -> str:
+    def enroll(self, worker_id: str, epoch: int = 0) -> str:
         raise PermissionDenied("a search job takes no pushed gradients")
 
-    def authorize(self, worker_id: str, secret: str) -> None:
+    def authorize(self, worker_id: str, secret: str, epoch: int = 0) -> None:
         raise PermissionDenied("a search job takes no pushed gradients")

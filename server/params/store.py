@@ -1,21 +1,19 @@
 """The parameter store of one job: W, its version, the lock, and the update rule.
 
-Every update goes through ``_apply`` — the one place W changes — which applies the job's
-update rule (server.params.update_rules: vanilla ``W += -lr * dW`` unless the job names another,
-its state carried in StoreState for checkpoints) in place. How pushed gradients reach
-``_apply`` is the job's consistency mode (server.params.consistency): ``async`` applies each as it
-arrives; ``sync`` waits for one gradient from every worker and applies their mean; ``ssp:S``
-applies a push at once but holds the reply (the W its worker's next step starts from)
-until that worker is at most S clocks (pushes) ahead of the slowest. A push
-carries ``updates`` local steps (push_every) and counts as that many updates; the rule
-sees one application, numbered by the version before it (so an lr schedule and Adam's
-bias correction count updates, not applications). The store stops accepting updates once
-``target_steps`` have been applied (or it was stopped), so the number of updates is exact
-however many workers push at once.
+Every update goes through ``_apply`` — the one place W changes — which applies the job's update
+rule (server.params.update_rules: vanilla ``W += -lr * dW`` unless the job names another, its
+state carried in StoreState for checkpoints) in place. How pushed gradients reach ``_apply`` is the
+job's consistency mode (server.params.consistency): ``async`` applies each as it arrives; ``sync``
+waits for one gradient from every worker and applies their mean; ``ssp:S`` applies a push at once
+but holds the reply (the W its worker's next step starts from) until that worker is at most S
+clocks (pushes) ahead of the slowest. A push carries ``updates`` local steps (push_every) and counts
+as that many updates; the rule sees one application, numbered by the version before it (so an lr
+schedule and Adam's bias correction count updates, not applications). Once ``target_steps`` are
+applied (or it was stopped) the store takes no more: the count is exact however many push at once.
 
-The reply to a push is W after it, encoded once per version (``encode``) and shared by
-every worker that needs that version, or written into the worker's own shared memory
-(an encoding marked ``uncached``: server.rpc.shm_lane); a gradient is validated without copying it.
+The reply to a push is W after it, encoded once per version (``encode``) and shared, or written
+into the worker's own shared memory (``uncached``: server.rpc.shm_lane). A re-sent push or one of a
+fenced worker epoch is not applied (server.params.pushes).
 """
 
 from __future__ import annotations
@@ -29,6 +27,7 @@ from server.errors import Cancelled, RequestError
 from server.params.consistency import ASYNC, Consistency
 from server.params.enrollment import Enrollment
 from server.params.loss_history import LossHistory
+from server.params.pushes import PushRecord
 from server.params.snapshots import Snapshot, StoreObserver, StoreState, VersionAlarm, raw_bytes
 from server.params.staleness import Staleness, StalenessHistogram
 from server.params.update_rules import RuleSpec, UpdateRule, make_rule
@@ -67,6 +66,7 @@ class ParameterStore:
         self._worker_steps: dict[str, int] = {}
         self._worker_nodes: dict[str, str] = {}
         self._enrollment = Enrollment()
+        self.pushes = PushRecord()  # (worker, epoch, sequence): no push applied twice, none of a fenced epoch
         self._pending: dict[str, tuple[np.ndarray, float]] = {}  # sync: this step's gradients by worker
         self._encoded: tuple[int, Callable, bytes] | None = None
         self._max_spread = 0  # ssp: the largest clock spread ever seen after an update
@@ -119,10 +119,6 @@ class ParameterStore:
         return self._w.dtype
 
     @property
-    def consistency(self) -> Consistency:
-        return self._mode
-
-    @property
     def max_clock_spread(self) -> int:
         """The most clocks (pushes) any worker was ever ahead of the slowest when it got W for its next step."""
         return self._max_spread
@@ -142,17 +138,19 @@ class ParameterStore:
             if not (np.isfinite(grad.min()) and np.isfinite(grad.max())):
                 raise RequestError("gradient contains NaN or Inf")
 
-    def enroll(self, worker_id: str) -> str:
-        """A fresh secret for a worker the job places; only enrolled workers may push or pull."""
+    def enroll(self, worker_id: str, epoch: int = 0) -> str:
+        """A fresh secret for a worker the job places (its ``epoch``'s: older ones are fenced); only enrolled workers may push or pull."""
+        self.pushes.fence(worker_id, epoch)
         return self._enrollment.enroll(worker_id)
 
-    def authorize(self, worker_id: str, secret: str) -> None:
-        """Raise PermissionDenied unless ``secret`` is the one ``worker_id`` was enrolled with."""
-        self._enrollment.authorize(worker_id, secret)
+    def authorize(self, worker_id: str, secret: str, epoch: int = 0) -> None:
+        """Raise PermissionDenied unless ``secret`` is the one ``worker_id`` was enrolled with (a fenced epoch counted)."""
+        self.pushes.guard(lambda: self._enrollment.authorize(worker_id, secret), worker_id, epoch)
 
     def register(self, worker_id: str, node_id: str) -> None:
-        """Make a worker known (with 0 steps) so it is listed even before its first update."""
+        """Make a worker known (with 0 steps) so it is listed even before its first update; count the contact."""
         with self._lock:
+            self.pushes.contact(worker_id)
             self._worker_steps.setdefault(worker_id, 0)
             if node_id:
                 self._worker_nodes[worker_id] = node_id
@@ -218,6 +216,7 @@ class ParameterStore:
         updates: int = 1,
         encode: Callable = raw_bytes,
         alive: Callable[[], bool] = lambda: True,
+        epoch: int = 0, sequence: int = 0,
     ) -> Snapshot:
         """Validate one gradient (computed on W at ``version``; None: the current one) and apply it
         as the consistency mode says, unless the job is over; return the W to continue from.
@@ -236,6 +235,8 @@ class ParameterStore:
             computed_on = self._version if version is None else int(version)
             if computed_on > self._version or computed_on < 0:
                 raise RequestError(f"gradient computed on version {computed_on}, but W is at version {self._version}")
+            if not self.pushes.check(worker_id, epoch, sequence):
+                return self._snapshot(encode)
             if self._mode.kind == "sync":
                 self._push_sync(grad, loss, worker_id, node_id, alive)
             elif not self._done():

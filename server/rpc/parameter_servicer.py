@@ -62,7 +62,7 @@ class ParameterServicer(descent_pb2_grpc.ParameterServerServicer):
             raise JobNotActive(f"job {job.job_id} is {State.Name(job.state)}: it takes no more pushes or pulls")
         if job.store is None:
             raise JobNotActive(f"job {job.job_id} has no parameters yet")
-        job.store.authorize(request.worker_id, request.secret)
+        job.store.authorize(request.worker_id, request.secret, request.epoch)
         return job.store
 
     def _encode(self, store: ParameterStore, snap: Snapshot) -> descent_pb2.Parameters:
@@ -84,7 +84,8 @@ class ParameterServicer(descent_pb2_grpc.ParameterServerServicer):
         kwargs = {} if encode is None else {"encode": encode}
         return store.push(
             grad, request.loss, request.worker_id, request.node_id, version=request.version,
-            updates=request.updates or 1, alive=context.is_active, **kwargs,
+            updates=request.updates or 1, alive=context.is_active, epoch=request.epoch, sequence=request.sequence,
+            **kwargs,
         )
 
     @grpc_errors
@@ -166,7 +167,7 @@ class ParameterServicer(descent_pb2_grpc.ParameterServerServicer):
         def push(grad, loss, version, updates, encode, alive) -> Snapshot:
             return store.push(
                 grad, loss, hello.worker_id, hello.node_id, version=version, updates=updates or 1,
-                encode=encode, alive=alive,
+                encode=encode, alive=alive, epoch=hello.epoch,
             )
 
         return push

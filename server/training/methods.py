@@ -128,7 +128,8 @@ class GradientWorkers(TrainingMethod):
                 server_address=endpoint.address, job_id=job.job_id, worker_id=worker_id,
                 node_id="", batch_size=cfg.batch_size, reg=cfg.reg, seed=int(seed), lr=cfg.lr,
                 push_every=cfg.push_every, overlap=cfg.overlap and cfg.mode.kind != "sync",
-                token=endpoint.token, tls_ca=endpoint.tls_ca, secret=job.store.enroll(worker_id),
+                token=endpoint.token, tls_ca=endpoint.tls_ca, secret=job.store.enroll(worker_id, incarnation),
+                epoch=incarnation,
             )
 
         return make_config

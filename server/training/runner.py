@@ -37,7 +37,7 @@ from server.training.evaluation import split_accuracies
 from server.training.methods import Endpoint, GradientWorkers, NumericalGradient, RandomSearch, Trained, method_for
 from server.training.placement import Scheduler
 from server.training.seeds import initial_weights, worker_seeds
-from worker.data.prepare import Prepared
+from worker.data.prepare import PreparationStopped, Prepared
 from worker.kernel import svm_loss_grad
 
 State = descent_pb2.JobState
@@ -109,7 +109,15 @@ class JobRunner:
 
     def _train(self, job: Job) -> None:
         cfg = job.config
-        shared = self._data.get(cfg.dataset, cfg.seed, cfg.dtype)  # prepared once, kept in the object store
+        stopping = lambda: job.cancel_requested.is_set() or job.suspended.is_set()  # noqa: E731
+        try:  # prepared once, kept in the object store; a cancel or a server stopping ends it between blocks
+            shared = self._data.get(cfg.dataset, cfg.seed, cfg.dtype, should_stop=stopping)
+        except PreparationStopped:
+            if job.suspended.is_set():
+                log.info("job %s: data preparation stopped: the server stops", job.job_id)
+            else:
+                job.transition(State.CANCELLED, f"{job.cancel_reason} while its data set was being prepared")
+            return
         try:
             self._train_on(job, shared)
         finally:

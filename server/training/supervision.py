@@ -4,7 +4,9 @@ Each worker slot (one bundle of the job's placement group) runs one worker (a Ra
 running the training loop) at a time.
 When a worker dies — its process killed, its node lost — and the job still needs
 updates, a replacement is started in the same bundle: at once if the bundle's node is
-alive, or as soon as Ray re-places the bundle on a live node with a free CPU. A slot
+alive, or as soon as Ray re-places the bundle on a live node with a free CPU. It counts
+(``worker_restarts``, the ``worker_replaced`` event) once it runs — it opened its stream to
+the server — not when it was asked for (with no CPU free that can be a long wait). A slot
 whose replacements keep failing (its bundle has no live node yet) backs off: 2 s, 4 s,
 … at most 30 s between tries. The
 replacement keeps the slot's worker id, so per-worker counts go on adding up to the
@@ -16,12 +18,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from server.cluster.launcher import RayLauncher
 from server.jobs.job import Job
 from server.observe import events
 from worker.task.loop import LoopConfig
+
+if TYPE_CHECKING:  # the launcher imports ray; the supervisor only calls it
+    from server.cluster.launcher import RayLauncher
 
 log = logging.getLogger("descent.supervisor")
 
@@ -54,6 +58,7 @@ def supervise(
     running: dict[Any, int] = {}  # future -> slot
     incarnation = [0] * slots
     due: dict[int, float] = {}  # slot -> when to start its replacement
+    replacing: dict[int, int] = {}  # slot -> its worker's stream contacts when its replacement was started
     errors: list[str] = []
 
     worker_ids: dict[int, str] = {}
@@ -89,8 +94,12 @@ def supervise(
                 if now >= when and not store.done:
                     del due[slot]
                     incarnation[slot] += 1
-                    job.worker_restarts += 1
+                    replacing[slot] = store.pushes.contacts.get(worker_ids[slot], 0)
                     start(slot)
+            for slot, contacts in list(replacing.items()):  # counted once it runs: it opened its stream
+                if store.pushes.contacts.get(worker_ids[slot], 0) > contacts:
+                    del replacing[slot]
+                    job.worker_restarts += 1
                     events.worker_replaced(job, worker_ids[slot], incarnation[slot])
             progress.tick()
             if not running and not due:

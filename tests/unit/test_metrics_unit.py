@@ -3,10 +3,12 @@
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from proto import descent_pb2
+from server.errors import PermissionDenied
 from server.observe.metrics import ServerMetrics
 from server.params.store import ParameterStore
 from server.params.update_rules import RuleSpec, make_rule
@@ -66,3 +68,18 @@ def test_job_gauges_read_at_scrape_time():
     assert s[("descent_active_workers", ())] == 2  # only the RUNNING job's
     assert s[("descent_checkpoint_age_seconds", (("job", "job-a"),))] > 1e9  # since its start at t=1
     assert ("descent_checkpoint_age_seconds", (("job", "job-b"),)) not in s
+
+
+def test_refused_stale_and_duplicate_pushes_are_counted_per_job():
+    store = ParameterStore(np.zeros((2, 3)), lr=1.0, target_steps=10)
+    store.enroll("w0", 0)
+    store.push(np.ones((2, 3)), 1.0, "w0", "", epoch=0, sequence=1)
+    store.push(np.ones((2, 3)), 1.0, "w0", "", epoch=0, sequence=1)  # re-sent
+    store.enroll("w0", 1)  # replaced: epoch 0 fenced
+    for _ in range(2):
+        with pytest.raises(PermissionDenied):
+            store.authorize("w0", "the old secret", 0)
+    job = SimpleNamespace(job_id="job-a", state=State.RUNNING, store=store, checkpoint_at=0.0, started_at=1.0)
+    s = _samples(ServerMetrics(lambda: [job], lambda: [State.RUNNING]))
+    assert s[("descent_refused_stale_pushes_total", (("job", "job-a"),))] == 2
+    assert s[("descent_duplicate_pushes_total", (("job", "job-a"),))] == 1

@@ -21,6 +21,7 @@ training split keeps the pool's order, its preprocessing is fitted block by bloc
 large training split can be built and held in blocks of rows (worker.data.rows.Rows).
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,6 +81,20 @@ class Prepared:
         return self.X_train.shape[1]
 
 
+class PreparationStopped(Exception):
+    """``should_stop()`` turned true while a data set was being prepared (checked between blocks)."""
+
+
+def between_blocks(should_stop: Callable[[], bool] | None) -> Callable[[], None]:
+    """A check to call between two blocks of work: raises PreparationStopped once ``should_stop()`` is true."""
+
+    def check() -> None:
+        if should_stop is not None and should_stop():
+            raise PreparationStopped("stopped while preparing the data set")
+
+    return check
+
+
 def _unchanged(name, array):
     return array
 
@@ -95,7 +110,7 @@ def _standardized(X_pool, rows, dtype, mean, scale):
     return out
 
 
-def prepare(spec, seed, dtype="float32", keep_raw_test=False, *, block_bytes=None, keep=None):
+def prepare(spec, seed, dtype="float32", keep_raw_test=False, *, block_bytes=None, keep=None, should_stop=None):
     """Load, split (deterministically from seed) and preprocess a data set: a Prepared.
 
     With keep_raw_test the Prepared also holds the test split's raw features (X_test_raw),
@@ -109,18 +124,28 @@ def prepare(spec, seed, dtype="float32", keep_raw_test=False, *, block_bytes=Non
     at most this many bytes (for synthetic data, worker.data.stream); None: one array.
     The preprocessing is fitted block by block either way (``fit_rows``, ``Moments``), so
     the bound changes how the split is held, not one value in it.
+    ``should_stop() -> bool`` is asked between blocks (of the raw stream, and before each array or
+    block is kept): once true, PreparationStopped is raised (a cancelled job, a server stopping).
     """
     dtype = float_dtype(dtype)
-    keep = keep or _unchanged
+    check = between_blocks(should_stop)
+    keep_array = keep or _unchanged
+
+    def keep(name, array):
+        check()
+        return keep_array(name, array)
+
     if block_bytes is not None and block_bytes < 1:
         raise ValueError(f"block_bytes must be at least 1, got {block_bytes}")
     load_rng, split_rng = np.random.default_rng(seed).spawn(2)
     kind, arg = parse_spec(spec)
     if kind == "synthetic":
         step = _block_rows(arg[0], arg[1], dtype, block_bytes)
-        fields = prepare_stream(spec, arg, load_rng, split_rng, dtype, keep_raw_test, step, keep)
+        fields = prepare_stream(spec, arg, load_rng, split_rng, dtype, keep_raw_test, step, keep, check)
         return Prepared(name=spec.strip(), **fields)
+    check()
     (X_pool, y_pool), test_pool, num_classes = load(spec, load_rng)
+    check()
     if num_classes > MAX_CLASSES:
         raise ValueError(f"{spec.strip()[:200]}: labels go up to {num_classes - 1}; at most {MAX_CLASSES} classes")
     if test_pool is None:

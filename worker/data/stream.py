@@ -35,11 +35,12 @@ def _finish(out, mean, scale):
     return out
 
 
-def prepare_stream(spec, shape, load_rng, split_rng, dtype, keep_raw_test, step, keep):
+def prepare_stream(spec, shape, load_rng, split_rng, dtype, keep_raw_test, step, keep, check=lambda: None):
     """prepare() for synthetic data: (the Prepared's fields as a dict, minus name).
 
     ``step``: rows per block of the training split (at least one). ``keep(name, array)``
-    takes each finished array and returns what to hold instead.
+    takes each finished array and returns what to hold instead. ``check()`` is called before
+    each raw block is drawn (it raises to stop the preparation).
     """
     replay = copy.deepcopy(load_rng)  # the second pass draws the same numbers again
     y_pool, num_classes, blocks = synthetic_stream(shape, load_rng)
@@ -57,7 +58,7 @@ def prepare_stream(spec, shape, load_rng, split_rng, dtype, keep_raw_test, step,
     outs = [np.empty((len(rows), d + 1), dtype=dtype) if index or one_pass else None
             for index, rows in enumerate((train, val, test))]
     raw_test = np.empty((len(test), d), dtype=np.float32) if keep_raw_test else None
-    mean, scale = _first_pass(blocks, d, where, position, outs, raw_test)
+    mean, scale = _first_pass(_checked(blocks, check), d, where, position, outs, raw_test)
     X_val = keep("X_val", _finish(outs.pop(1), mean, scale))
     X_test = keep("X_test", _finish(outs.pop(1), mean, scale))
     if one_pass:
@@ -65,12 +66,19 @@ def prepare_stream(spec, shape, load_rng, split_rng, dtype, keep_raw_test, step,
     else:
         outs.clear()
         _, _, again = synthetic_stream(shape, replay)
-        X_train = Rows(list(_train_blocks(again, where == 0, step, len(train), d, dtype, mean, scale, keep)))
+        X_train = Rows(list(_train_blocks(_checked(again, check), where == 0, step, len(train), d, dtype, mean, scale, keep)))
     return dict(
         X_train=X_train, y_train=keep("y_train", y_pool[train]), X_val=X_val, y_val=keep("y_val", y_pool[val]),
         X_test=X_test, y_test=keep("y_test", y_pool[test]), num_classes=int(num_classes),
         mean=mean, scale=scale, X_test_raw=raw_test,
     )
+
+
+def _checked(blocks, check):
+    """``blocks`` with ``check()`` called before each one is drawn."""
+    for block in blocks:
+        check()
+        yield block
 
 
 def _first_pass(blocks, d, where, position, outs, raw_test):

@@ -60,6 +60,7 @@ class LoopConfig:
     push_every: int = 1  # local steps per push (Downpour's n_push)
     overlap: bool = True  # compute the next gradient while a push is in flight
     shared_memory: bool = True  # offer the server a shared-memory lane (used if the server is on this host)
+    epoch: int = 0  # this worker's start in its slot (a replacement has the next): older epochs are fenced
 
 
 def _requests(outbox: queue.SimpleQueue) -> Iterator[bytes]:
@@ -106,7 +107,7 @@ class TrainLoop:
         outbox: queue.SimpleQueue = queue.SimpleQueue()
         pushes, compute = 0, 0.0
         started, cpu_started = time.perf_counter(), time.process_time()
-        fields = dict(job_id=cfg.job_id, worker_id=cfg.worker_id, node_id=cfg.node_id, secret=cfg.secret)
+        fields = dict(job_id=cfg.job_id, worker_id=cfg.worker_id, node_id=cfg.node_id, secret=cfg.secret, epoch=cfg.epoch)
         wire = None
         with _channel(cfg) as channel:
             metadata = (("authorization", f"Bearer {cfg.token}"),) if cfg.token else None

@@ -52,10 +52,13 @@ class GrpcWire:
 
     def __init__(self, outbox: queue.SimpleQueue, replies: Iterator[descent_pb2.Parameters], fields: dict):
         self._outbox, self._replies, self._fields = outbox, replies, fields
+        self._sequence = 0  # this worker epoch's pushes (server.params.pushes): a re-sent one keeps its number
 
     def send(self, update: Update, updates: int) -> None:
+        self._sequence += 1
         for message in push_request_messages(
-            update.grad, loss=update.loss, version=update.version, updates=updates, **self._fields
+            update.grad, loss=update.loss, version=update.version, updates=updates, sequence=self._sequence,
+            **self._fields,
         ):
             self._outbox.put(message)
 
