@@ -69,7 +69,7 @@ class TensorChunk(_message.Message):
     def __init__(self, dtype: _Optional[str] = ..., shape: _Optional[_Iterable[int]] = ..., offset: _Optional[int] = ..., data: _Optional[bytes] = ..., version: _Optional[int] = ...) -> None: ...
 
 class JobSpec(_message.Message):
-    __slots__ = ("dataset", "workers", "batch_size", "steps", "lr", "reg", "seed", "dtype", "init_scale", "gradient", "check_gradient", "numerical_method", "consistency", "push_every", "overlap", "optimizer", "momentum", "beta1", "beta2", "eps", "lr_schedule", "strategy", "lr_warmup")
+    __slots__ = ("dataset", "workers", "batch_size", "steps", "lr", "reg", "seed", "dtype", "init_scale", "gradient", "check_gradient", "numerical_method", "consistency", "push_every", "overlap", "optimizer", "momentum", "beta1", "beta2", "eps", "lr_schedule", "strategy", "lr_warmup", "compress")
     DATASET_FIELD_NUMBER: _ClassVar[int]
     WORKERS_FIELD_NUMBER: _ClassVar[int]
     BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
@@ -93,6 +93,7 @@ class JobSpec(_message.Message):
     LR_SCHEDULE_FIELD_NUMBER: _ClassVar[int]
     STRATEGY_FIELD_NUMBER: _ClassVar[int]
     LR_WARMUP_FIELD_NUMBER: _ClassVar[int]
+    COMPRESS_FIELD_NUMBER: _ClassVar[int]
     dataset: str
     workers: int
     batch_size: int
@@ -116,7 +117,8 @@ class JobSpec(_message.Message):
     lr_schedule: str
     strategy: str
     lr_warmup: int
-    def __init__(self, dataset: _Optional[str] = ..., workers: _Optional[int] = ..., batch_size: _Optional[int] = ..., steps: _Optional[int] = ..., lr: _Optional[float] = ..., reg: _Optional[float] = ..., seed: _Optional[int] = ..., dtype: _Optional[str] = ..., init_scale: _Optional[float] = ..., gradient: _Optional[str] = ..., check_gradient: _Optional[bool] = ..., numerical_method: _Optional[str] = ..., consistency: _Optional[str] = ..., push_every: _Optional[int] = ..., overlap: _Optional[bool] = ..., optimizer: _Optional[str] = ..., momentum: _Optional[float] = ..., beta1: _Optional[float] = ..., beta2: _Optional[float] = ..., eps: _Optional[float] = ..., lr_schedule: _Optional[str] = ..., strategy: _Optional[str] = ..., lr_warmup: _Optional[int] = ...) -> None: ...
+    compress: str
+    def __init__(self, dataset: _Optional[str] = ..., workers: _Optional[int] = ..., batch_size: _Optional[int] = ..., steps: _Optional[int] = ..., lr: _Optional[float] = ..., reg: _Optional[float] = ..., seed: _Optional[int] = ..., dtype: _Optional[str] = ..., init_scale: _Optional[float] = ..., gradient: _Optional[str] = ..., check_gradient: _Optional[bool] = ..., numerical_method: _Optional[str] = ..., consistency: _Optional[str] = ..., push_every: _Optional[int] = ..., overlap: _Optional[bool] = ..., optimizer: _Optional[str] = ..., momentum: _Optional[float] = ..., beta1: _Optional[float] = ..., beta2: _Optional[float] = ..., eps: _Optional[float] = ..., lr_schedule: _Optional[str] = ..., strategy: _Optional[str] = ..., lr_warmup: _Optional[int] = ..., compress: _Optional[str] = ...) -> None: ...
 
 class WorkerStats(_message.Message):
     __slots__ = ("worker_id", "node_id", "steps")
@@ -129,7 +131,7 @@ class WorkerStats(_message.Message):
     def __init__(self, worker_id: _Optional[str] = ..., node_id: _Optional[str] = ..., steps: _Optional[int] = ...) -> None: ...
 
 class JobStatus(_message.Message):
-    __slots__ = ("job_id", "spec", "state", "message", "steps", "version", "loss", "train_accuracy", "val_accuracy", "test_accuracy", "seconds", "examples_per_second", "per_worker", "created_at", "started_at", "finished_at", "num_classes", "num_features", "num_train", "num_val", "num_test", "loss_history", "gradient_seconds_per_step", "analytic_seconds_per_step", "first_batch_check", "resumed_from", "restarts", "worker_restarts", "checkpoint_version", "checkpoint_at", "checkpoint_error", "staleness_histogram", "staleness_p50", "staleness_p99", "staleness_max", "effective_lr", "curve", "loss_evaluations", "refused_stale_pushes", "duplicate_pushes")
+    __slots__ = ("job_id", "spec", "state", "message", "steps", "version", "loss", "train_accuracy", "val_accuracy", "test_accuracy", "seconds", "examples_per_second", "per_worker", "created_at", "started_at", "finished_at", "num_classes", "num_features", "num_train", "num_val", "num_test", "loss_history", "gradient_seconds_per_step", "analytic_seconds_per_step", "first_batch_check", "resumed_from", "restarts", "worker_restarts", "checkpoint_version", "checkpoint_at", "checkpoint_error", "staleness_histogram", "staleness_p50", "staleness_p99", "staleness_max", "effective_lr", "curve", "loss_evaluations", "refused_stale_pushes", "duplicate_pushes", "push_bytes")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -170,6 +172,7 @@ class JobStatus(_message.Message):
     LOSS_EVALUATIONS_FIELD_NUMBER: _ClassVar[int]
     REFUSED_STALE_PUSHES_FIELD_NUMBER: _ClassVar[int]
     DUPLICATE_PUSHES_FIELD_NUMBER: _ClassVar[int]
+    PUSH_BYTES_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     spec: JobSpec
     state: JobState
@@ -210,7 +213,8 @@ class JobStatus(_message.Message):
     loss_evaluations: int
     refused_stale_pushes: int
     duplicate_pushes: int
-    def __init__(self, job_id: _Optional[str] = ..., spec: _Optional[_Union[JobSpec, _Mapping]] = ..., state: _Optional[_Union[JobState, str]] = ..., message: _Optional[str] = ..., steps: _Optional[int] = ..., version: _Optional[int] = ..., loss: _Optional[float] = ..., train_accuracy: _Optional[float] = ..., val_accuracy: _Optional[float] = ..., test_accuracy: _Optional[float] = ..., seconds: _Optional[float] = ..., examples_per_second: _Optional[float] = ..., per_worker: _Optional[_Iterable[_Union[WorkerStats, _Mapping]]] = ..., created_at: _Optional[float] = ..., started_at: _Optional[float] = ..., finished_at: _Optional[float] = ..., num_classes: _Optional[int] = ..., num_features: _Optional[int] = ..., num_train: _Optional[int] = ..., num_val: _Optional[int] = ..., num_test: _Optional[int] = ..., loss_history: _Optional[_Iterable[float]] = ..., gradient_seconds_per_step: _Optional[float] = ..., analytic_seconds_per_step: _Optional[float] = ..., first_batch_check: _Optional[_Union[CheckSummary, _Mapping]] = ..., resumed_from: _Optional[int] = ..., restarts: _Optional[int] = ..., worker_restarts: _Optional[int] = ..., checkpoint_version: _Optional[int] = ..., checkpoint_at: _Optional[float] = ..., checkpoint_error: _Optional[str] = ..., staleness_histogram: _Optional[_Iterable[int]] = ..., staleness_p50: _Optional[int] = ..., staleness_p99: _Optional[int] = ..., staleness_max: _Optional[int] = ..., effective_lr: _Optional[float] = ..., curve: _Optional[_Iterable[_Union[CurvePoint, _Mapping]]] = ..., loss_evaluations: _Optional[int] = ..., refused_stale_pushes: _Optional[int] = ..., duplicate_pushes: _Optional[int] = ...) -> None: ...
+    push_bytes: int
+    def __init__(self, job_id: _Optional[str] = ..., spec: _Optional[_Union[JobSpec, _Mapping]] = ..., state: _Optional[_Union[JobState, str]] = ..., message: _Optional[str] = ..., steps: _Optional[int] = ..., version: _Optional[int] = ..., loss: _Optional[float] = ..., train_accuracy: _Optional[float] = ..., val_accuracy: _Optional[float] = ..., test_accuracy: _Optional[float] = ..., seconds: _Optional[float] = ..., examples_per_second: _Optional[float] = ..., per_worker: _Optional[_Iterable[_Union[WorkerStats, _Mapping]]] = ..., created_at: _Optional[float] = ..., started_at: _Optional[float] = ..., finished_at: _Optional[float] = ..., num_classes: _Optional[int] = ..., num_features: _Optional[int] = ..., num_train: _Optional[int] = ..., num_val: _Optional[int] = ..., num_test: _Optional[int] = ..., loss_history: _Optional[_Iterable[float]] = ..., gradient_seconds_per_step: _Optional[float] = ..., analytic_seconds_per_step: _Optional[float] = ..., first_batch_check: _Optional[_Union[CheckSummary, _Mapping]] = ..., resumed_from: _Optional[int] = ..., restarts: _Optional[int] = ..., worker_restarts: _Optional[int] = ..., checkpoint_version: _Optional[int] = ..., checkpoint_at: _Optional[float] = ..., checkpoint_error: _Optional[str] = ..., staleness_histogram: _Optional[_Iterable[int]] = ..., staleness_p50: _Optional[int] = ..., staleness_p99: _Optional[int] = ..., staleness_max: _Optional[int] = ..., effective_lr: _Optional[float] = ..., curve: _Optional[_Iterable[_Union[CurvePoint, _Mapping]]] = ..., loss_evaluations: _Optional[int] = ..., refused_stale_pushes: _Optional[int] = ..., duplicate_pushes: _Optional[int] = ..., push_bytes: _Optional[int] = ...) -> None: ...
 
 class CurvePoint(_message.Message):
     __slots__ = ("step", "seconds", "val_accuracy", "loss")
@@ -609,7 +613,7 @@ class PullRequest(_message.Message):
     def __init__(self, job_id: _Optional[str] = ..., worker_id: _Optional[str] = ..., secret: _Optional[str] = ...) -> None: ...
 
 class PushRequest(_message.Message):
-    __slots__ = ("job_id", "worker_id", "node_id", "gradient", "loss", "version", "secret", "updates", "shared_memory", "more", "epoch", "sequence")
+    __slots__ = ("job_id", "worker_id", "node_id", "gradient", "loss", "version", "secret", "updates", "shared_memory", "more", "epoch", "sequence", "compressed")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     WORKER_ID_FIELD_NUMBER: _ClassVar[int]
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -622,6 +626,7 @@ class PushRequest(_message.Message):
     MORE_FIELD_NUMBER: _ClassVar[int]
     EPOCH_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    COMPRESSED_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     worker_id: str
     node_id: str
@@ -634,7 +639,22 @@ class PushRequest(_message.Message):
     more: bool
     epoch: int
     sequence: int
-    def __init__(self, job_id: _Optional[str] = ..., worker_id: _Optional[str] = ..., node_id: _Optional[str] = ..., gradient: _Optional[_Union[Tensor, _Mapping]] = ..., loss: _Optional[float] = ..., version: _Optional[int] = ..., secret: _Optional[str] = ..., updates: _Optional[int] = ..., shared_memory: _Optional[bool] = ..., more: _Optional[bool] = ..., epoch: _Optional[int] = ..., sequence: _Optional[int] = ...) -> None: ...
+    compressed: CompressedGradient
+    def __init__(self, job_id: _Optional[str] = ..., worker_id: _Optional[str] = ..., node_id: _Optional[str] = ..., gradient: _Optional[_Union[Tensor, _Mapping]] = ..., loss: _Optional[float] = ..., version: _Optional[int] = ..., secret: _Optional[str] = ..., updates: _Optional[int] = ..., shared_memory: _Optional[bool] = ..., more: _Optional[bool] = ..., epoch: _Optional[int] = ..., sequence: _Optional[int] = ..., compressed: _Optional[_Union[CompressedGradient, _Mapping]] = ...) -> None: ...
+
+class CompressedGradient(_message.Message):
+    __slots__ = ("kind", "shape", "values", "scales", "indices")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    SHAPE_FIELD_NUMBER: _ClassVar[int]
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    SCALES_FIELD_NUMBER: _ClassVar[int]
+    INDICES_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    shape: _containers.RepeatedScalarFieldContainer[int]
+    values: Tensor
+    scales: Tensor
+    indices: Tensor
+    def __init__(self, kind: _Optional[str] = ..., shape: _Optional[_Iterable[int]] = ..., values: _Optional[_Union[Tensor, _Mapping]] = ..., scales: _Optional[_Union[Tensor, _Mapping]] = ..., indices: _Optional[_Union[Tensor, _Mapping]] = ...) -> None: ...
 
 class Parameters(_message.Message):
     __slots__ = ("weights", "version", "stop", "shared_memory", "shared_memory_token", "more")

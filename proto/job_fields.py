@@ -102,6 +102,10 @@ JOB_FIELDS: tuple[JobField, ...] = (
              "keep it if the loss drops).", choices=("gradient", "random-search", "random-local-search")),
     JobField("lr_warmup", 0, "Linear warm-up: lr * (step + 1) / STEPS over the first STEPS updates, then the schedule.",
              low=0, high=MAX_STEPS, metavar="STEPS", gradient_only=True),
+    JobField("compress", "none",
+             "Gradient compression on the push path: none, fp16, int8 (per-row scales) or topk:F (the fraction F "
+             "of largest entries, with error feedback on the worker).", max_chars=64, metavar="KIND",
+             gradient_only=True),
 )
 
 BY_NAME: dict[str, JobField] = {field.name: field for field in JOB_FIELDS}

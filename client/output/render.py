@@ -107,6 +107,9 @@ def job_json(status: descent_pb2.JobStatus) -> dict[str, Any]:
         "eps": _optional(spec, "eps"),
         "lr_schedule": _optional(spec, "lr_schedule"),
         "effective_lr": _num(status.effective_lr) or None,
+        # gradient compression on the push path and the payload bytes pushed over gRPC
+        "compress": _optional(spec, "compress"),
+        "push_bytes": status.push_bytes,
     }
     for field in JOB_FIELDS:  # any other hyperparameter (proto.job_fields) under its own name
         if field.name not in obj and field.name != "steps":

@@ -67,6 +67,8 @@ def job_summary(job: dict[str, Any]) -> str:
                 f"{fmt_sci(check['max_rel_error_smooth'])} over {check['num_smooth']} smooth of {check['num_checked']} coordinates",
             )
         )
+    if job.get("push_bytes") or (job.get("compress") or "none") != "none":
+        pairs.append(("pushed", _pushed(job)))
     rule = _update_rule(job)
     if rule:
         pairs.append(("update", rule))
@@ -76,6 +78,11 @@ def job_summary(job: dict[str, Any]) -> str:
     if job.get("message"):
         pairs.append(("message", job["message"]))
     return fields(pairs)
+
+
+def _pushed(job: dict[str, Any]) -> str:
+    """``1,234,567 gradient bytes over gRPC (compress topk:0.01)``."""
+    return f"{job.get('push_bytes') or 0:,} gradient bytes over gRPC (compress {job.get('compress') or 'none'})"
 
 
 def _consistency(job: dict[str, Any]) -> str:

@@ -91,6 +91,14 @@ class Job:
         self.resume_note = ""
         # Reentrant: on_terminal reads status() while the transition holds the lock.
         self.changed = threading.Condition(threading.RLock())
+        # Gradient payload bytes pushed over gRPC (after compression), counted by the servicer.
+        self.push_bytes = 0
+        self._push_bytes_lock = threading.Lock()
+
+    def count_push_bytes(self, count: int) -> None:
+        """Add one push's payload bytes (pushes arrive on several threads)."""
+        with self._push_bytes_lock:
+            self.push_bytes += count
 
     @property
     def terminal(self) -> bool:
@@ -170,6 +178,7 @@ class Job:
             checkpoint_version=self.checkpoint_version,
             checkpoint_at=self.checkpoint_at,
             checkpoint_error=self.checkpoint_error,
+            push_bytes=self.push_bytes,
         )
         if self.data_shape is not None:
             shape = self.data_shape

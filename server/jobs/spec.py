@@ -19,13 +19,14 @@ from server.fields import check_range, optional
 from server.params.consistency import Consistency, parse_consistency
 from server.params.lr_schedules import Schedule, parse_schedule
 from server.params.update_rules import RuleSpec
+from worker.compress import Codec, parse_compress
 
 #: beta2 when the client leaves it unset and the optimizer is rmsprop (the notes' decay_rate).
 RMSPROP_BETA2 = 0.99
 
 
 class _Parsed:
-    """What JobConfig adds to its table fields: the consistency mode and the schedule, parsed once."""
+    """What JobConfig adds to its table fields: the consistency mode, the schedule and the codec, parsed once."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mode", parse_consistency(self.consistency))
@@ -33,9 +34,14 @@ class _Parsed:
             object.__setattr__(self, "schedule", parse_schedule(self.lr_schedule))
         except ValueError as exc:
             raise RequestError(f"lr_schedule: {exc}") from None
+        try:
+            object.__setattr__(self, "codec", parse_compress(self.compress))
+        except ValueError as exc:
+            raise RequestError(str(exc)) from None
 
     mode: Consistency
     schedule: Schedule
+    codec: Codec
 
     def rule_spec(self) -> RuleSpec:
         """The update rule this job applies at the parameter store."""
@@ -48,7 +54,7 @@ class _Parsed:
 
 
 #: A fully specified training job: one attribute per JobSpec field (proto.job_fields), plus
-#: ``mode`` (the parsed consistency) and ``schedule`` (the parsed lr_schedule).
+#: ``mode`` (the parsed consistency), ``schedule`` (the parsed lr_schedule) and ``codec`` (compress).
 JobConfig = dataclasses.make_dataclass(
     "JobConfig",
     [(field.name, field.kind, dataclasses.field(default=field.default)) for field in JOB_FIELDS],

@@ -29,12 +29,13 @@ from proto.tensor import TensorAssembler, from_tensor
 from proto.wire import parameters_messages, passthrough
 from server.errors import JobNotActive, JobNotFound, RequestError
 from server.fields import check_request
-from server.jobs.job import TERMINAL
+from server.jobs.job import TERMINAL, Job
 from server.jobs.registry import JobRegistry
 from server.params.snapshots import Snapshot
 from server.params.store import ParameterStore
 from server.rpc.shm_lane import Lane, LanePush, Observe, host_addresses, local_peer
 from server.rpc.status import grpc_errors, grpc_stream_errors
+from worker.task.compressed import decode_gradient, payload_bytes
 
 State = descent_pb2.JobState
 SERVICE = "descent.v1.ParameterServer"
@@ -55,6 +56,10 @@ class ParameterServicer(descent_pb2_grpc.ParameterServerServicer):
 
     def _store(self, request) -> ParameterStore:
         """The store of the request's job, once the request's worker is known to it."""
+        return self._job(request).store
+
+    def _job(self, request) -> Job:
+        """The request's job, running with a store that knows the request's worker."""
         job = self._registry.live(request.job_id)
         if job is None:
             raise JobNotFound(f"no running job {request.job_id!r} on this server")
@@ -63,7 +68,7 @@ class ParameterServicer(descent_pb2_grpc.ParameterServerServicer):
         if job.store is None:
             raise JobNotActive(f"job {job.job_id} has no parameters yet")
         job.store.authorize(request.worker_id, request.secret, request.epoch)
-        return job.store
+        return job
 
     def _encode(self, store: ParameterStore, snap: Snapshot) -> descent_pb2.Parameters:
         weights = descent_pb2.Tensor(dtype=store.dtype.name, shape=store.shape, data=snap.data) if snap.data else None
@@ -75,18 +80,20 @@ class ParameterServicer(descent_pb2_grpc.ParameterServerServicer):
         return self._encode(store, store.pull())
 
     def _apply(self, request, context, grad=None, encode=None) -> Snapshot:
-        store = self._store(request)
+        job = self._job(request)
+        store = job.store
         if grad is None:
-            try:
-                grad = from_tensor(request.gradient)
-            except ValueError as error:  # a malformed tensor
-                raise RequestError(f"gradient: {error}") from None
+            grad, sent = received_gradient(request, store)
+        else:  # joined from pieces
+            sent = grad.nbytes
         kwargs = {} if encode is None else {"encode": encode}
-        return store.push(
+        snap = store.push(
             grad, request.loss, request.worker_id, request.node_id, version=request.version,
             updates=request.updates or 1, alive=context.is_active, epoch=request.epoch, sequence=request.sequence,
             **kwargs,
         )
+        job.count_push_bytes(sent)
+        return snap
 
     @grpc_errors
     def Push(self, request, context):
@@ -105,6 +112,8 @@ class ParameterServicer(descent_pb2_grpc.ParameterServerServicer):
         """The request's gradient, or None while pieces of it are still to come (and the assembler)."""
         if pieces is None and not request.more:
             return None, None  # whole in this message: decoded by _apply
+        if request.HasField("compressed"):
+            raise RequestError("compressed: a compressed gradient travels in one message, never in pieces (more)")
         if pieces is None:
             store = self._store(request)
             pieces = TensorAssembler(limit=int(np.prod(store.shape)) * store.dtype.itemsize)
@@ -122,9 +131,10 @@ class ParameterServicer(descent_pb2_grpc.ParameterServerServicer):
         try:
             for request in request_iterator:
                 check_request(request)
+                pushed = request.HasField("gradient") or request.HasField("compressed")
                 if pieces is not None and not request.HasField("gradient"):
                     raise RequestError("a gradient's pieces were interrupted by another request")
-                if request.HasField("gradient"):
+                if pushed:
                     if lane is not None:  # the worker could not use the lane: bytes from now on
                         lane.close()
                         lane = None
@@ -171,6 +181,27 @@ class ParameterServicer(descent_pb2_grpc.ParameterServerServicer):
             )
 
         return push
+
+
+def received_gradient(request, store: ParameterStore) -> tuple[np.ndarray, int]:
+    """The push's gradient as an array of W's shape, and the payload bytes it crossed the wire in.
+
+    A ``compressed`` gradient (worker.compress) is decoded here, at the edge, to the store's
+    dtype and shape; one that does not decode to them is a RequestError (INVALID_ARGUMENT),
+    before the store sees anything.
+    """
+    if not request.HasField("compressed"):
+        try:
+            return from_tensor(request.gradient), len(request.gradient.data)
+        except ValueError as error:  # a malformed tensor
+            raise RequestError(f"gradient: {error}") from None
+    if request.HasField("gradient"):
+        raise RequestError("a push carries a gradient or a compressed gradient, not both")
+    try:
+        grad = decode_gradient(request.compressed, store.shape, store.dtype)
+    except ValueError as error:
+        raise RequestError(str(error)) from None
+    return grad, payload_bytes(request.compressed)
 
 
 def add_to_server(servicer: ParameterServicer, server: grpc.Server) -> None:

@@ -129,7 +129,7 @@ class GradientWorkers(TrainingMethod):
                 node_id="", batch_size=cfg.batch_size, reg=cfg.reg, seed=int(seed), lr=cfg.lr,
                 push_every=cfg.push_every, overlap=cfg.overlap and cfg.mode.kind != "sync",
                 token=endpoint.token, tls_ca=endpoint.tls_ca, secret=job.store.enroll(worker_id, incarnation),
-                epoch=incarnation,
+                epoch=incarnation, compress=str(cfg.codec),
             )
 
         return make_config

@@ -214,6 +214,15 @@ def test_human_job_text():
     assert table[0].split()[:3] == ["JOB", "STATE", "DATASET"]
     assert table[1].split()[:3] == ["job-1", "SUCCEEDED", "digits"]
     assert jobs_table([]) == "no jobs"
+    assert "pushed" not in summary  # no gRPC pushes, no compression: nothing to say
+
+
+def test_job_text_and_json_show_the_bytes_pushed_and_the_compression():
+    status = _status(push_bytes=1_234_567)
+    status.spec.compress = "topk:0.01"
+    job = job_json(status)
+    assert job["push_bytes"] == 1_234_567 and job["compress"] == "topk:0.01"
+    assert "1,234,567 gradient bytes over gRPC (compress topk:0.01)" in job_summary(job)
 
 
 def _summary(h, formula, max_smooth, mean_smooth, expected=False, kinks=0, below=0):

@@ -92,6 +92,8 @@ def test_a_search_must_leave_every_gradient_setting_unset():
             other = {bool: True, int: 2, str: field.choices[-1] if field.choices else "sync", float: 0.5}[field.kind]
             if field.name == "lr_schedule":
                 other = "cosine"
+            if field.name == "compress":
+                other = "fp16"
             with pytest.raises(RequestError, match=f"uses no gradient: leave .*{field.name}"):
                 resolve(descent_pb2.JobSpec(strategy="random-search", steps=2, **{field.name: other}))
 

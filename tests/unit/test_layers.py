@@ -47,7 +47,8 @@ LAYERS = {
     ],
     "worker": [
         {"task"},
-        {"svm", "kernel", "numgrad", "checks", "fdiff", "verdict", "sweep", "minibatch", "landscape", "search"},
+        {"svm", "kernel", "numgrad", "checks", "fdiff", "verdict", "sweep", "minibatch", "landscape", "search",
+         "compress"},
         {"data"},
     ],
 }

@@ -17,7 +17,9 @@ local step, so a worker's batches are reproducible (server.training.seeds).
 
 How the arrays travel is worker.task.wire: in the messages (one copy of the gradient, W
 decoded without a copy), or, when the server is on this worker's host, through a
-shared-memory lane (proto.shared_memory) with one small socket message each way.
+shared-memory lane (proto.shared_memory) with one small socket message each way. A job
+with ``compress`` pushes compressed gradients (worker.compress) in the messages, with
+top-k's residual carried from push to push (error feedback).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import numpy as np
 from proto import descent_pb2, lifted
 from proto.limits import GRPC_OPTIONS
 from proto.wire import passthrough
+from worker.compress import ErrorFeedback, parse_compress
 from worker.data.rows import sample_batch
 from worker.kernel import svm_loss_grad
 from worker.task.malloc import keep_freed_memory
@@ -61,6 +64,7 @@ class LoopConfig:
     overlap: bool = True  # compute the next gradient while a push is in flight
     shared_memory: bool = True  # offer the server a shared-memory lane (used if the server is on this host)
     epoch: int = 0  # this worker's start in its slot (a replacement has the next): older epochs are fenced
+    compress: str = "none"  # the job's gradient compression (worker.compress); any but none: no lane
 
 
 def _requests(outbox: queue.SimpleQueue) -> Iterator[bytes]:
@@ -108,6 +112,8 @@ class TrainLoop:
         pushes, compute = 0, 0.0
         started, cpu_started = time.perf_counter(), time.process_time()
         fields = dict(job_id=cfg.job_id, worker_id=cfg.worker_id, node_id=cfg.node_id, secret=cfg.secret, epoch=cfg.epoch)
+        codec = parse_compress(cfg.compress)
+        encoder = ErrorFeedback(codec) if codec.active else None
         wire = None
         with _channel(cfg) as channel:
             metadata = (("authorization", f"Bearer {cfg.token}"),) if cfg.token else None
@@ -116,8 +122,9 @@ class TrainLoop:
             )
             replies = call(_requests(outbox), metadata=metadata)
             try:
-                outbox.put(descent_pb2.PushRequest(shared_memory=cfg.shared_memory, **fields).SerializeToString())
-                wire, current = open_wire(outbox, replies, fields)
+                lane = cfg.shared_memory and encoder is None
+                outbox.put(descent_pb2.PushRequest(shared_memory=lane, **fields).SerializeToString())
+                wire, current = open_wire(outbox, replies, fields, encoder)
                 while not current.stop:
                     tick = time.perf_counter()
                     update = self._compute(current, X, y, rng)

@@ -6,7 +6,9 @@ the server so with a second request and returns a ``LaneWire``: the gradient is 
 into the segment and a small message sent on the socket, and W is copied out of the
 segment when the reply comes. Otherwise a ``GrpcWire``: the gradient in the request's
 bytes (proto.wire, one copy) and W decoded from the reply without a copy; a W or gradient
-over ``proto.limits.STREAM_CHUNK_BYTES`` travels in pieces, joined on arrival.
+over ``proto.limits.STREAM_CHUNK_BYTES`` travels in pieces, joined on arrival. A job that
+compresses its gradients (worker.compress) always uses a ``GrpcWire``: each push is one
+message with a ``CompressedGradient`` (worker.task.compressed), its residual kept here.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from proto import descent_pb2
 from proto.shared_memory import PUSH, REPLY, Segment, socket_address
 from proto.tensor import TensorAssembler, from_tensor
 from proto.wire import push_request_messages
+from worker.compress import ErrorFeedback
+from worker.task.compressed import to_message
 
 #: Seconds to connect to a lane's socket before pushing bytes instead.
 CONNECT_TIMEOUT = 5.0
@@ -50,12 +54,23 @@ class GrpcWire:
 
     shared_memory = False
 
-    def __init__(self, outbox: queue.SimpleQueue, replies: Iterator[descent_pb2.Parameters], fields: dict):
+    def __init__(
+        self, outbox: queue.SimpleQueue, replies: Iterator[descent_pb2.Parameters], fields: dict,
+        encoder: ErrorFeedback | None = None,
+    ):
         self._outbox, self._replies, self._fields = outbox, replies, fields
         self._sequence = 0  # this worker epoch's pushes (server.params.pushes): a re-sent one keeps its number
+        self._encoder = encoder  # the job's compression (worker.compress), if any
 
     def send(self, update: Update, updates: int) -> None:
         self._sequence += 1
+        if self._encoder is not None:  # compressed: one message, never in pieces
+            compressed = to_message(self._encoder.encode(update.grad))
+            self._outbox.put(descent_pb2.PushRequest(
+                compressed=compressed, loss=update.loss, version=update.version, updates=updates,
+                sequence=self._sequence, **self._fields,
+            ).SerializeToString())
+            return
         for message in push_request_messages(
             update.grad, loss=update.loss, version=update.version, updates=updates, sequence=self._sequence,
             **self._fields,
@@ -161,13 +176,15 @@ def _connect(params: descent_pb2.Parameters, shape, dtype) -> tuple[Segment, soc
 
 
 def open_wire(
-    outbox: queue.SimpleQueue, replies: Iterator[descent_pb2.Parameters], fields: dict
+    outbox: queue.SimpleQueue, replies: Iterator[descent_pb2.Parameters], fields: dict,
+    encoder: ErrorFeedback | None = None,
 ) -> tuple[GrpcWire | LaneWire, Weights]:
-    """The wire this stream uses, from its first reply, and the W that reply carries."""
+    """The wire this stream uses, from its first reply, and the W that reply carries (a job that
+    compresses its gradients pushes them in the messages: ``encoder``)."""
     first, W = receive(replies)
     current = decode(first, W)
-    if current.stop or not first.shared_memory:
-        return GrpcWire(outbox, replies, fields), current
+    if current.stop or not first.shared_memory or encoder is not None:
+        return GrpcWire(outbox, replies, fields, encoder), current
     lane = _connect(first, current.W.shape, current.W.dtype)
     if lane is None:
         return GrpcWire(outbox, replies, fields), current
