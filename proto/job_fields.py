@@ -43,6 +43,9 @@ class JobField:
     metavar: str | None = None
     #: Only a job that follows the gradient uses it (a random search must leave it unset).
     gradient_only: bool = False
+    #: Given on the command line through another field's option (``--workers MIN:MAX``), not one of its own;
+    #: unset (0) unless given.
+    via: str = ""
 
     @property
     def kind(self) -> type:
@@ -58,7 +61,9 @@ class JobField:
 JOB_FIELDS: tuple[JobField, ...] = (
     JobField("dataset", "digits", "digits | mnist:DIR | cifar10:DIR | npz:FILE | synthetic:N,D,C (DIR/FILE on the server)",
              max_chars=4096, metavar="SPEC"),
-    JobField("workers", 2, "Ray workers (one CPU each).", low=1, high=MAX_WORKERS),
+    JobField("workers", 2, "Ray workers (one CPU each); MIN:MAX: an elastic job that starts with MIN and grows "
+             "while CPUs are free, up to MAX (its target, changed by `descent scale`).", low=1, high=MAX_WORKERS,
+             metavar="N|MIN:MAX"),
     JobField("batch_size", 256, "Examples per mini-batch.", low=1, high=MAX_BATCH),
     JobField("steps", 2000, "Updates to apply, summed over all workers (a search: loss evaluations).",
              low=1, high=MAX_STEPS),
@@ -94,6 +99,10 @@ JOB_FIELDS: tuple[JobField, ...] = (
              "keep it if the loss drops).", choices=("gradient", "random-search", "random-local-search")),
     JobField("lr_warmup", 0, "Linear warm-up: lr * (step + 1) / STEPS over the first STEPS updates, then the schedule.",
              low=0, high=MAX_STEPS, metavar="STEPS", gradient_only=True),
+    JobField("min_workers", 0, "Elastic jobs: the fewest workers it trains with (--workers MIN:MAX).",
+             low=1, high=MAX_WORKERS, via="workers"),
+    JobField("max_workers", 0, "Elastic jobs: the most workers it grows to (--workers MIN:MAX).",
+             low=1, high=MAX_WORKERS, via="workers"),
 )
 
 BY_NAME: dict[str, JobField] = {field.name: field for field in JOB_FIELDS}
