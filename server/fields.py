@@ -122,6 +122,7 @@ RULES: dict[str, tuple[tuple[str, _Rule], ...]] = {
     "SubmitJobRequest": (("spec", _job_spec),),
     "GetJobRequest": (("job_id", identifier),),
     "CancelJobRequest": (("job_id", identifier),),
+    "ScaleJobRequest": (("job_id", identifier),),
     "WatchJobRequest": (("job_id", identifier), ("interval", watch_interval)),
     "GetWeightsRequest": (("job_id", identifier),),
     "GradientCheckRequest": (("dataset", dataset_spec), ("job_id", _optional_id)),

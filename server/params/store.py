@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -71,16 +72,13 @@ class ParameterStore:
         self.alarm = VersionAlarm()  # wakes the training curve's recorder at its next point (server.training.curve)
 
     @classmethod
-    def resume(
-        cls, state: StoreState, lr: float, target_steps: int, consistency: Consistency = ASYNC, workers: int = 1,
-        push_every: int = 1, rule: UpdateRule | None = None, observer: StoreObserver | None = None,
-    ) -> ParameterStore:
-        """A store that goes on from a checkpoint: same W, version, per-worker counts and losses."""
+    def resume(cls, state: StoreState, lr: float, target_steps: int, **mode: Any) -> ParameterStore:
+        """A store that goes on from a checkpoint: same W, version, per-worker counts and losses (``mode``: as __init__)."""
         if not 0 <= state.version <= target_steps or state.loss_count != state.version:
             raise ValueError(f"checkpoint at version {state.version} does not fit a {target_steps}-step job")
         if sum(state.worker_steps.values()) != state.version:
             raise ValueError("checkpoint's per-worker steps do not add up to its version")
-        store = cls(state.weights, lr, target_steps, consistency, workers, push_every, rule, observer)
+        store = cls(state.weights, lr, target_steps, **mode)
         store._rule.load_state(state.optimizer)
         store._version = int(state.version)
         store._losses = LossHistory.restore(target_steps, state.loss_sums, state.loss_count)
@@ -267,9 +265,12 @@ class ParameterStore:
         with self._lock:
             if self._enrollment.leave(worker_id):
                 self._step.drop(worker_id)
-                if self._mode.kind == "sync" and not self._done():
-                    self._close_step()
+                _ = self._done() or self._close_step()  # sync: the step may be complete without it
                 self._lock.notify_all()
+
+    def members(self) -> tuple[str, ...]:
+        """The workers that are members now (enrolled, not left)."""
+        return self._enrollment.workers()
 
     def stop(self) -> None:
         """Accept no more updates; the next push or pull tells workers to stop (waiting pushes wake)."""

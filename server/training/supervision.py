@@ -9,6 +9,10 @@ whose replacements keep failing (its bundle has no live node yet) backs off: 2 s
 … at most 30 s between tries. The
 replacement keeps the slot's worker id, so per-worker counts go on adding up to the
 version. The job fails only when no update was applied for ``stall_timeout`` seconds.
+
+An elastic job (server.training.elastic) also grows and shrinks here: its ``Crew`` says where
+each slot runs and, on every poll, whether to place one more worker or retire the newest; a
+worker that dies leaves the store's membership at once, so the others never wait for it.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any
 from server.cluster.launcher import RayLauncher
 from server.jobs.job import Job
 from server.observe import events
+from server.training.elastic import Crew
 from worker.task.loop import LoopConfig
 
 log = logging.getLogger("descent.supervisor")
@@ -43,25 +48,34 @@ def supervise(
     data_refs: tuple[Sequence[Any], Any],
     stall_timeout: float,
     poll: float = 0.5,
+    crew: Crew | None = None,
 ) -> list[str]:
     """Run the job's workers until its store stops; return the errors of the workers that died.
 
     ``make_config(slot, incarnation)`` is the LoopConfig of a slot's n-th worker. Raises
-    Stalled when no update was applied for ``stall_timeout`` seconds.
+    Stalled when no update was applied for ``stall_timeout`` seconds. ``crew``: an elastic job's slots.
     """
     store = job.store
-    slots = job.config.workers
+    slots = crew.base if crew is not None else job.config.workers
     running: dict[Any, int] = {}  # future -> slot
-    incarnation = [0] * slots
+    incarnation: dict[int, int] = {}
     due: dict[int, float] = {}  # slot -> when to start its replacement
     errors: list[str] = []
 
     worker_ids: dict[int, str] = {}
 
-    def start(slot: int) -> None:
-        config = make_config(slot, incarnation[slot])  # enrolls the incarnation (a fresh secret)
+    def start(slot: int, why: str = "") -> None:
+        config = make_config(slot, incarnation.setdefault(slot, 0))  # enrolls the incarnation (a fresh secret)
         worker_ids[slot] = config.worker_id
-        running[launcher.start_worker(config, group, slot, *data_refs)] = slot
+        placed, bundle = crew.where(slot) if crew is not None else (group, slot)
+        running[launcher.start_worker(config, placed, bundle, *data_refs)] = slot
+        if crew is not None:
+            crew.record(True, config.worker_id, why or "started", len(store.members()))
+
+    def retire(slot: int, why: str) -> None:
+        crew.retire(slot)
+        store.leave(worker_ids[slot])
+        crew.record(False, worker_ids[slot], why, len(store.members()))
 
     progress = events.JobProgress(job)
     for slot in range(slots):
@@ -73,12 +87,17 @@ def supervise(
             for future in launcher.wait_any(list(running), timeout=poll):
                 slot = running.pop(future)
                 _, error = launcher.outcome(future)
+                if crew is not None and crew.ended(slot):
+                    continue  # retired: its CPU is given back
                 if error is None:
                     continue
                 worker_id = worker_ids[slot]
                 errors.append(f"{worker_id}: {error}")
                 if store.done:
                     continue
+                if crew is not None:
+                    store.leave(worker_id)
+                    crew.record(False, worker_id, f"died: {error}", len(store.members()))
                 # Back off when replacements keep failing (their bundle has no live node yet).
                 failures = incarnation[slot]
                 due[slot] = time.monotonic() + min(RETRY_MAX, RETRY_FIRST * 2 ** (failures - 1)) if failures else 0.0
@@ -90,8 +109,13 @@ def supervise(
                     del due[slot]
                     incarnation[slot] += 1
                     job.worker_restarts += 1
-                    start(slot)
+                    start(slot, "replacing a worker that died")
                     events.worker_replaced(job, worker_ids[slot], incarnation[slot])
+            if crew is not None and not store.done:
+                for future, slot in list(running.items()):
+                    if slot in crew.overdue(now):
+                        launcher.kill([future])  # its wait_any reports it next poll
+                crew.adjust(sum(not crew.retired(s) for s in running.values()), start, retire, lambda: store.done)
             progress.tick()
             if not running and not due:
                 break
@@ -110,5 +134,7 @@ def supervise(
                     break  # workers not placed yet (or stuck): killed below
     finally:
         launcher.kill(list(running))
+        if crew is not None:
+            crew.release_all()
         progress.close()
     return errors
