@@ -69,7 +69,7 @@ class TensorChunk(_message.Message):
     def __init__(self, dtype: _Optional[str] = ..., shape: _Optional[_Iterable[int]] = ..., offset: _Optional[int] = ..., data: _Optional[bytes] = ..., version: _Optional[int] = ...) -> None: ...
 
 class JobSpec(_message.Message):
-    __slots__ = ("dataset", "workers", "batch_size", "steps", "lr", "reg", "seed", "dtype", "init_scale", "gradient", "check_gradient", "numerical_method", "consistency", "push_every", "overlap", "optimizer", "momentum", "beta1", "beta2", "eps", "lr_schedule", "strategy", "lr_warmup", "min_workers", "max_workers")
+    __slots__ = ("dataset", "workers", "batch_size", "steps", "lr", "reg", "seed", "dtype", "init_scale", "gradient", "check_gradient", "numerical_method", "consistency", "push_every", "overlap", "optimizer", "momentum", "beta1", "beta2", "eps", "lr_schedule", "strategy", "lr_warmup", "min_workers", "max_workers", "max_worker_failures")
     DATASET_FIELD_NUMBER: _ClassVar[int]
     WORKERS_FIELD_NUMBER: _ClassVar[int]
     BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
@@ -95,6 +95,7 @@ class JobSpec(_message.Message):
     LR_WARMUP_FIELD_NUMBER: _ClassVar[int]
     MIN_WORKERS_FIELD_NUMBER: _ClassVar[int]
     MAX_WORKERS_FIELD_NUMBER: _ClassVar[int]
+    MAX_WORKER_FAILURES_FIELD_NUMBER: _ClassVar[int]
     dataset: str
     workers: int
     batch_size: int
@@ -120,7 +121,8 @@ class JobSpec(_message.Message):
     lr_warmup: int
     min_workers: int
     max_workers: int
-    def __init__(self, dataset: _Optional[str] = ..., workers: _Optional[int] = ..., batch_size: _Optional[int] = ..., steps: _Optional[int] = ..., lr: _Optional[float] = ..., reg: _Optional[float] = ..., seed: _Optional[int] = ..., dtype: _Optional[str] = ..., init_scale: _Optional[float] = ..., gradient: _Optional[str] = ..., check_gradient: _Optional[bool] = ..., numerical_method: _Optional[str] = ..., consistency: _Optional[str] = ..., push_every: _Optional[int] = ..., overlap: _Optional[bool] = ..., optimizer: _Optional[str] = ..., momentum: _Optional[float] = ..., beta1: _Optional[float] = ..., beta2: _Optional[float] = ..., eps: _Optional[float] = ..., lr_schedule: _Optional[str] = ..., strategy: _Optional[str] = ..., lr_warmup: _Optional[int] = ..., min_workers: _Optional[int] = ..., max_workers: _Optional[int] = ...) -> None: ...
+    max_worker_failures: int
+    def __init__(self, dataset: _Optional[str] = ..., workers: _Optional[int] = ..., batch_size: _Optional[int] = ..., steps: _Optional[int] = ..., lr: _Optional[float] = ..., reg: _Optional[float] = ..., seed: _Optional[int] = ..., dtype: _Optional[str] = ..., init_scale: _Optional[float] = ..., gradient: _Optional[str] = ..., check_gradient: _Optional[bool] = ..., numerical_method: _Optional[str] = ..., consistency: _Optional[str] = ..., push_every: _Optional[int] = ..., overlap: _Optional[bool] = ..., optimizer: _Optional[str] = ..., momentum: _Optional[float] = ..., beta1: _Optional[float] = ..., beta2: _Optional[float] = ..., eps: _Optional[float] = ..., lr_schedule: _Optional[str] = ..., strategy: _Optional[str] = ..., lr_warmup: _Optional[int] = ..., min_workers: _Optional[int] = ..., max_workers: _Optional[int] = ..., max_worker_failures: _Optional[int] = ...) -> None: ...
 
 class WorkerStats(_message.Message):
     __slots__ = ("worker_id", "node_id", "steps")

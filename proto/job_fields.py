@@ -103,6 +103,8 @@ JOB_FIELDS: tuple[JobField, ...] = (
              low=1, high=MAX_WORKERS, via="workers"),
     JobField("max_workers", 0, "Elastic jobs: the most workers it grows to (--workers MIN:MAX).",
              low=1, high=MAX_WORKERS, via="workers"),
+    JobField("max_worker_failures", 10, "Worker deaths after which the job ends FAILED, naming the workers and nodes.",
+             low=1, high=1_000_000, metavar="N", gradient_only=True),
 )
 
 BY_NAME: dict[str, JobField] = {field.name: field for field in JOB_FIELDS}

@@ -40,6 +40,20 @@ class Stalled(RuntimeError):
     """No worker of the job made progress for the stall timeout."""
 
 
+class TooManyWorkerFailures(RuntimeError):
+    """The job's workers died ``max_worker_failures`` times while it still needed updates."""
+
+
+def _too_many(job: Job, failed: list[tuple[str, str]]) -> TooManyWorkerFailures:
+    """The failure naming the workers that died and the nodes they ran on."""
+    nodes = sorted({node[:12] for _, node in failed if node}) or ["not known"]
+    workers = sorted({worker for worker, _ in failed})
+    return TooManyWorkerFailures(
+        f"{len(failed)} worker failures (--max-worker-failures {job.config.max_worker_failures}): workers "
+        f"{', '.join(workers)} on nodes {', '.join(nodes)}"
+    )
+
+
 def supervise(
     job: Job,
     launcher: RayLauncher,
@@ -61,6 +75,7 @@ def supervise(
     incarnation: dict[int, int] = {}
     due: dict[int, float] = {}  # slot -> when to start its replacement
     errors: list[str] = []
+    failed: list[tuple[str, str]] = []  # (worker, node) of each death while the job needed updates
 
     worker_ids: dict[int, str] = {}
 
@@ -95,6 +110,9 @@ def supervise(
                 errors.append(f"{worker_id}: {error}")
                 if store.done:
                     continue
+                failed.append((worker_id, store.progress()[3].get(worker_id, "")))
+                if len(failed) >= job.config.max_worker_failures:
+                    raise _too_many(job, failed)
                 if crew is not None:
                     store.leave(worker_id)
                     crew.record(False, worker_id, f"died: {error}", len(store.members()))
