@@ -8,8 +8,8 @@ On one ``python -m server --num-cpus C`` (default 4), each repeat:
    for a node joining); for every worker the elastic job adds, the seconds from the cancel
    to that worker's first applied push (``join_to_first_push_s``);
 3. **loss**: one of its workers' processes is killed (kill -9, what a lost node does to
-   it); the seconds until the job's membership shrinks (``loss_to_shrink_s``), and until
-   the slot's replacement joins again (``loss_to_replaced_s``);
+   it); the seconds until the worker leaves the job's membership (``loss_to_shrink_s``, from
+   the membership history), and until the slot's replacement pushed (``loss_to_replaced_s``);
 4. **scale**: ``ScaleJob`` to 2 workers; the seconds until it has 2 (``scale_to_shrink_s``).
 
 Around each change the job's updates/s over a window (``--window`` s): ``updates_per_s``
@@ -95,12 +95,14 @@ def one_run(server: Server, cpus: int, window: float) -> dict:
     run["join_to_first_push_s"] = sorted(first_push.values())
     run["updates_per_s"]["after_join"] = _rate(server, job, window)
 
-    os.kill(_until(_worker_pids)[0], signal.SIGKILL)
-    killed = time.monotonic()
-    _until(lambda: _get(server, job).current_workers < cpus)
-    run["loss_to_shrink_s"] = round(time.monotonic() - killed, 3)
-    _until(lambda: _get(server, job).current_workers == cpus)
-    run["loss_to_replaced_s"] = round(time.monotonic() - killed, 3)
+    os.kill(_until(lambda: _worker_pids(server))[0], signal.SIGKILL)
+    killed = time.time()
+    left = _until(lambda: next((c for c in _get(server, job).membership if not c.joined and c.time > killed), None))
+    run["loss_to_shrink_s"] = round(left.time - killed, 3)
+    steps_at = lambda: {w.worker_id: w.steps for w in _get(server, job).per_worker}.get(left.worker_id, 0)  # noqa: E731
+    before = steps_at()
+    _until(lambda: steps_at() > before)
+    run["loss_to_replaced_s"] = round(time.time() - killed, 3)  # the replacement's first push
     run["updates_per_s"]["after_loss"] = _rate(server, job, window)
 
     server.stub.ScaleJob(pb.ScaleJobRequest(job_id=job, workers=2))
