@@ -10,7 +10,9 @@ when its task returns. That happens when the target drops below the workers it h
 when a job queued behind it needs CPUs it holds above its MIN (fair sharing).
 
 A worker that dies leaves the membership too, so the others go on; its slot is started
-again when its bundle has a live node (server.training.supervision). Below MIN the job says
+again when its bundle has a live node (server.training.supervision), and its node is set
+aside (2 s, 4 s, … server.cluster.node_backoff): an extra worker placed there meanwhile is
+given back and placed again later. Below MIN the job says
 so in its message and waits; the stall timeout ends it if no update comes. Every join and
 leave is kept in the job's membership history and logged as a ``scaled`` event.
 
@@ -30,6 +32,7 @@ from typing import Any
 from proto import descent_pb2
 from proto.job_fields import BY_NAME
 from server.cluster.launcher import RayLauncher
+from server.cluster.node_backoff import NodeBackoff
 from server.errors import JobNotActive, RequestError
 from server.jobs.job import Job
 from server.jobs.spec import check_elastic, check_field
@@ -60,6 +63,7 @@ class Crew:
         self._job, self._launcher, self._gang, self._queued = job, launcher, gang, queued
         self._extras: dict[int, _Extra] = {}
         self._below_min = False
+        self._backoff = NodeBackoff()
         self.base = job.config.bounds[0]  # the gang's slots: 0 .. MIN-1 (MIN when the job started)
 
     def where(self, slot: int) -> tuple[Any, int]:
@@ -122,6 +126,9 @@ class Crew:
             return
         if len(active) < cfg.workers and self._launcher.free_cpus() >= 1:
             group = self._launcher.reserve(1, GROW_TIMEOUT, stopping)
+            if group is not None and self._backoff.set_aside(self._launcher.group_node(group), time.monotonic()):
+                self._launcher.release(group)  # its node's workers failed lately: not there, not yet
+                group = None
             if group is not None:
                 slot = next(s for s in range(self.base, cfg.bounds[1] + len(self._extras) + 1) if s not in self._extras)
                 self._extras[slot] = _Extra(group)
@@ -135,6 +142,10 @@ class Crew:
             with self._job.changed:
                 for change in unknown:
                     change.node_id = nodes.get(change.worker_id, "")
+
+    def node_failed(self, node: str) -> float:
+        """A worker on ``node`` died: set the node aside for new workers; return for how many seconds."""
+        return self._backoff.failed(node, time.monotonic())
 
     def retire(self, slot: int) -> None:
         self._extras[slot].retired_at = time.monotonic()

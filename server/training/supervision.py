@@ -114,6 +114,7 @@ def supervise(
                 if len(failed) >= job.config.max_worker_failures:
                     raise _too_many(job, failed)
                 if crew is not None:
+                    crew.node_failed(failed[-1][1])
                     store.leave(worker_id)
                     crew.record(False, worker_id, f"died: {error}", len(store.members()))
                 # Back off when replacements keep failing (their bundle has no live node yet).
