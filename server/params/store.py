@@ -5,11 +5,10 @@ update rule (server.params.update_rules: vanilla ``W += -lr * dW`` unless the jo
 its state carried in StoreState for checkpoints) in place. How pushed gradients reach
 ``_apply`` is the job's consistency mode (server.params.consistency): ``async`` applies each as it
 arrives; ``sync`` waits for one gradient from every worker and applies their mean; ``ssp:S``
-applies a push at once but holds the reply (the W its worker's next step starts from)
-until that worker is at most S clocks (pushes) ahead of the slowest. A push
-carries ``updates`` local steps (push_every) and counts as that many updates; the rule
-sees one application, numbered by the version before it (so an lr schedule and Adam's
-bias correction count updates, not applications). The store stops accepting updates once
+applies a push at once but holds the reply (the W its worker's next step starts from) until
+that worker is at most S clocks (pushes) ahead of the slowest. A push carries ``updates``
+local steps (push_every) and counts as that many updates; the rule sees one application,
+numbered by the version before it (so an lr schedule and Adam's bias correction count updates). The store stops accepting updates once
 ``target_steps`` have been applied (or it was stopped), so the number of updates is exact
 however many workers push at once. An elastic job's workers join (enroll) and ``leave``
 while it runs: a sync step's barrier and the ssp clocks re-form at once, and a worker that
@@ -233,9 +232,10 @@ class ParameterStore:
                 self._count(worker_id, node_id, float(loss), updates)
                 mine = self._worker_steps[worker_id] // self._push_every
                 if self._mode.kind == "ssp" and not left:  # the next step starts at most S clocks ahead of the slowest
-                    self._wait(lambda: mine - min(self._clocks()) <= self._mode.bound, alive)
+                    bound, gone = self._mode.bound, self._enrollment.has_left
+                    self._wait(lambda: mine - min(self._clocks(), default=mine) <= bound or gone(worker_id), alive)
                 self._max_spread = max(self._max_spread, mine - min(self._clocks(), default=mine))
-            return Snapshot(b"", self._version, True) if left else self._snapshot(encode)
+            return Snapshot(b"", self._version, True) if self._enrollment.has_left(worker_id) else self._snapshot(encode)
 
     def _push_sync(self, grad: np.ndarray, loss: float, worker_id: str, node_id: str, alive: Callable) -> None:
         """Hold this step's gradient; the last of the step's workers applies their mean; wait for that."""

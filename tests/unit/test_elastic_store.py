@@ -163,3 +163,13 @@ def test_churn_ends_at_exactly_the_target_with_exact_per_worker_sums(mode):
         assert not thread.is_alive()
     version, steps = _sums_add_up(store)
     assert version == target and len(steps) > 4
+
+
+def test_ssp_a_waiting_worker_that_is_told_to_leave_returns_with_stop():
+    store = _store(SSP0)
+    ta, ra = _push_in_thread(store, "a")
+    assert _waiting(ta)
+    store.leave("a")
+    store.leave("b")  # no member left: nothing to wait for
+    ta.join(5)
+    assert not ta.is_alive() and ra["snap"].stop and _sums_add_up(store)[0] == 1
