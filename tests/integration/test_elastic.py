@@ -42,7 +42,7 @@ def _workers(server, job_id) -> int:
 
 
 @pytest.mark.parametrize("mode, steps", [("async", 40_000), ("sync", 12_000), ("ssp:2", 30_000)])
-def test_an_elastic_job_grows_when_a_job_ends_shrinks_on_scale_and_ends_exact(four_cpus, mode, steps):
+def test_an_elastic_job_grows_when_a_job_ends_shrinks_on_scale_and_ends_exact(four_cpus, mode, steps, tmp_path):
     server = four_cpus
     rigid = submit(server, dataset="digits", workers=3, steps=10_000_000, lr=1e-6)
     wait_for(lambda: get(server, rigid).state == State.RUNNING, 120)
@@ -68,6 +68,15 @@ def test_an_elastic_job_grows_when_a_job_ends_shrinks_on_scale_and_ends_exact(fo
     assert changes[:4] == [(True, "started", 1), (True, "CPUs free", 2), (True, "CPUs free", 3), (True, "CPUs free", 4)]
     assert changes[4:6] == [(False, "scaled to 2", 3), (False, "scaled to 2", 2)]
     assert final.membership[4].worker_id.endswith("-w3") and all(c.node_id for c in final.membership[4:6])
+    if mode == "async":  # what a user sees of it: status, watch (one line per change), curve (marks on the time axis)
+        shown = descent("status", elastic, *server.cli_args, timeout=60).stdout
+        assert re.search(r"elastic\s+\d workers now, target 2, bounds 1..4; 6 membership changes", shown), shown
+        watched = descent("watch", elastic, *server.cli_args, timeout=60).stderr
+        assert len(re.findall(r"workers: \S+ (join|leave) job-\S+-w\d", watched)) == 6, watched
+        assert "leave " + final.membership[4].worker_id in watched and "(scaled to 2): 3 workers" in watched
+        curve = as_json(descent("curve", elastic, "--plot", str(tmp_path / "c.png"), "--json", *server.cli_args, timeout=120))
+        marks = curve["jobs"][0]["membership"]
+        assert [m["change"] for m in marks] == ["join"] * 4 + ["leave"] * 2 and (tmp_path / "c.png").stat().st_size > 0
 
 
 def test_a_queued_rigid_job_takes_the_cpus_above_an_elastic_jobs_min(four_cpus):
