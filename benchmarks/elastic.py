@@ -10,7 +10,9 @@ On one ``python -m server --num-cpus C`` (default 4), each repeat:
 3. **loss**: one of its workers' processes is killed (kill -9, what a lost node does to
    it); the seconds until the worker leaves the job's membership (``loss_to_shrink_s``, from
    the membership history), and until the slot's replacement pushed (``loss_to_replaced_s``);
-4. **scale**: ``ScaleJob`` to 2 workers; the seconds until it has 2 (``scale_to_shrink_s``).
+4. **scale**: ``ScaleJob`` to 2 workers; the seconds until it has 2 (``scale_to_shrink_s``);
+5. **fair sharing**: a rigid job of C-1 workers is submitted, which needs the CPU the elastic
+   job holds above its MIN; the seconds from its submit to RUNNING (``queued_job_start_s``).
 
 Around each change the job's updates/s over a window (``--window`` s): ``updates_per_s``
 ``before_join``, ``after_join``, ``after_loss``, ``after_scale``. On a 2-core machine
@@ -110,7 +112,13 @@ def one_run(server: Server, cpus: int, window: float) -> dict:
     _until(lambda: _get(server, job).current_workers == 2)
     run["scale_to_shrink_s"] = round(time.monotonic() - asked, 3)
     run["updates_per_s"]["after_scale"] = _rate(server, job, window)
-    server.stub.CancelJob(pb.CancelJobRequest(job_id=job))
+
+    queued = submit(dataset="digits", workers=cpus - 1, steps=10**9, lr=1e-6)  # needs the CPU above the job's MIN
+    submitted = time.monotonic()
+    _until(lambda: _get(server, queued).state == pb.RUNNING)
+    run["queued_job_start_s"] = round(time.monotonic() - submitted, 3)
+    for job_id in (queued, job):
+        server.stub.CancelJob(pb.CancelJobRequest(job_id=job_id))
     _until(lambda: _get(server, job).state == pb.CANCELLED)
     return run
 
@@ -138,6 +146,7 @@ def main() -> None:
         "loss_to_shrink_s": _percentiles([run["loss_to_shrink_s"] for run in runs]),
         "loss_to_replaced_s": _percentiles([run["loss_to_replaced_s"] for run in runs]),
         "scale_to_shrink_s": _percentiles([run["scale_to_shrink_s"] for run in runs]),
+        "queued_job_start_s": _percentiles([run["queued_job_start_s"] for run in runs]),
         "updates_per_s": {key: float(np.median([run["updates_per_s"][key] for run in runs]))
                           for key in runs[0]["updates_per_s"]},
         "raw": runs,
