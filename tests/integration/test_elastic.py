@@ -120,6 +120,14 @@ def test_bad_resizes_are_refused_naming_what_is_wrong_and_change_nothing(four_cp
         assert result.returncode != 0 and "Traceback" not in result.stderr, result.stderr
         assert re.search(expected, result.stderr), (args, result.stderr)
     assert get(server, elastic).spec == before
+    jobs_before = len(server.trainer.ListJobs(pb.ListJobsRequest()).jobs)
+    for bounds, expected in [("0:2", "INVALID_ARGUMENT: min_workers must be in \\[1, 128\\], got 0"),
+                             ("3:2", "INVALID_ARGUMENT: min_workers \\(3\\) is above max_workers \\(2\\)"),
+                             ("1:100000", "INVALID_ARGUMENT: max_workers must be in \\[1, 128\\], got 100000"),
+                             ("a:b", "Invalid value for '--workers': 'a:b' is neither a number N nor a range MIN:MAX")]:
+        result = descent("train", "--dataset", "digits", "--workers", bounds, "--detach", *server.cli_args, timeout=60)
+        assert result.returncode != 0 and re.search(expected, result.stderr) and "Traceback" not in result.stderr, result.stderr
+    assert len(server.trainer.ListJobs(pb.ListJobsRequest()).jobs) == jobs_before  # nothing was created
     with pytest.raises(grpc.RpcError) as refused:
         server.trainer.SubmitJob(pb.SubmitJobRequest(spec=pb.JobSpec(dataset="digits", min_workers=0, max_workers=2)))
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "min_workers must be in" in refused.value.details()
