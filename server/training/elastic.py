@@ -24,6 +24,7 @@ The gang of the MIN it started with stays; new bounds change what it grows to an
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -130,7 +131,7 @@ class Crew:
                 self._launcher.release(group)  # its node's workers failed lately: not there, not yet
                 group = None
             if group is not None:
-                slot = next(s for s in range(self.base, cfg.bounds[1] + len(self._extras) + 1) if s not in self._extras)
+                slot = next(s for s in itertools.count(self.base) if s not in self._extras)
                 self._extras[slot] = _Extra(group)
                 start(slot, "CPUs free")
 

@@ -19,6 +19,7 @@ import pytest
 from proto import descent_pb2 as pb
 from tests.cli import as_json, descent
 from tests.integration.test_durability import assert_exact, finish, get, ray_worker_pids, submit, wait_for
+from tests.integration.test_metrics import _free_port, scrape
 
 State = pb.JobState
 #: Each gradient takes ~1 ms here (D = 1,000), so a job of these steps trains long enough to resize.
@@ -28,7 +29,9 @@ GROW_BOUND, SHRINK_BOUND = 60.0, 30.0
 
 @pytest.fixture(scope="module")
 def four_cpus(module_server_factory):
-    server = module_server_factory(num_cpus=4)
+    port = _free_port()
+    server = module_server_factory(num_cpus=4, extra_args=["--metrics-port", str(port)])
+    server.metrics_url = f"http://127.0.0.1:{port}/metrics"
     yield server
     assert server.stop() == 0
 
@@ -60,6 +63,7 @@ def test_an_elastic_job_grows_when_a_job_ends_shrinks_on_scale_and_ends_exact(fo
     assert (scaled["workers"], scaled["min_workers"], scaled["max_workers"]) == (2, 1, 4)
     wait_for(lambda: _workers(server, elastic) == 2, SHRINK_BOUND)
     shrank_in = time.monotonic() - asked
+    assert scrape(server.metrics_url)[("descent_job_workers", (("job", elastic),))] == 2
 
     final = finish(server, elastic)
     assert_exact(final, steps)  # per-worker steps add up to exactly the job's updates
