@@ -89,8 +89,9 @@ def supervise(
 
     def retire(slot: int, why: str) -> None:
         crew.retire(slot)
-        store.leave(worker_ids[slot])
-        crew.record(False, worker_ids[slot], why, len(store.members()))
+        if worker_ids[slot] in store.members():  # (a dead one waiting to be started again left already)
+            store.leave(worker_ids[slot])
+            crew.record(False, worker_ids[slot], why, len(store.members()))
 
     progress = events.JobProgress(job)
     for slot in range(slots):
@@ -124,7 +125,10 @@ def supervise(
                 events.worker_lost(job, worker_id, error)
             now = time.monotonic()
             for slot, when in list(due.items()):
-                if now >= when and not store.done:
+                if crew is not None and crew.retired(slot):  # retired while it waited to be started again
+                    del due[slot]
+                    crew.ended(slot)
+                elif now >= when and not store.done:
                     del due[slot]
                     incarnation[slot] += 1
                     job.worker_restarts += 1
