@@ -26,6 +26,7 @@ from client.commands.model import COMMANDS as MODEL_COMMANDS
 from client.commands.notes import COMMANDS as NOTES_COMMANDS
 from client.commands.options import job_options
 from client.commands.pictures import COMMANDS as PICTURE_COMMANDS
+from client.commands.scale import COMMANDS as SCALE_COMMANDS
 from client.commands.server import COMMANDS as SERVER_COMMANDS
 from client.commands.tune import COMMANDS as TUNE_COMMANDS
 from client.connection.config import OutputConfig
@@ -184,7 +185,8 @@ def weights(job_id, out_path, server, state_dir, connect_timeout, as_json):
         click.echo(weights_report(saved))
 
 
-for _module in (ANALYSIS_COMMANDS, SERVER_COMMANDS, MODEL_COMMANDS, TUNE_COMMANDS, NOTES_COMMANDS, PICTURE_COMMANDS):
+for _module in (ANALYSIS_COMMANDS, SERVER_COMMANDS, MODEL_COMMANDS, TUNE_COMMANDS, NOTES_COMMANDS, PICTURE_COMMANDS,
+                SCALE_COMMANDS):
     for _command in _module:  # one module per group of commands (client/*_commands.py)
         cli.add_command(_command)
 

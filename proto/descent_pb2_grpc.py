@@ -54,6 +54,11 @@ class TrainerStub:
                 request_serializer=proto_dot_descent__pb2.CancelJobRequest.SerializeToString,
                 response_deserializer=proto_dot_descent__pb2.JobStatus.FromString,
                 _registered_method=True)
+        self.ScaleJob = channel.unary_unary(
+                '/descent.v1.Trainer/ScaleJob',
+                request_serializer=proto_dot_descent__pb2.ScaleJobRequest.SerializeToString,
+                response_deserializer=proto_dot_descent__pb2.JobStatus.FromString,
+                _registered_method=True)
         self.WatchJob = channel.unary_stream(
                 '/descent.v1.Trainer/WatchJob',
                 request_serializer=proto_dot_descent__pb2.WatchJobRequest.SerializeToString,
@@ -134,6 +139,13 @@ class TrainerServicer:
 
     def CancelJob(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ScaleJob(self, request, context):
+        """Resizes a running elastic job (its workers join or leave without a restart).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -234,6 +246,11 @@ def add_TrainerServicer_to_server(servicer, server):
             'CancelJob': grpc.unary_unary_rpc_method_handler(
                     servicer.CancelJob,
                     request_deserializer=proto_dot_descent__pb2.CancelJobRequest.FromString,
+                    response_serializer=proto_dot_descent__pb2.JobStatus.SerializeToString,
+            ),
+            'ScaleJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.ScaleJob,
+                    request_deserializer=proto_dot_descent__pb2.ScaleJobRequest.FromString,
                     response_serializer=proto_dot_descent__pb2.JobStatus.SerializeToString,
             ),
             'WatchJob': grpc.unary_stream_rpc_method_handler(
@@ -399,6 +416,33 @@ class Trainer:
             target,
             '/descent.v1.Trainer/CancelJob',
             proto_dot_descent__pb2.CancelJobRequest.SerializeToString,
+            proto_dot_descent__pb2.JobStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ScaleJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/descent.v1.Trainer/ScaleJob',
+            proto_dot_descent__pb2.ScaleJobRequest.SerializeToString,
             proto_dot_descent__pb2.JobStatus.FromString,
             options,
             channel_credentials,

@@ -51,6 +51,9 @@ class JobField:
     metavar: str | None = None
     #: Only a job that follows the gradient uses it (a random search must leave it unset).
     gradient_only: bool = False
+    #: Given on the command line through another field's option (``--workers MIN:MAX``), not one of its own;
+    #: unset (0) unless given.
+    via: str = ""
 
     @property
     def kind(self) -> type:
@@ -66,7 +69,9 @@ class JobField:
 JOB_FIELDS: tuple[JobField, ...] = (
     JobField("dataset", "digits", "digits | mnist:DIR | cifar10:DIR | npz:FILE | synthetic:N,D,C (DIR/FILE on the server)",
              max_chars=4096, metavar="SPEC"),
-    JobField("workers", 2, "Ray workers (one CPU each).", low=1, high=MAX_WORKERS),
+    JobField("workers", 2, "Ray workers (one CPU each); MIN:MAX: an elastic job that starts with MIN and grows "
+             "while CPUs are free, up to MAX (its target, changed by `descent scale`).", low=1, high=MAX_WORKERS,
+             metavar="N|MIN:MAX"),
     JobField("batch_size", 256, "Examples per mini-batch.", low=1, high=MAX_BATCH),
     JobField("steps", 2000, "Updates to apply, summed over all workers (a search: loss evaluations).",
              low=1, high=MAX_STEPS),
@@ -106,6 +111,12 @@ JOB_FIELDS: tuple[JobField, ...] = (
              "Gradient compression on the push path: none, fp16, int8 (per-row scales) or topk:F (the fraction F "
              "of largest entries, with error feedback on the worker).", max_chars=64, metavar="KIND",
              gradient_only=True),
+    JobField("min_workers", 0, "Elastic jobs: the fewest workers it trains with (--workers MIN:MAX).",
+             low=1, high=MAX_WORKERS, via="workers"),
+    JobField("max_workers", 0, "Elastic jobs: the most workers it grows to (--workers MIN:MAX).",
+             low=1, high=MAX_WORKERS, via="workers"),
+    JobField("max_worker_failures", 10, "Worker deaths after which the job ends FAILED, naming the workers and nodes.",
+             low=1, high=1_000_000, metavar="N", gradient_only=True),
 )
 
 BY_NAME: dict[str, JobField] = {field.name: field for field in JOB_FIELDS}

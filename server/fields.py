@@ -12,6 +12,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from proto.job_fields import JOB_FIELDS
 from server.errors import RequestError, echo
 
@@ -22,6 +24,19 @@ MAX_DATASET_CHARS = 4096
 WATCH_INTERVAL_MIN, WATCH_INTERVAL_MAX = 0.05, 60.0
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
+
+
+def check_gradient(grad: np.ndarray, shape: tuple[int, ...], dtype: np.dtype) -> None:
+    """Raise RequestError unless a pushed ``grad`` has W's ``shape`` and ``dtype`` and is finite (no copy of it)."""
+    if grad.shape != shape:
+        raise RequestError(f"gradient shape {list(grad.shape)[:8]} does not match W shape {list(shape)}")
+    if grad.dtype != dtype:
+        raise RequestError(f"gradient dtype {grad.dtype} does not match W dtype {dtype}")
+    # One BLAS pass: sum(dx**2) is NaN or Inf if an entry is. It can also overflow for huge
+    # finite entries, so then look exactly (min and max propagate NaN and reach ±Inf).
+    if grad.size and not np.isfinite(np.vdot(grad, grad)):
+        if not (np.isfinite(grad.min()) and np.isfinite(grad.max())):
+            raise RequestError("gradient contains NaN or Inf")
 
 
 def optional(message: Any, name: str, default: Any) -> Any:
@@ -107,6 +122,7 @@ RULES: dict[str, tuple[tuple[str, _Rule], ...]] = {
     "SubmitJobRequest": (("spec", _job_spec),),
     "GetJobRequest": (("job_id", identifier),),
     "CancelJobRequest": (("job_id", identifier),),
+    "ScaleJobRequest": (("job_id", identifier),),
     "WatchJobRequest": (("job_id", identifier), ("interval", watch_interval)),
     "GetWeightsRequest": (("job_id", identifier),),
     "GradientCheckRequest": (("dataset", dataset_spec), ("job_id", _optional_id)),

@@ -50,10 +50,31 @@ class FloatList(click.ParamType):
 FLOATS = FloatList()
 
 
+class CountOrRange(click.ParamType):
+    """``N`` or ``MIN:MAX`` (an elastic job's bounds): an int, or a (MIN, MAX) pair the request splits into
+    min_workers and max_workers. Their bounds are the server's to check."""
+
+    name = "N|MIN:MAX"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, (int, tuple)):
+            return value
+        parts = str(value).split(":")
+        if len(parts) > 2 or not all(part.strip().isdigit() for part in parts):
+            self.fail(f"{value!r} is neither a number N nor a range MIN:MAX of whole numbers", param, ctx)
+        numbers = tuple(INT32.convert(part, param, ctx) for part in parts)
+        return numbers[0] if len(numbers) == 1 else numbers
+
+
+COUNT_OR_RANGE = CountOrRange()
+
+
 def _wire_type(field: JobField):
     """The click type of ``field``'s values: a choice, an integer that fits its protocol field, a float or text."""
     if field.choices:
         return click.Choice(field.choices)
+    if any(other.via == field.name for other in JOB_FIELDS):
+        return COUNT_OR_RANGE
     if field.kind is int:
         wide = descent_pb2.JobSpec.DESCRIPTOR.fields_by_name[field.name].type == FieldDescriptor.TYPE_INT64
         return INT64 if wide else INT32
@@ -80,7 +101,7 @@ def job_option(field: JobField, **overrides):
 
 def job_options(*names: str):
     """Add the options of these JobSpec fields (all of them when none is named) to a click command."""
-    fields = [BY_NAME[name] for name in names] if names else list(JOB_FIELDS)
+    fields = [BY_NAME[name] for name in names] if names else [field for field in JOB_FIELDS if not field.via]
 
     def decorate(command):
         for field in reversed(fields):

@@ -23,7 +23,7 @@ from client.commands.kit import connection_options, reports_errors
 from client.commands.kit import note as _note
 from client.commands.kit import open_connection as _connect
 from client.commands.kit import print_json as _print_json
-from client.commands.options import job_option, job_options
+from client.commands.options import INT32, job_option, job_options
 from client.commands.tune_plan import Dimension, Rung, grid_trials, parse_dimension, random_trials, rank, rungs, survivors
 from client.errors import CommandError
 from client.output.progress import is_terminal
@@ -161,7 +161,7 @@ def _dimensions(search: str, lr: str | None, reg: str | None, params: tuple[str,
 @click.option("--param", "params", metavar="NAME=SPEC", multiple=True,
               help="Search another hyperparameter too: momentum, beta1, beta2, eps, init_scale (repeatable).")
 @click.option("--parallel", type=click.IntRange(1, 256), default=2, show_default=True, help="Trial jobs submitted at a time.")
-@job_option(BY_NAME["workers"], default=1, show_default=True, help="Ray workers (one CPU each) per trial.")
+@job_option(BY_NAME["workers"], type=INT32, default=1, show_default=True, help="Ray workers (one CPU each) per trial.")
 @job_option(BY_NAME["batch_size"])
 @job_option(BY_NAME["seed"], help="Data split and W seed of every trial (and of the sampler).  [server default: 0]")
 @job_options("dtype", *RULE_FIELDS)

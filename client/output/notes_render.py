@@ -106,6 +106,9 @@ def curve_json(status: descent_pb2.JobStatus) -> dict[str, Any]:
         "loss_history": losses, "loss_smoothed": smooth(losses), "curve": curve_points_json(status),
         "val_accuracy": status.val_accuracy if status.HasField("val_accuracy") else None,
         "test_accuracy": status.test_accuracy if status.HasField("test_accuracy") else None,
+        # an elastic job's joins and leaves, in seconds since it started running (marked on the time axis)
+        "membership": [{"seconds": max(0.0, c.time - status.started_at), "change": "join" if c.joined else "leave",
+                        "workers": c.workers} for c in status.membership if status.started_at],
     }
 
 

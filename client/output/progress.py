@@ -13,6 +13,8 @@ import sys
 
 from tqdm import tqdm
 
+from client.output.render import membership_json
+from client.output.text import membership_line
 from client.rpc.api import ApiError, TrainerApi
 from proto import descent_pb2
 
@@ -63,17 +65,26 @@ def follow(
         leave=True,
         desc="pending",
     )
+    printed = [0.0]  # the time of the newest membership change printed
+
+    def show(status: descent_pb2.JobStatus) -> None:
+        _show(bar, status)
+        for change in status.membership:  # an elastic job's joins and leaves, one line each
+            if change.time > printed[0]:
+                tqdm.write("workers: " + membership_line(membership_json(change)), file=sys.stderr)
+                printed[0] = change.time
+
     try:
         if first is not None:
-            _show(bar, first)
+            show(first)
         for _ in range(MAX_RECONNECTS + 1):
             with contextlib.closing(api.watch(job_id)) as stream:
                 for status in stream:
-                    _show(bar, status)
+                    show(status)
                     if is_terminal(status):
                         return status
             status = api.get(job_id)
-            _show(bar, status)
+            show(status)
             if is_terminal(status):
                 return status
         raise ApiError("UNAVAILABLE", f"the server keeps ending the watch of job {job_id} before it finishes")

@@ -114,11 +114,22 @@ def job_json(status: descent_pb2.JobStatus) -> dict[str, Any]:
     for field in JOB_FIELDS:  # any other hyperparameter (proto.job_fields) under its own name
         if field.name not in obj and field.name != "steps":
             obj[field.name] = _optional(spec, field.name)
+    if spec.HasField("max_workers"):  # an elastic job: its workers now and every join and leave
+        obj["current_workers"] = status.current_workers
+        obj["membership"] = [membership_json(change) for change in status.membership]
     if status.loss_history:
         obj["loss_history"] = [_num(x) for x in status.loss_history]
     if status.curve:
         obj["curve"] = curve_points_json(status)
     return obj
+
+
+def membership_json(change: descent_pb2.MembershipChange) -> dict[str, Any]:
+    """One join or leave of an elastic job's workers."""
+    return {
+        "time": _time(change.time), "change": "join" if change.joined else "leave", "worker_id": change.worker_id,
+        "node_id": change.node_id, "reason": change.reason, "workers": change.workers,
+    }
 
 
 def summary_json(summary: descent_pb2.CheckSummary) -> dict[str, Any]:

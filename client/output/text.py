@@ -54,6 +54,9 @@ def job_summary(job: dict[str, Any]) -> str:
     ]
     for i, w in enumerate(job["per_worker"]):
         pairs.append(("workers" if i == 0 else "", f"{w['worker_id']} on node {short_node(w['node_id'])}: {w['steps']} steps"))
+    if job.get("max_workers"):
+        pairs.append(("elastic", _elastic(job)))
+        pairs += [("" , membership_line(change)) for change in job.get("membership", [])[-5:]]
     if job.get("consistency"):
         pairs.append(("consistency", _consistency(job)))
     if job.get("gradient") == "numerical":
@@ -108,6 +111,19 @@ def _update_rule(job: dict[str, Any]) -> str:
     if schedule != "constant":
         text += f", lr {schedule}, now {fmt_g(job.get('effective_lr'))}"
     return text
+
+
+def _elastic(job: dict[str, Any]) -> str:
+    """``3 workers now, target 4, bounds 1..4; 7 membership changes``."""
+    changes = len(job.get("membership", []))
+    return (f"{job.get('current_workers', 0)} workers now, target {fmt_g(job['workers'])}, bounds "
+            f"{job['min_workers']}..{job['max_workers']}; {changes} membership change{'' if changes == 1 else 's'}")
+
+
+def membership_line(change: dict[str, Any]) -> str:
+    """``2026-01-01T10:00:00Z join job-1-w2 on node 1a2b3c (CPUs free): 3 workers``."""
+    node = f" on node {short_node(change['node_id'])}" if change.get("node_id") else ""
+    return f"{change['time']} {change['change']} {change['worker_id']}{node} ({change['reason']}): {change['workers']} workers"
 
 
 def _durability(job: dict[str, Any]) -> str:

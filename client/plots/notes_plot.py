@@ -156,6 +156,10 @@ def curve_figure(curves: list[dict[str, Any]]):
         for ax, key in ((axes[1][0], "step"), (axes[1][1], "seconds")):
             ax.plot([p[key] for p in points], [p["val_accuracy"] for p in points], "o-", color=colour, markersize=3,
                     label=label)
+        for change in curve.get("membership", []):  # an elastic job's joins (solid) and leaves (dotted)
+            for ax in (axes[0][1], axes[1][1]):
+                ax.axvline(change["seconds"], color=colour, alpha=0.5, linewidth=0.8,
+                           linestyle="-" if change["change"] == "join" else ":")
     titles = (("batch loss vs updates", "batch loss vs wall time"), ("validation accuracy vs updates",
                                                                       "validation accuracy vs wall time"))
     for r in range(2):

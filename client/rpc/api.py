@@ -147,6 +147,18 @@ class TrainerApi(ModelCalls, NotesCalls):
         """Cancel a job; return its status after the request."""
         return self._unary(self._stub.CancelJob, descent_pb2.CancelJobRequest(job_id=job_id), timeout)
 
+    def scale(
+        self, job_id: str, workers: int | None = None, bounds: tuple[int, int] | None = None,
+        timeout: float = QUICK_CALL_SECONDS,
+    ) -> descent_pb2.JobStatus:
+        """Resize a live elastic job: a new target ``workers`` and/or new ``bounds`` (MIN, MAX); return its status."""
+        request = descent_pb2.ScaleJobRequest(job_id=job_id)
+        if workers is not None:
+            request.workers = workers
+        if bounds is not None:
+            request.min_workers, request.max_workers = bounds
+        return self._unary(self._stub.ScaleJob, request, timeout)
+
     def watch(self, job_id: str, interval: float = 0.0) -> Iterator[descent_pb2.JobStatus]:
         """Yield the job's status as the server streams it; the stream ends after a terminal state.
 

@@ -19,10 +19,13 @@ def job_spec(dataset: str | None = None, **fields) -> descent_pb2.JobSpec:
     """A JobSpec carrying only the fields given and not None (the server defaults the rest).
 
     The names are those of proto.job_fields (the JobSpec's own); an unknown one is a ValueError.
+    ``workers`` may be a (MIN, MAX) pair: an elastic job's min_workers and max_workers.
     """
     unknown = sorted(set(fields) - set(BY_NAME))
     if unknown:
         raise ValueError(f"not JobSpec fields: {', '.join(unknown)}")
+    if isinstance(fields.get("workers"), tuple):
+        fields["min_workers"], fields["max_workers"] = fields.pop("workers")
     return with_optional(descent_pb2.JobSpec(), dataset=dataset, **fields)
 
 

@@ -162,6 +162,13 @@ class RayLauncher:
         except Exception as exc:  # Ray shutting down, or the group is gone already
             logging.getLogger(__name__).warning("removing a placement group failed: %s", exc)
 
+    def group_node(self, group: Any, bundle: int = 0) -> str:
+        """The id of the node bundle ``bundle`` of a placed group is on ('' if Ray does not say)."""
+        try:
+            return str(ray.util.placement_group_table(group).get("bundles_to_node_id", {}).get(bundle, ""))
+        except Exception:  # the group is gone, or Ray shutting down
+            return ""
+
     def start_worker(self, config: LoopConfig, group: Any, bundle: int, X_refs: Sequence[Any], y_ref: Any) -> Any:
         """One worker's training loop in bundle ``bundle`` of ``group`` (placed when that bundle has a live
         node); returns the future of its result."""

@@ -72,6 +72,9 @@ class Job:
         self.first_batch_check: descent_pb2.CheckSummary | None = None
         # Validation accuracy at regular points while training (server.training.curve appends CurvePoints).
         self.curve: list[descent_pb2.CurvePoint] = []
+        # Elastic jobs: the workers training now and every join and leave (server.training.elastic).
+        self.current_workers = 0
+        self.membership: list[descent_pb2.MembershipChange] = []
         self.cancel_requested = threading.Event()
         self.cancel_reason = ""
         # Set when this server stops (or lost the job to another server): the job is left
@@ -188,6 +191,8 @@ class Job:
         for split, value in self.accuracy.items():
             setattr(status, f"{split}_accuracy", value)
         status.curve.extend(list(self.curve))
+        status.current_workers = self.current_workers
+        status.membership.extend(list(self.membership))
         if self.first_batch_check is not None:
             status.first_batch_check.CopyFrom(self.first_batch_check)
         if self.gradient_cost is not None:

@@ -179,6 +179,7 @@ class JobRegistry:
         job.started_at = stored.started_at
         job.restarts = stored.restarts + 1
         job.worker_restarts = stored.worker_restarts
+        job.membership = list(stored.membership)  # an elastic job's joins and leaves so far
         job.checkpoint_version, job.checkpoint_at = stored.checkpoint_version, stored.checkpoint_at
         if config is not None:  # where it resumes from, before anyone can see it RUNNING again
             try:

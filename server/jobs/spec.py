@@ -43,6 +43,16 @@ class _Parsed:
     schedule: Schedule
     codec: Codec
 
+    @property
+    def elastic(self) -> bool:
+        """Whether the job's workers may change while it runs (--workers MIN:MAX)."""
+        return self.max_workers > 0
+
+    @property
+    def bounds(self) -> tuple[int, int]:
+        """(fewest, most) workers: (MIN, MAX) of an elastic job, (workers, workers) of a rigid one."""
+        return (self.min_workers, self.max_workers) if self.elastic else (self.workers, self.workers)
+
     def rule_spec(self) -> RuleSpec:
         """The update rule this job applies at the parameter store."""
         given = {name: getattr(self, name) for name in RuleSpec.__dataclass_fields__ if name in BY_NAME}
@@ -50,7 +60,8 @@ class _Parsed:
 
     def to_proto(self) -> descent_pb2.JobSpec:
         """The spec with every field set."""
-        return descent_pb2.JobSpec(**{field.name: getattr(self, field.name) for field in JOB_FIELDS})
+        fields = {field.name: getattr(self, field.name) for field in JOB_FIELDS}
+        return descent_pb2.JobSpec(**{name: value for name, value in fields.items() if value or not BY_NAME[name].via})
 
 
 #: A fully specified training job: one attribute per JobSpec field (proto.job_fields), plus
@@ -85,16 +96,38 @@ def resolve(spec: descent_pb2.JobSpec) -> JobConfig:
     if values["optimizer"] == "rmsprop" and not spec.HasField("beta2"):
         values["beta2"] = RMSPROP_BETA2
     for field in JOB_FIELDS:
-        check_field(field, values[field.name])
+        if not field.via or spec.HasField(field.name):
+            check_field(field, values[field.name])
+    check_elastic(values, given_target=spec.HasField("workers"))
     config = JobConfig(**values)
     _check_pushes(config)
     _check_strategy(config)
     return config
 
 
+def check_elastic(values: dict[str, Any], given_target: bool) -> None:
+    """An elastic job's bounds (both given, MIN <= MAX) and its target within them (default: MAX); fills
+    ``values["workers"]``. Raises RequestError naming what is wrong."""
+    low, high = values["min_workers"], values["max_workers"]
+    if not low and not high:
+        return
+    if not (low and high):
+        raise RequestError("an elastic job needs both min_workers and max_workers (--workers MIN:MAX)")
+    if low > high:
+        raise RequestError(f"min_workers ({low}) is above max_workers ({high}) (--workers MIN:MAX)")
+    if not given_target:
+        values["workers"] = high
+    elif not low <= values["workers"] <= high:
+        raise RequestError(f"workers ({values['workers']}) must be within min_workers..max_workers ({low}..{high})")
+    if values["strategy"] != "gradient" or values["gradient"] != "analytic":
+        raise RequestError("only a job of analytic-gradient workers is elastic: leave min_workers and max_workers unset")
+
+
 def _check_pushes(config: JobConfig) -> None:
-    """The step target is a whole number of pushes (of sync steps); numerical jobs push nothing."""
-    per_push = config.push_every * (config.workers if config.mode.kind == "sync" else 1)
+    """The step target is a whole number of pushes (of sync steps); numerical jobs push nothing.
+
+    An elastic sync job's steps average the gradients of the workers it has then, so only push_every divides it."""
+    per_push = config.push_every * (config.workers if config.mode.kind == "sync" and not config.elastic else 1)
     if config.steps % per_push:
         unit = (f"workers x push_every = {per_push} (a sync step)" if config.mode.kind == "sync"
                 else f"push_every = {per_push}")

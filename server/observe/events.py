@@ -79,6 +79,12 @@ def worker_lost(job, worker_id: str, reason: str) -> None:
     emit("worker_lost", job.job_id, "worker lost", logging.WARNING, worker=worker_id, reason=reason)
 
 
+def scaled(job, worker_id: str, change: str, reason: str, workers: int, node: str) -> None:
+    """An elastic job's worker joined or left (``change``: "join" or "leave"); ``workers``: how many it has now."""
+    emit("scaled", job.job_id, f"worker {'joined' if change == 'join' else 'left'}", worker=worker_id, change=change,
+         workers=workers, target=job.config.workers, node=node, reason=reason)
+
+
 def worker_replaced(job, worker_id: str, incarnation: int) -> None:
     """A replacement worker was started for a lost worker's slot."""
     emit("worker_replaced", job.job_id, "worker replaced", worker=worker_id, incarnation=incarnation)

@@ -131,6 +131,10 @@ class JobCollector(Collector):
         duplicates = CounterMetricFamily(
             "descent_duplicate_pushes", "Re-sent pushes recognised and not applied again", labels=["job"]
         )
+        per_job = GaugeMetricFamily(
+            "descent_job_workers", "Workers training a RUNNING job now (an elastic job's change as it scales)",
+            labels=["job"],
+        )
         for job in self._jobs():
             pushes = getattr(job.store, "pushes", None)
             if pushes is not None:
@@ -140,10 +144,14 @@ class JobCollector(Collector):
                 continue
             if job.store is not None:
                 workers += len(job.store.progress()[2])
+                members = getattr(job.store, "members", None)  # gradient workers' stores know their members
+                if members is not None:
+                    per_job.add_metric([job.job_id], job.current_workers if job.config.elastic else len(members()))
             since = job.checkpoint_at or job.started_at
             if since:
                 age.add_metric([job.job_id], max(now - since, 0.0))
         yield GaugeMetricFamily("descent_active_workers", "Workers known to the stores of RUNNING jobs", value=workers)
+        yield per_job
         yield age
         yield stale
         yield duplicates

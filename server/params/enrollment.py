@@ -2,6 +2,9 @@
 
 The parameter service checks every call's (worker id, secret) here before it touches W, so a
 process that was not placed by the job — or a worker whose secret was replaced — is refused.
+The members are the enrolled workers that have not left: an elastic job's worker that leaves
+(retired, or dead) keeps its secret, so its next push is answered (with stop), but no longer
+counts in a sync step's barrier or an ssp clock; enrolling it again makes it a member again.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ class Enrollment:
 
     def __init__(self) -> None:
         self._secrets: dict[str, str] = {}
-        self._ids: tuple[str, ...] = ()  # replaced whole on enrollment: read on every push without a lock
+        self._ids: tuple[str, ...] = ()  # the members, replaced whole on a change: read on every push without a lock
+        self._left: frozenset[str] = frozenset()
         self._lock = threading.Lock()
 
     def enroll(self, worker_id: str) -> str:
@@ -26,8 +30,22 @@ class Enrollment:
         secret = secrets.token_hex(16)
         with self._lock:
             self._secrets[worker_id] = secret
-            self._ids = tuple(self._secrets)
+            self._left = self._left - {worker_id}
+            self._ids = tuple(worker for worker in self._secrets if worker not in self._left)
         return secret
+
+    def leave(self, worker_id: str) -> bool:
+        """``worker_id`` is no longer a member (it may still authorize); return whether it was one."""
+        with self._lock:
+            if worker_id not in self._ids:
+                return False
+            self._left = self._left | {worker_id}
+            self._ids = tuple(worker for worker in self._ids if worker != worker_id)
+        return True
+
+    def has_left(self, worker_id: str) -> bool:
+        """Whether ``worker_id`` left (no lock: the set is replaced whole)."""
+        return worker_id in self._left
 
     def authorize(self, worker_id: str, secret: str) -> None:
         """Raise PermissionDenied unless ``secret`` is the one ``worker_id`` was enrolled with."""
@@ -40,5 +58,5 @@ class Enrollment:
             )
 
     def workers(self) -> tuple[str, ...]:
-        """The enrolled worker ids, in enrollment order (no lock, no copy: the store asks on every push)."""
+        """The members' ids, in enrollment order (no lock, no copy: the store asks on every push)."""
         return self._ids

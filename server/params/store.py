@@ -1,15 +1,13 @@
 """The parameter store of one job: W, its version, the lock, and the update rule.
 
-Every update goes through ``_apply`` — the one place W changes — which applies the job's update
-rule (server.params.update_rules: vanilla ``W += -lr * dW`` unless the job names another, its
-state carried in StoreState for checkpoints) in place. How pushed gradients reach ``_apply`` is the
-job's consistency mode (server.params.consistency): ``async`` applies each as it arrives; ``sync``
-waits for one gradient from every worker and applies their mean; ``ssp:S`` applies a push at once
-but holds the reply (the W its worker's next step starts from) until that worker is at most S
-clocks (pushes) ahead of the slowest. A push carries ``updates`` local steps (push_every) and counts
-as that many updates; the rule sees one application, numbered by the version before it (so an lr
-schedule and Adam's bias correction count updates, not applications). Once ``target_steps`` are
-applied (or it was stopped) the store takes no more: the count is exact however many push at once.
+Every update goes through ``_apply``, the one place W changes, with the job's update rule
+(server.params.update_rules; its state in StoreState for checkpoints). The consistency mode
+(server.params.consistency) says how pushes reach it: ``async`` at once; ``sync`` the mean of one
+gradient per worker; ``ssp:S`` at once, holding the reply until its worker is ≤ S clocks ahead of
+the slowest. A push of ``updates`` local steps counts as that many (the rule and schedule count
+updates); after ``target_steps`` (or a stop) nothing more is applied, so the count is exact. An
+elastic job's workers join (enroll) and ``leave`` while it runs: the sync barrier and ssp clocks
+re-form at once; a worker that left gets stop (its push applied first unless sync).
 
 The reply to a push is W after it, encoded once per version (``encode``) and shared, or written
 into the worker's own shared memory (``uncached``: server.rpc.shm_lane). A re-sent push or one of a
@@ -20,11 +18,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from server.errors import Cancelled, RequestError
-from server.params.consistency import ASYNC, Consistency
+from server.fields import check_gradient
+from server.params.consistency import ASYNC, Consistency, SyncStep
 from server.params.enrollment import Enrollment
 from server.params.loss_history import LossHistory
 from server.params.pushes import PushRecord
@@ -40,16 +40,10 @@ class ParameterStore:
     """W, version and per-worker bookkeeping behind one lock."""
 
     def __init__(
-        self,
-        weights: np.ndarray,
-        lr: float,
-        target_steps: int,
-        consistency: Consistency = ASYNC,
-        workers: int = 1,
-        push_every: int = 1,
-        rule: UpdateRule | None = None,
-        observer: StoreObserver | None = None,
+        self, weights: np.ndarray, lr: float, target_steps: int, consistency: Consistency = ASYNC, workers: int = 1,
+        push_every: int = 1, rule: UpdateRule | None = None, observer: StoreObserver | None = None,
     ):
+        """``workers``: how many gradients a sync step waits for (0: the members of an elastic job at the time)."""
         self._w = np.array(weights, copy=True, order="C")
         if rule is None:  # plain SGD at a constant lr
             rule = make_rule(RuleSpec(lr=float(lr), total_steps=int(target_steps)), self._w.shape, self._w.dtype)
@@ -67,23 +61,20 @@ class ParameterStore:
         self._worker_nodes: dict[str, str] = {}
         self._enrollment = Enrollment()
         self.pushes = PushRecord()  # (worker, epoch, sequence): no push applied twice, none of a fenced epoch
-        self._pending: dict[str, tuple[np.ndarray, float]] = {}  # sync: this step's gradients by worker
+        self._step = SyncStep()  # sync: this step's gradients by worker
         self._encoded: tuple[int, Callable, bytes] | None = None
         self._max_spread = 0  # ssp: the largest clock spread ever seen after an update
         self._lock = threading.Condition(threading.Lock())
         self.alarm = VersionAlarm()  # wakes the training curve's recorder at its next point (server.training.curve)
 
     @classmethod
-    def resume(
-        cls, state: StoreState, lr: float, target_steps: int, consistency: Consistency = ASYNC, workers: int = 1,
-        push_every: int = 1, rule: UpdateRule | None = None, observer: StoreObserver | None = None,
-    ) -> ParameterStore:
-        """A store that goes on from a checkpoint: same W, version, per-worker counts and losses."""
+    def resume(cls, state: StoreState, lr: float, target_steps: int, **mode: Any) -> ParameterStore:
+        """A store that goes on from a checkpoint: same W, version, per-worker counts and losses (``mode``: as __init__)."""
         if not 0 <= state.version <= target_steps or state.loss_count != state.version:
             raise ValueError(f"checkpoint at version {state.version} does not fit a {target_steps}-step job")
         if sum(state.worker_steps.values()) != state.version:
             raise ValueError("checkpoint's per-worker steps do not add up to its version")
-        store = cls(state.weights, lr, target_steps, consistency, workers, push_every, rule, observer)
+        store = cls(state.weights, lr, target_steps, **mode)
         store._rule.load_state(state.optimizer)
         store._version = int(state.version)
         store._losses = LossHistory.restore(target_steps, state.loss_sums, state.loss_count)
@@ -128,15 +119,7 @@ class ParameterStore:
 
     def check_gradient(self, grad: np.ndarray) -> None:
         """Raise RequestError unless ``grad`` matches W's shape and dtype and is finite (no copy of it)."""
-        if grad.shape != self._w.shape:
-            raise RequestError(f"gradient shape {list(grad.shape)[:8]} does not match W shape {list(self._w.shape)}")
-        if grad.dtype != self._w.dtype:
-            raise RequestError(f"gradient dtype {grad.dtype} does not match W dtype {self._w.dtype}")
-        # One BLAS pass: sum(dx**2) is NaN or Inf if an entry is. It can also overflow for huge
-        # finite entries, so then look exactly (min and max propagate NaN and reach ±Inf).
-        if grad.size and not np.isfinite(np.vdot(grad, grad)):
-            if not (np.isfinite(grad.min()) and np.isfinite(grad.max())):
-                raise RequestError("gradient contains NaN or Inf")
+        check_gradient(grad, self._w.shape, self._w.dtype)
 
     def enroll(self, worker_id: str, epoch: int = 0) -> str:
         """A fresh secret for a worker the job places (its ``epoch``'s: older ones are fenced); only enrolled workers may push or pull."""
@@ -237,39 +220,55 @@ class ParameterStore:
                 raise RequestError(f"gradient computed on version {computed_on}, but W is at version {self._version}")
             if not self.pushes.check(worker_id, epoch, sequence):
                 return self._snapshot(encode)
+            left = self._enrollment.has_left(worker_id)
             if self._mode.kind == "sync":
-                self._push_sync(grad, loss, worker_id, node_id, alive)
+                if not left:
+                    self._push_sync(grad, loss, worker_id, node_id, alive)
             elif not self._done():
                 self._stale(self._version - computed_on)
                 self._apply(grad, updates)
                 self._count(worker_id, node_id, float(loss), updates)
                 mine = self._worker_steps[worker_id] // self._push_every
-                if self._mode.kind == "ssp":  # the next step starts at most S clocks ahead of the slowest
-                    self._wait(lambda: mine - min(self._clocks()) <= self._mode.bound, alive)
-                self._max_spread = max(self._max_spread, mine - min(self._clocks()))
-            return self._snapshot(encode)
+                if self._mode.kind == "ssp" and not left:  # the next step starts at most S clocks ahead of the slowest
+                    bound, gone = self._mode.bound, self._enrollment.has_left
+                    self._wait(lambda: mine - min(self._clocks(), default=mine) <= bound or gone(worker_id), alive)
+                self._max_spread = max(self._max_spread, mine - min(self._clocks(), default=mine))
+            return Snapshot(b"", self._version, True) if self._enrollment.has_left(worker_id) else self._snapshot(encode)
 
     def _push_sync(self, grad: np.ndarray, loss: float, worker_id: str, node_id: str, alive: Callable) -> None:
         """Hold this step's gradient; the last of the step's workers applies their mean; wait for that."""
         if self._done():
             return
         step = self._version
-        self._pending[worker_id] = (grad, float(loss))  # a replaced worker's push takes its slot
+        self._step.add(worker_id, grad, float(loss))
         if node_id:
             self._worker_nodes[worker_id] = node_id
-        if len(self._pending) >= self._workers:
-            pending, self._pending = self._pending, {}
-            order = sorted(pending)
-            total = np.array(pending[order[0]][0], dtype=self._w.dtype, copy=True)
-            for worker in order[1:]:
-                total += pending[worker][0]
-            total /= len(order)
-            self._stale(0, times=len(order))
-            for worker in order:
-                self._count(worker, "", pending[worker][1], self._push_every)
-            self._apply(total, self._push_every * len(order))
-            return
-        self._wait(lambda: self._version != step, alive)
+        if not self._close_step():
+            self._wait(lambda: self._version != step or self._enrollment.has_left(worker_id), alive)
+
+    def _close_step(self) -> bool:
+        """Apply the mean of this sync step's gradients if every worker it waits for has pushed (under the lock)."""
+        pushes_left = (self._target - self._version) // self._push_every
+        if not self._step.complete(self._workers, len(self._enrollment.workers()), pushes_left):
+            return False
+        mean, losses = self._step.take(self._w.dtype)
+        self._stale(0, times=len(losses))
+        for worker, loss in losses:
+            self._count(worker, "", loss, self._push_every)
+        self._apply(mean, self._push_every * len(losses))
+        return True
+
+    def leave(self, worker_id: str) -> None:
+        """An elastic job's worker leaves: its unapplied sync gradient is dropped, barriers and clocks re-form."""
+        with self._lock:
+            if self._enrollment.leave(worker_id):
+                self._step.drop(worker_id)
+                _ = self._done() or self._close_step()  # sync: the step may be complete without it
+                self._lock.notify_all()
+
+    def members(self) -> tuple[str, ...]:
+        """The workers that are members now (enrolled, not left)."""
+        return self._enrollment.workers()
 
     def stop(self) -> None:
         """Accept no more updates; the next push or pull tells workers to stop (waiting pushes wake)."""

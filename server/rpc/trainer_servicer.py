@@ -23,6 +23,7 @@ from server.rpc import cluster_view
 from server.rpc.admission import Admission
 from server.rpc.status import grpc_errors, grpc_stream_errors
 from server.rpc.streams import caller_gone, client_of
+from server.training.elastic import rescale
 
 State = descent_pb2.JobState
 
@@ -48,7 +49,7 @@ class TrainerServicer(descent_pb2_grpc.TrainerServicer):
     def SubmitJob(self, request, context):
         with self._admission.submission:
             config = self._admission.admit_job(resolve(request.spec))
-            self._launcher.check_capacity(config.workers)
+            self._launcher.check_capacity(config.bounds[0])  # an elastic job needs only its MIN to start
             job = self._registry.create(config)
         self._start_job(job)
         return job.status()
@@ -71,6 +72,14 @@ class TrainerServicer(descent_pb2_grpc.TrainerServicer):
         while not job.terminal and time.monotonic() < deadline:
             job.wait_for_change(deadline - time.monotonic())
         return job.status()
+
+    @grpc_errors
+    def ScaleJob(self, request, context):
+        given = request.HasField("min_workers") or request.HasField("max_workers")
+        bounds = (request.min_workers, request.max_workers) if given else None
+        workers = request.workers if request.HasField("workers") else None
+        rescale(self._live_or_explain(request.job_id), workers, bounds)
+        return self._registry.status(request.job_id)
 
     def _live_or_explain(self, job_id: str) -> Job:
         job = self._registry.live(job_id)

@@ -31,6 +31,7 @@ from server.params.snapshots import StoreObserver, StoreState
 from server.params.store import ParameterStore
 from server.params.update_rules import make_rule
 from server.training.curve import CurveRecorder
+from server.training.elastic import Crew
 from server.training.numerical import train_numerically
 from server.training.placement import Scheduler
 from server.training.searching import search
@@ -65,7 +66,7 @@ class TrainingMethod(ABC):
         """The job's store: from its checkpoint when it resumes, else new around ``weights``."""
         cfg = job.config
         mode = dict(
-            consistency=cfg.mode, workers=cfg.workers, push_every=cfg.push_every,
+            consistency=cfg.mode, workers=0 if cfg.elastic else cfg.workers, push_every=cfg.push_every,
             rule=make_rule(cfg.rule_spec(), weights.shape, weights.dtype), observer=observer,
         )
         if job.resume_state is not None:
@@ -86,7 +87,8 @@ class TrainingMethod(ABC):
 
 
 class GradientWorkers(TrainingMethod):
-    """Workers placed as one gang, each a Ray task that pulls W and pushes gradients; dead ones replaced."""
+    """Workers placed as one gang, each a Ray task that pulls W and pushes gradients; dead ones replaced.
+    An elastic job's gang is its MIN workers; it grows and shrinks while it trains (server.training.elastic)."""
 
     def __init__(self, launcher: RayLauncher, scheduler: Scheduler, endpoint: Endpoint, stall_timeout: float):
         self._launcher, self._scheduler = launcher, scheduler
@@ -95,7 +97,7 @@ class GradientWorkers(TrainingMethod):
     def train(self, job: Job, shared: Shared, seeds: list[int]) -> Trained | None:
         cfg = job.config
         stopping = lambda: job.cancel_requested.is_set() or job.suspended.is_set()  # noqa: E731
-        group = self._scheduler.place(job, cfg.workers, stopping)
+        group = self._scheduler.place(job, cfg.bounds[0], stopping)  # an elastic job starts with MIN
         if group is None:
             if not job.suspended.is_set():
                 job.transition(State.CANCELLED, f"{job.cancel_reason} before the workers started")
@@ -106,10 +108,11 @@ class GradientWorkers(TrainingMethod):
             elif not job.transition(State.RUNNING):
                 return None
             recorder = CurveRecorder(job, shared.data.X_val, shared.data.y_val).start()
+            crew = Crew(job, self._launcher, group, self._scheduler.queued_cpus) if cfg.elastic else None
             try:
                 errors = supervise(
                     job, self._launcher, group, self._loop_configs(job, seeds), (shared.X_refs, shared.y_ref),
-                    self._stall_timeout,
+                    self._stall_timeout, crew=crew,
                 )
             finally:
                 recorder.stop()
@@ -122,7 +125,8 @@ class GradientWorkers(TrainingMethod):
         cfg, endpoint = job.config, self._endpoint
 
         def make_config(slot: int, incarnation: int) -> LoopConfig:
-            seed = seeds[slot] if incarnation == 0 else replacement_seed(cfg.seed, job.restarts, slot, incarnation)
+            fresh = incarnation == 0 and slot < len(seeds)
+            seed = seeds[slot] if fresh else replacement_seed(cfg.seed, job.restarts, slot, incarnation)
             worker_id = f"{job.job_id}-w{slot}"
             return LoopConfig(
                 server_address=endpoint.address, job_id=job.job_id, worker_id=worker_id,

@@ -6,7 +6,9 @@ bundles or none). Otherwise it waits QUEUED, its message saying what for ("waiti
 for 2 CPUs, 0 free, 1 job ahead"), and starts when capacity frees. A reservation
 that Ray cannot complete in time (a node that died but is not yet known to be dead,
 say) is given back and tried again: a job waits, it never fails for a dead node.
-One that waits past the queue timeout fails with the reason.
+One that waits past the queue timeout fails with the reason. An elastic job is placed
+with its MIN workers and grows later; while a job waits here it gives back the CPUs it
+holds above its MIN (``queued_cpus``; server.training.elastic).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class Scheduler:
         self._placement_timeout = placement_timeout
         self._poll = poll
         self._queue: list[str] = []
+        self._asks: dict[str, int] = {}  # job id -> the CPUs it waits for
         self._lock = threading.Lock()
 
     def place(self, job: Job, cpus: int, should_stop: Callable[[], bool]) -> Any | None:
@@ -46,6 +49,7 @@ class Scheduler:
         """
         with self._lock:
             self._queue.append(job.job_id)
+            self._asks[job.job_id] = cpus
         started = time.monotonic()
         try:
             while not should_stop():
@@ -72,3 +76,9 @@ class Scheduler:
         finally:
             with self._lock:
                 self._queue.remove(job.job_id)
+                self._asks.pop(job.job_id, None)
+
+    def queued_cpus(self) -> int:
+        """The CPUs the first job in the queue waits for (0: none waits): what an elastic job gives back first."""
+        with self._lock:
+            return self._asks[self._queue[0]] if self._queue else 0

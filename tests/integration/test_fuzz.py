@@ -108,6 +108,7 @@ def test_thousands_of_random_and_mutated_requests(server):
         "GetJob": (t.GetJob, lambda: pb.GetJobRequest(job_id=job.job_id)),
         "ListJobs": (t.ListJobs, pb.ListJobsRequest),
         "CancelJob": (t.CancelJob, lambda: pb.CancelJobRequest(job_id=job.job_id)),
+        "ScaleJob": (t.ScaleJob, lambda: pb.ScaleJobRequest(job_id=job.job_id, workers=2)),
         "WatchJob": (lambda r, timeout: list(t.WatchJob(r, timeout=timeout)), lambda: pb.WatchJobRequest(job_id=job.job_id)),
         "GetWeights": (lambda r, timeout: list(t.GetWeights(r, timeout=timeout)), lambda: pb.GetWeightsRequest(job_id=job.job_id)),
         "GradientCheck": (t.GradientCheck, lambda: pb.GradientCheckRequest(dataset="digits", checks=5)),

@@ -34,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 
-from tests.e2e.compose import durability, users  # noqa: E402
+from tests.e2e.compose import durability, elastic, users  # noqa: E402
 from tests.e2e.compose.engine import DockerEngine, log, run  # noqa: E402
 
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -169,7 +169,7 @@ def scenario(engine: DockerEngine) -> None:
         check(inside_job["state"] == "SUCCEEDED", "the in-network client's job failed")
         scrape_metrics_inside(cluster)
 
-        cluster.up(4)
+        elastic.scenario(cluster, container_of_node)  # a 1:6 job grows as nodes join: leaves 4 worker nodes
         job4 = train(cluster, 4)
         nodes4 = {w["node_id"] for w in job4["per_worker"]}
         check(len(nodes4) == 4, f"4 workers ran on {len(nodes4)} distinct Ray nodes")
