@@ -170,8 +170,7 @@ class RayLauncher:
             return ""
 
     def start_worker(self, config: LoopConfig, group: Any, bundle: int, X_refs: Sequence[Any], y_ref: Any) -> Any:
-        """One worker's training loop in bundle ``bundle`` of ``group`` (placed when that bundle has a live
-        node); returns the future of its result."""
+        """One worker's training loop in bundle ``bundle`` of ``group``; returns the future of its result."""
         strategy = PlacementGroupSchedulingStrategy(group, placement_group_bundle_index=bundle)
         return _TrainTask.options(scheduling_strategy=strategy, name=_TRAIN_TASK_NAME).remote(config, y_ref, *X_refs)
 
@@ -201,8 +200,7 @@ class RayLauncher:
         return ray.get(ref)
 
     def cancel(self, refs: Sequence[Any]) -> None:
-        """Stop tasks (their futures) now, queued or running: a running one's process is killed (``force``: a task
-        inside numpy sees a plain cancel only when its call returns); its CPU is free once Ray sees it gone."""
+        """Stop tasks now, queued or running, killing a running one's process (``force``: numpy ignores a plain cancel)."""
         for ref in refs:
             try:
                 ray.cancel(ref, force=True)
@@ -210,8 +208,7 @@ class RayLauncher:
                 logging.getLogger(__name__).warning("cancelling a task failed: %s", exc)
 
     def kill(self, workers: Sequence[Any], wait: float = KILL_WAIT_S) -> None:
-        """Stop workers started by ``start_worker`` (their futures); wait up to ``wait`` s until each has ended,
-        so that their group is removed (``release``) only once none of its tasks is still being handed a process."""
+        """Stop workers (their futures) and wait up to ``wait`` s for them to end, so their group is released only after."""
         self.cancel(workers)
         if workers:
             _, left = ray.wait(list(workers), num_returns=len(workers), timeout=wait)
@@ -252,14 +249,9 @@ class RayLauncher:
         poll: float = 0.5,
         **kwargs: Any,
     ) -> Iterator[tuple[int, Any]]:
-        """Run ``fn(*shared, item, **kwargs)`` for every item as parallel Ray tasks; yield ``(index, result)``.
-
-        One task per item, one CPU each, wherever the cluster has a free CPU; results
-        are yielded as tasks finish (not in order: the index says which). The
-        ``shared`` values go to the object store once (values from ``put`` are passed
-        as they are) and every task reads the same copy. If ``should_stop()`` turns true (checked at least every ``poll``
-        seconds, and before any task starts) Cancelled is raised; then, as when the consumer stops early or a
-        task fails, the unfinished tasks are cancelled (``cancel``: at once, even inside numpy).
+        """Run ``fn(*shared, item, **kwargs)`` for every item as parallel one-CPU Ray tasks; yield ``(index, result)``
+        as they finish. ``shared`` goes to the object store once. If ``should_stop()`` turns true (checked every
+        ``poll`` s) Cancelled is raised; unfinished tasks are then cancelled at once, as when the consumer stops early.
         """
         if should_stop is not None and should_stop():
             raise Cancelled(f"stopped before any of {len(items)} tasks started")
@@ -284,15 +276,10 @@ class RayLauncher:
         nodes, ray_nodes = [], ray.nodes()
         for node in ray_nodes:
             resources = node.get("Resources", {})
-            nodes.append(
-                {
-                    "node_id": node["NodeID"],
-                    "address": node.get("NodeManagerAddress", ""),
-                    "alive": bool(node.get("Alive")),
-                    "cpus": float(resources.get("CPU", 0.0)),
-                    "is_head": "node:__internal_head__" in resources,
-                }
-            )
+            nodes.append({
+                "node_id": node["NodeID"], "address": node.get("NodeManagerAddress", ""), "alive": bool(node.get("Alive")),
+                "cpus": float(resources.get("CPU", 0.0)), "is_head": "node:__internal_head__" in resources,
+            })
         return {
             "nodes": nodes,
             "total_cpus": self.total_cpus(ray_nodes),

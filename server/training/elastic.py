@@ -28,16 +28,18 @@ import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from proto import descent_pb2
 from proto.job_fields import BY_NAME
-from server.cluster.launcher import RayLauncher
 from server.cluster.node_backoff import NodeBackoff
 from server.errors import JobNotActive, RequestError
 from server.jobs.job import Job
 from server.jobs.spec import check_elastic, check_field
 from server.observe import events
+
+if TYPE_CHECKING:  # the launcher imports ray; an elastic crew only calls it
+    from server.cluster.launcher import RayLauncher
 
 #: Seconds a retired worker may take to return before it is killed and its CPU given back.
 RETIRE_GRACE = 10.0
