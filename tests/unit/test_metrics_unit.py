@@ -79,7 +79,8 @@ def test_refused_stale_and_duplicate_pushes_are_counted_per_job():
     for _ in range(2):
         with pytest.raises(PermissionDenied):
             store.authorize("w0", "the old secret", 0)
-    job = SimpleNamespace(job_id="job-a", state=State.RUNNING, store=store, checkpoint_at=0.0, started_at=1.0)
+    job = SimpleNamespace(job_id="job-a", state=State.RUNNING, store=store, checkpoint_at=0.0, started_at=1.0,
+                          config=SimpleNamespace(elastic=False), current_workers=1)
     s = _samples(ServerMetrics(lambda: [job], lambda: [State.RUNNING]))
     assert s[("descent_refused_stale_pushes_total", (("job", "job-a"),))] == 2
     assert s[("descent_duplicate_pushes_total", (("job", "job-a"),))] == 1
