@@ -67,7 +67,8 @@ def _eventually(condition, within: float = 5.0) -> None:
 
 def test_a_replacement_counts_once_it_runs_not_when_it_is_started(caplog):
     store = ParameterStore(np.zeros((2, 3), dtype=np.float32), 0.1, 10**6, workers=2)
-    job = SimpleNamespace(job_id="job-1", store=store, config=SimpleNamespace(workers=2, steps=10**6, max_worker_failures=10), worker_restarts=0)
+    config = SimpleNamespace(workers=2, steps=10**6, max_worker_failures=10)
+    job = SimpleNamespace(job_id="job-1", store=store, config=config, worker_restarts=0)
     launcher = Launcher()
     errors: list[str] = []
     thread = threading.Thread(
