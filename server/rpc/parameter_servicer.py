@@ -67,7 +67,7 @@ class ParameterServicer(descent_pb2_grpc.ParameterServerServicer):
             raise JobNotActive(f"job {job.job_id} is {State.Name(job.state)}: it takes no more pushes or pulls")
         if job.store is None:
             raise JobNotActive(f"job {job.job_id} has no parameters yet")
-        job.store.authorize(request.worker_id, request.secret, request.epoch)
+        job.store.authorize(request.worker_id, request.secret, getattr(request, "epoch", 0))  # a PullRequest has none
         return job
 
     def _encode(self, store: ParameterStore, snap: Snapshot) -> descent_pb2.Parameters:
