@@ -10,7 +10,10 @@ once per version of W by the store (proto.wire: one copy of W) and sent as it is
 method is registered with a serializer that passes bytes through (``add_to_server``).
 The gradient is decoded without a copy (``np.frombuffer`` over the request's bytes). A W
 or gradient over ``proto.limits.STREAM_CHUNK_BYTES`` travels in pieces (``more``), so
-its size is bounded by memory, not by gRPC's message limit.
+its size is bounded by memory, not by gRPC's message limit. A job with ``compress`` pushes a
+``CompressedGradient`` instead (one message, never pieces): ``received_gradient`` decodes it
+to W's dtype and shape at the edge (worker.task.compressed), and refuses one that does not
+decode before the store sees it. Each push's payload bytes add to the job's ``push_bytes``.
 
 A worker on the server's host moves both arrays through a shared-memory lane instead
 (proto.shared_memory, server.rpc.shm_lane): its first request offers it, the reply names the
