@@ -86,8 +86,11 @@ class ParameterServicer(descent_pb2_grpc.ParameterServerServicer):
         job = self._job(request)
         store = job.store
         if grad is None:
-            grad, sent = received_gradient(request, store)
-        else:  # joined from pieces
+            grad, sent = received_gradient(request, store, job.config.codec.kind)
+        else:  # a plain gradient joined from pieces
+            if job.config.codec.active:
+                raise RequestError(f"this job pushes compressed gradients ({job.config.codec.kind}): "
+                                   "a plain gradient is refused")
             sent = grad.nbytes
         kwargs = {} if encode is None else {"encode": encode}
         snap = store.push(
@@ -185,14 +188,16 @@ class ParameterServicer(descent_pb2_grpc.ParameterServerServicer):
         return push
 
 
-def received_gradient(request, store: ParameterStore) -> tuple[np.ndarray, int]:
+def received_gradient(request, store: ParameterStore, kind: str = "none") -> tuple[np.ndarray, int]:
     """The push's gradient as an array of W's shape, and the payload bytes it crossed the wire in.
 
     A ``compressed`` gradient (worker.compress) is decoded here, at the edge, to the store's
-    dtype and shape; one that does not decode to them is a RequestError (INVALID_ARGUMENT),
-    before the store sees anything.
+    dtype and shape; one that does not decode to them, or whose kind is not the job's
+    ``kind`` (its compress), is a RequestError (INVALID_ARGUMENT) before the store sees anything.
     """
     if not request.HasField("compressed"):
+        if kind != "none":
+            raise RequestError(f"this job pushes compressed gradients ({kind}): a plain gradient is refused")
         try:
             return from_tensor(request.gradient), len(request.gradient.data)
         except ValueError as error:  # a malformed tensor
@@ -203,6 +208,8 @@ def received_gradient(request, store: ParameterStore) -> tuple[np.ndarray, int]:
         grad = decode_gradient(request.compressed, store.shape, store.dtype)
     except ValueError as error:
         raise RequestError(str(error)) from None
+    if request.compressed.kind != kind:
+        raise RequestError(f"compressed gradient of kind {request.compressed.kind}: this job's compress is {kind}")
     return grad, payload_bytes(request.compressed)
 
 
