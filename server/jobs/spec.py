@@ -134,6 +134,8 @@ def _check_pushes(config: JobConfig) -> None:
         raise RequestError(f"steps ({config.steps}) must be a multiple of {unit}: every push counts as whole updates")
     if config.gradient == "numerical" and (config.mode.kind != "async" or config.push_every != 1):
         raise RequestError("a numerical-gradient job runs its steps on the server: consistency and push_every do not apply")
+    if config.gradient == "numerical" and config.codec.active:
+        raise RequestError("a numerical-gradient job pushes no gradients: compress does not apply")
 
 
 def _check_strategy(config: JobConfig) -> None:

@@ -10,7 +10,10 @@ once per version of W by the store (proto.wire: one copy of W) and sent as it is
 method is registered with a serializer that passes bytes through (``add_to_server``).
 The gradient is decoded without a copy (``np.frombuffer`` over the request's bytes). A W
 or gradient over ``proto.limits.STREAM_CHUNK_BYTES`` travels in pieces (``more``), so
-its size is bounded by memory, not by gRPC's message limit.
+its size is bounded by memory, not by gRPC's message limit. A job with ``compress`` pushes a
+``CompressedGradient`` instead (one message, never pieces): ``received_gradient`` decodes it
+to W's dtype and shape at the edge (worker.task.compressed), and refuses one that does not
+decode before the store sees it. Each push's payload bytes add to the job's ``push_bytes``.
 
 A worker on the server's host moves both arrays through a shared-memory lane instead
 (proto.shared_memory, server.rpc.shm_lane): its first request offers it, the reply names the
@@ -83,8 +86,11 @@ class ParameterServicer(descent_pb2_grpc.ParameterServerServicer):
         job = self._job(request)
         store = job.store
         if grad is None:
-            grad, sent = received_gradient(request, store)
-        else:  # joined from pieces
+            grad, sent = received_gradient(request, store, job.config.codec.kind)
+        else:  # a plain gradient joined from pieces
+            if job.config.codec.active:
+                raise RequestError(f"this job pushes compressed gradients ({job.config.codec.kind}): "
+                                   "a plain gradient is refused")
             sent = grad.nbytes
         kwargs = {} if encode is None else {"encode": encode}
         snap = store.push(
@@ -183,14 +189,16 @@ class ParameterServicer(descent_pb2_grpc.ParameterServerServicer):
         return push
 
 
-def received_gradient(request, store: ParameterStore) -> tuple[np.ndarray, int]:
+def received_gradient(request, store: ParameterStore, kind: str = "none") -> tuple[np.ndarray, int]:
     """The push's gradient as an array of W's shape, and the payload bytes it crossed the wire in.
 
     A ``compressed`` gradient (worker.compress) is decoded here, at the edge, to the store's
-    dtype and shape; one that does not decode to them is a RequestError (INVALID_ARGUMENT),
-    before the store sees anything.
+    dtype and shape; one that does not decode to them, or whose kind is not the job's
+    ``kind`` (its compress), is a RequestError (INVALID_ARGUMENT) before the store sees anything.
     """
     if not request.HasField("compressed"):
+        if kind != "none":
+            raise RequestError(f"this job pushes compressed gradients ({kind}): a plain gradient is refused")
         try:
             return from_tensor(request.gradient), len(request.gradient.data)
         except ValueError as error:  # a malformed tensor
@@ -201,6 +209,8 @@ def received_gradient(request, store: ParameterStore) -> tuple[np.ndarray, int]:
         grad = decode_gradient(request.compressed, store.shape, store.dtype)
     except ValueError as error:
         raise RequestError(str(error)) from None
+    if request.compressed.kind != kind:
+        raise RequestError(f"compressed gradient of kind {request.compressed.kind}: this job's compress is {kind}")
     return grad, payload_bytes(request.compressed)
 
 

@@ -30,9 +30,9 @@ LR, REG, BATCH, SEED, STEPS = 1e-2, 1e-3, 32, 7, 30
 class _Jobs:
     """One RUNNING job with a real store, as the servicer's registry."""
 
-    def __init__(self, dtype=np.float32):
+    def __init__(self, dtype=np.float32, compress="topk:0.1"):
         self.w0 = (1e-3 * np.random.default_rng(0).standard_normal(SHAPE)).astype(dtype)
-        self.job = Job("job", JobConfig(), state=descent_pb2.RUNNING)
+        self.job = Job("job", JobConfig(compress=compress), state=descent_pb2.RUNNING)
         self.job.store = ParameterStore(self.w0, lr=LR, target_steps=STEPS)
         self.secret = self.job.store.enroll("job-w0")
 
@@ -44,8 +44,8 @@ class _Jobs:
 def serve():
     servers = []
 
-    def start(dtype=np.float32):
-        jobs = _Jobs(dtype)
+    def start(dtype=np.float32, compress="topk:0.1"):
+        jobs = _Jobs(dtype, compress)
         server = grpc.server(futures.ThreadPoolExecutor(max_workers=4), options=GRPC_OPTIONS)
         add_to_server(ParameterServicer(jobs), server)
         port = server.add_insecure_port("127.0.0.1:0")
@@ -78,7 +78,7 @@ def _oracle(w0, X, y, codec: Codec):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("compress", ["fp16", "int8", "topk:0.05"])
 def test_the_store_applies_exactly_the_decoded_gradients(serve, compress, dtype):
-    jobs, address = serve(dtype)
+    jobs, address = serve(dtype, compress)
     X, y = _data()
     cfg = LoopConfig(address, "job", "job-w0", "node", BATCH, REG, SEED, secret=jobs.secret, overlap=False,
                      compress=compress)
@@ -94,7 +94,7 @@ def test_the_store_applies_exactly_the_decoded_gradients(serve, compress, dtype)
 
 
 def test_uncompressed_pushes_count_their_bytes_too(serve):
-    jobs, address = serve()
+    jobs, address = serve(compress="none")
     cfg = LoopConfig(address, "job", "job-w0", "node", BATCH, REG, SEED, secret=jobs.secret, overlap=False,
                      shared_memory=False)
     TrainLoop(cfg).run(*_data())
@@ -170,4 +170,22 @@ def test_gradient_and_compressed_together_or_in_pieces_are_refused(serve):
                 call()
             assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT and words in info.value.details()
     assert jobs.job.store.weights()[1] == 0
+
+
+@pytest.mark.parametrize("job,push,words", [
+    ("topk:0.1", "fp16", "of kind fp16: this job's compress is topk"),
+    ("none", "topk:0.1", "of kind topk: this job's compress is none"),
+    ("fp16", None, "this job pushes compressed gradients (fp16): a plain gradient is refused"),
+])
+def test_a_push_of_another_kind_than_the_jobs_is_refused(serve, job, push, words):
+    jobs, address = serve(compress=job)
+    grad = np.ones(SHAPE, np.float32)
+    payload = (dict(gradient=to_tensor(grad)) if push is None
+               else dict(compressed=to_message(encode(grad, parse_compress(push)))))
+    request = descent_pb2.PushRequest(job_id="job", worker_id="job-w0", secret=jobs.secret, **payload)
+    with grpc.insecure_channel(address, options=GRPC_OPTIONS) as channel:
+        with pytest.raises(grpc.RpcError) as info:
+            descent_pb2_grpc.ParameterServerStub(channel).Push(request)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT and words in info.value.details()
+    assert jobs.job.store.weights()[1] == 0 and jobs.job.push_bytes == 0
 

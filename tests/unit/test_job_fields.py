@@ -17,6 +17,7 @@ from proto.job_fields import BY_NAME, JOB_FIELDS, RULE_FIELDS
 from server.errors import RequestError
 from server.jobs.spec import DEFAULTS, JobConfig, resolve
 from server.params.update_rules import OPTIMIZERS
+from worker.compress import Codec
 from worker.search import STRATEGIES
 
 PROTO_FIELDS = [field.name for field in descent_pb2.JobSpec.DESCRIPTOR.fields]
@@ -131,3 +132,15 @@ def test_every_job_option_reaches_the_command(command):
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 1, result.output
     assert "UNAVAILABLE" in result.output and "Traceback" not in result.output
+
+
+def test_compress_is_parsed_once_and_checked_at_the_edge():
+    assert resolve(descent_pb2.JobSpec(compress="topk:0.01")).codec == Codec("topk", 0.01)
+    assert not resolve(descent_pb2.JobSpec()).codec.active
+    for value, words in (("zip", "unknown kind 'zip'"), ("topk:0", "got 0"), ("topk:2", "got 2"),
+                         ("topk:nan", "got nan"), ("int8:1", "takes no argument")):
+        with pytest.raises(RequestError, match="^compress: ") as error:
+            resolve(descent_pb2.JobSpec(compress=value))
+        assert words in str(error.value)
+    with pytest.raises(RequestError, match="compress does not apply"):
+        resolve(descent_pb2.JobSpec(gradient="numerical", steps=2, compress="fp16"))
