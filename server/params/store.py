@@ -50,8 +50,10 @@ class ParameterStore:
         push_every: int = 1,
         rule: UpdateRule | None = None,
         observer: StoreObserver | None = None,
+        first_step: int = 0,
     ):
         self._w = np.array(weights, copy=True, order="C")
+        self._first_step = int(first_step)  # the rule's number of update 0 (a continued job counts on)
         if rule is None:  # plain SGD at a constant lr
             rule = make_rule(RuleSpec(lr=float(lr), total_steps=int(target_steps)), self._w.shape, self._w.dtype)
         self._rule = rule
@@ -77,13 +79,15 @@ class ParameterStore:
     def resume(
         cls, state: StoreState, lr: float, target_steps: int, consistency: Consistency = ASYNC, workers: int = 1,
         push_every: int = 1, rule: UpdateRule | None = None, observer: StoreObserver | None = None,
+        first_step: int = 0,
     ) -> ParameterStore:
         """A store that goes on from a checkpoint: same W, version, per-worker counts and losses."""
         if not 0 <= state.version <= target_steps or state.loss_count != state.version:
             raise ValueError(f"checkpoint at version {state.version} does not fit a {target_steps}-step job")
         if sum(state.worker_steps.values()) != state.version:
             raise ValueError("checkpoint's per-worker steps do not add up to its version")
-        store = cls(state.weights, lr, target_steps, consistency, workers, push_every, rule, observer)
+        store = cls(state.weights, lr, target_steps, consistency, workers, push_every, rule, observer,
+                    first_step)
         store._rule.load_state(state.optimizer)
         store._version = int(state.version)
         store._losses = LossHistory.restore(target_steps, state.loss_sums, state.loss_count)
@@ -110,13 +114,8 @@ class ParameterStore:
         """Whether the store accepts no more updates (target reached or stopped)."""
         return self._done()
 
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return self._w.shape
-
-    @property
-    def dtype(self) -> np.dtype:
-        return self._w.dtype
+    shape = property(lambda self: self._w.shape)
+    dtype = property(lambda self: self._w.dtype)
 
     @property
     def consistency(self) -> Consistency:
@@ -176,7 +175,7 @@ class ParameterStore:
 
     def _apply(self, grad: np.ndarray, updates: int) -> None:
         """The one place W changes: the update rule in place (``grad`` may be a read-only view)."""
-        self._rule.apply(self._w, grad, self._version)
+        self._rule.apply(self._w, grad, self._first_step + self._version)
         self._version += updates
         if self._observer is not None:
             self._observer.applied(updates)

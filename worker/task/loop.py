@@ -33,7 +33,7 @@ import numpy as np
 from proto import descent_pb2, lifted
 from proto.limits import GRPC_OPTIONS
 from proto.wire import passthrough
-from worker.data.rows import sample_batch
+from worker.data.rows import sample_batch, skip_batches
 from worker.kernel import svm_loss_grad
 from worker.task.malloc import keep_freed_memory
 from worker.task.wire import LaneWire, Update, Weights, open_wire
@@ -60,6 +60,7 @@ class LoopConfig:
     push_every: int = 1  # local steps per push (Downpour's n_push)
     overlap: bool = True  # compute the next gradient while a push is in flight
     shared_memory: bool = True  # offer the server a shared-memory lane (used if the server is on this host)
+    skip_batches: int = 0  # batches of this seed's stream drawn before (a job continued from another)
 
 
 def _requests(outbox: queue.SimpleQueue) -> Iterator[bytes]:
@@ -103,6 +104,7 @@ class TrainLoop:
         cfg = self.config
         keep_freed_memory()
         rng = np.random.default_rng(cfg.seed)
+        skip_batches(rng, len(y), cfg.batch_size, cfg.skip_batches)
         outbox: queue.SimpleQueue = queue.SimpleQueue()
         pushes, compute = 0, 0.0
         started, cpu_started = time.perf_counter(), time.process_time()
