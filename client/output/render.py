@@ -105,6 +105,9 @@ def job_json(status: descent_pb2.JobStatus) -> dict[str, Any]:
         "eps": _optional(spec, "eps"),
         "lr_schedule": _optional(spec, "lr_schedule"),
         "effective_lr": _num(status.effective_lr) or None,
+        # a job continued from another (init_from): its parent and the chain's updates before it
+        "parent": status.parent or None,
+        "parent_steps": status.parent_steps,
     }
     for field in JOB_FIELDS:  # any other hyperparameter (proto.job_fields) under its own name
         if field.name not in obj and field.name != "steps":
