@@ -22,6 +22,7 @@ import contextlib
 import dataclasses
 import logging
 import os
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -29,12 +30,15 @@ from typing import Any
 
 import numpy as np
 
-from client.commands.tune import DEFAULT_RANGES, LiveTable, Tuner, search_result
-from client.commands.tune_plan import grid_trials, parse_dimension, random_trials, rungs
+from client.commands.tune import DEFAULT_RANGE, DEFAULT_RANGES, STUDY_FILE, search_result
+from client.commands.tune_runner import StudyRunner
+from client.commands.tune_space import ETA, parse_dimension
+from client.commands.tune_study import distributions, grid_size, import_optuna, open_study
 from client.connection.config import build_connection
 from client.connection.session import connect as open_session
 from client.output.model_text import evaluation_json
 from client.rpc.api import TrainerApi
+from client.rpc.channel import default_state_dir
 from client.rpc.model_calls import decoded
 from client.rpc.requests import gradcheck_request, job_spec
 from descent.errors import FailedPrecondition, translated
@@ -74,6 +78,7 @@ class Session:
                 config = dataclasses.replace(config, token=options["token"])
             self._api: TrainerApi | None = self._stack.enter_context(open_session(config, log.warning))
         self.embedded = config.embedded
+        self._state_dir = (config.state_dir or default_state_dir(os.environ)) if config.embedded else None
         self.address = self._api.address
         atexit.register(self.close)
 
@@ -169,29 +174,50 @@ class Session:
             return Prediction(labels=decoded(response.labels, "labels"), scores=decoded(response.scores, "scores"),
                               class_names=list(response.class_names))
 
-    def tune(self, dataset: str = "digits", *, lr: Any = None, reg: Any = None, search: str = "random", trials: int = 8,
-             budget: int = 2000, halving: bool = False, parallel: int = 2, seed: int = 0, **fixed: Any) -> TuneResult:
-        """A search over lr x reg as ordinary jobs, ranked by validation accuracy (as ``descent tune``).
+    def tune(self, dataset: str = "digits", *, lr: Any = None, reg: Any = None, sampler: str = "tpe",
+             pruner: str = "halving", trials: int = 8, budget: int = 2000, eta: int = ETA, parallel: int = 2,
+             seed: int = 0, storage: str | Path | None = None, study: str | None = None, **fixed: Any) -> TuneResult:
+        """An Optuna study over lr x reg, its trials ordinary jobs ranked by validation accuracy (as ``descent tune``).
 
-        ``lr`` / ``reg``: ``(low, high)`` (log-uniform) or a list of values; ``fixed``: the other
-        hyperparameters every trial shares (workers defaults to 1). Interrupting cancels the trials.
+        ``lr`` / ``reg``: ``(low, high)`` (log-uniform) or a list of values; ``sampler``: tpe, random,
+        grid or cmaes; ``pruner``: halving, asha, hyperband or none (a promoted trial continues its
+        job with ``init_from``); ``fixed``: the hyperparameters every trial shares (workers defaults
+        to 1). The study lives in ``storage`` (an SQLite file; default: the embedded server's
+        STATE_DIR/tune.db, a temporary file for a remote server). Interrupting cancels the trials.
         """
         with translated():
-            texts = {"lr": _space(lr, DEFAULT_RANGES[search]["lr"]), "reg": _space(reg, DEFAULT_RANGES[search]["reg"])}
-            dimensions = [parse_dimension(name, text) for name, text in texts.items()]
-            points = grid_trials(dimensions) if search == "grid" else random_trials(dimensions, trials, np.random.default_rng(seed))
-            plan = rungs(len(points), budget, halving)
+            optuna = import_optuna()
+            defaults = DEFAULT_RANGES.get(sampler, DEFAULT_RANGE)
+            space = {"lr": _space(lr, defaults["lr"]), "reg": _space(reg, defaults["reg"])}
+            dimensions = [parse_dimension(name, text) for name, text in space.items()]
             shared = {"workers": 1, **fixed, "dataset": dataset, "seed": seed}
             job_spec(**shared)  # an unknown name fails here, before any trial starts
+            if sampler == "grid":
+                trials = min(trials, grid_size(dimensions))
+            settings = dict(sampler=sampler, pruner=pruner, trials=trials, budget=budget, eta=eta, space=space,
+                            seed=seed, fixed=shared)
+            path = str(storage) if storage is not None else self._study_file()
+            name = study or f"tune-{time.strftime('%Y%m%d-%H%M%S')}-{os.urandom(3).hex()}"
             started = time.monotonic()
-            tuner = Tuner(self._open_api(), shared, points, parallel, LiveTable(["lr", "reg"], enabled=False))
+            found, settings, dimensions, plan = open_study(optuna, path, name, settings)
+            runner = StudyRunner(self._open_api(), optuna, found, settings["fixed"], distributions(optuna, dimensions),
+                                 plan, settings["trials"], parallel, lambda *_: None, log.info,
+                                 defer=settings["pruner"] == "halving")
             try:
-                tuner.run(plan)
+                runner.run()
             except BaseException:
-                tuner.cancel_running()
+                runner.cancel_running()
                 raise
-        doc = search_result(tuner, plan, ["lr", "reg"], search, dataset, time.monotonic() - started)
+        doc = search_result(runner, plan, list(space), settings, name, path, time.monotonic() - started)
         return TuneResult(trials=doc["trials"], best=doc["best"], jobs=doc["jobs"], seconds=doc["seconds"], document=doc)
+
+    def _study_file(self) -> str:
+        """Where a study lives when the caller names no file: beside the embedded server's jobs, else a temp file."""
+        if self._state_dir is not None:
+            Path(self._state_dir).mkdir(parents=True, exist_ok=True)
+            return str(Path(self._state_dir) / STUDY_FILE)
+        folder = self._stack.enter_context(tempfile.TemporaryDirectory(prefix="descent-tune-"))
+        return str(Path(folder) / STUDY_FILE)
 
 
 def connect(server: str | None = None, *, token: str | None = None, token_file: str | Path | None = None,

@@ -2,14 +2,15 @@
 
 The cluster's nodes (server, Ray workers) run without them; the client side
 installs them with the ``client`` extra: ``pip install 'descent[client]'``
-(matplotlib for ``--plot``, Pillow for reading images in ``predict``).
+(matplotlib for ``--plot``, Pillow for reading images in ``predict``, Optuna and cmaes for
+``tune``).
 """
 
 import importlib
 
 EXTRA = "client"
 #: The distribution that provides each optional top-level module.
-PROVIDERS = {"matplotlib": "matplotlib", "PIL": "Pillow"}
+PROVIDERS = {"matplotlib": "matplotlib", "PIL": "Pillow", "optuna": "Optuna", "cmaes": "cmaes"}
 
 
 class MissingExtra(ImportError):

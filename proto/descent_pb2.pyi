@@ -69,7 +69,7 @@ class TensorChunk(_message.Message):
     def __init__(self, dtype: _Optional[str] = ..., shape: _Optional[_Iterable[int]] = ..., offset: _Optional[int] = ..., data: _Optional[bytes] = ..., version: _Optional[int] = ...) -> None: ...
 
 class JobSpec(_message.Message):
-    __slots__ = ("dataset", "workers", "batch_size", "steps", "lr", "reg", "seed", "dtype", "init_scale", "gradient", "check_gradient", "numerical_method", "consistency", "push_every", "overlap", "optimizer", "momentum", "beta1", "beta2", "eps", "lr_schedule", "strategy", "lr_warmup", "compress", "min_workers", "max_workers", "max_worker_failures")
+    __slots__ = ("dataset", "workers", "batch_size", "steps", "lr", "reg", "seed", "dtype", "init_scale", "gradient", "check_gradient", "numerical_method", "consistency", "push_every", "overlap", "optimizer", "momentum", "beta1", "beta2", "eps", "lr_schedule", "strategy", "lr_warmup", "compress", "min_workers", "max_workers", "max_worker_failures", "init_from")
     DATASET_FIELD_NUMBER: _ClassVar[int]
     WORKERS_FIELD_NUMBER: _ClassVar[int]
     BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
@@ -97,6 +97,7 @@ class JobSpec(_message.Message):
     MIN_WORKERS_FIELD_NUMBER: _ClassVar[int]
     MAX_WORKERS_FIELD_NUMBER: _ClassVar[int]
     MAX_WORKER_FAILURES_FIELD_NUMBER: _ClassVar[int]
+    INIT_FROM_FIELD_NUMBER: _ClassVar[int]
     dataset: str
     workers: int
     batch_size: int
@@ -124,7 +125,8 @@ class JobSpec(_message.Message):
     min_workers: int
     max_workers: int
     max_worker_failures: int
-    def __init__(self, dataset: _Optional[str] = ..., workers: _Optional[int] = ..., batch_size: _Optional[int] = ..., steps: _Optional[int] = ..., lr: _Optional[float] = ..., reg: _Optional[float] = ..., seed: _Optional[int] = ..., dtype: _Optional[str] = ..., init_scale: _Optional[float] = ..., gradient: _Optional[str] = ..., check_gradient: _Optional[bool] = ..., numerical_method: _Optional[str] = ..., consistency: _Optional[str] = ..., push_every: _Optional[int] = ..., overlap: _Optional[bool] = ..., optimizer: _Optional[str] = ..., momentum: _Optional[float] = ..., beta1: _Optional[float] = ..., beta2: _Optional[float] = ..., eps: _Optional[float] = ..., lr_schedule: _Optional[str] = ..., strategy: _Optional[str] = ..., lr_warmup: _Optional[int] = ..., compress: _Optional[str] = ..., min_workers: _Optional[int] = ..., max_workers: _Optional[int] = ..., max_worker_failures: _Optional[int] = ...) -> None: ...
+    init_from: str
+    def __init__(self, dataset: _Optional[str] = ..., workers: _Optional[int] = ..., batch_size: _Optional[int] = ..., steps: _Optional[int] = ..., lr: _Optional[float] = ..., reg: _Optional[float] = ..., seed: _Optional[int] = ..., dtype: _Optional[str] = ..., init_scale: _Optional[float] = ..., gradient: _Optional[str] = ..., check_gradient: _Optional[bool] = ..., numerical_method: _Optional[str] = ..., consistency: _Optional[str] = ..., push_every: _Optional[int] = ..., overlap: _Optional[bool] = ..., optimizer: _Optional[str] = ..., momentum: _Optional[float] = ..., beta1: _Optional[float] = ..., beta2: _Optional[float] = ..., eps: _Optional[float] = ..., lr_schedule: _Optional[str] = ..., strategy: _Optional[str] = ..., lr_warmup: _Optional[int] = ..., compress: _Optional[str] = ..., min_workers: _Optional[int] = ..., max_workers: _Optional[int] = ..., max_worker_failures: _Optional[int] = ..., init_from: _Optional[str] = ...) -> None: ...
 
 class WorkerStats(_message.Message):
     __slots__ = ("worker_id", "node_id", "steps")
@@ -137,7 +139,7 @@ class WorkerStats(_message.Message):
     def __init__(self, worker_id: _Optional[str] = ..., node_id: _Optional[str] = ..., steps: _Optional[int] = ...) -> None: ...
 
 class JobStatus(_message.Message):
-    __slots__ = ("job_id", "spec", "state", "message", "steps", "version", "loss", "train_accuracy", "val_accuracy", "test_accuracy", "seconds", "examples_per_second", "per_worker", "created_at", "started_at", "finished_at", "num_classes", "num_features", "num_train", "num_val", "num_test", "loss_history", "gradient_seconds_per_step", "analytic_seconds_per_step", "first_batch_check", "resumed_from", "restarts", "worker_restarts", "checkpoint_version", "checkpoint_at", "checkpoint_error", "staleness_histogram", "staleness_p50", "staleness_p99", "staleness_max", "effective_lr", "curve", "loss_evaluations", "refused_stale_pushes", "duplicate_pushes", "push_bytes", "current_workers", "membership")
+    __slots__ = ("job_id", "spec", "state", "message", "steps", "version", "loss", "train_accuracy", "val_accuracy", "test_accuracy", "seconds", "examples_per_second", "per_worker", "created_at", "started_at", "finished_at", "num_classes", "num_features", "num_train", "num_val", "num_test", "loss_history", "gradient_seconds_per_step", "analytic_seconds_per_step", "first_batch_check", "resumed_from", "restarts", "worker_restarts", "checkpoint_version", "checkpoint_at", "checkpoint_error", "staleness_histogram", "staleness_p50", "staleness_p99", "staleness_max", "effective_lr", "curve", "loss_evaluations", "refused_stale_pushes", "duplicate_pushes", "push_bytes", "current_workers", "membership", "parent", "parent_steps")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -181,6 +183,8 @@ class JobStatus(_message.Message):
     PUSH_BYTES_FIELD_NUMBER: _ClassVar[int]
     CURRENT_WORKERS_FIELD_NUMBER: _ClassVar[int]
     MEMBERSHIP_FIELD_NUMBER: _ClassVar[int]
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    PARENT_STEPS_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     spec: JobSpec
     state: JobState
@@ -224,7 +228,9 @@ class JobStatus(_message.Message):
     push_bytes: int
     current_workers: int
     membership: _containers.RepeatedCompositeFieldContainer[MembershipChange]
-    def __init__(self, job_id: _Optional[str] = ..., spec: _Optional[_Union[JobSpec, _Mapping]] = ..., state: _Optional[_Union[JobState, str]] = ..., message: _Optional[str] = ..., steps: _Optional[int] = ..., version: _Optional[int] = ..., loss: _Optional[float] = ..., train_accuracy: _Optional[float] = ..., val_accuracy: _Optional[float] = ..., test_accuracy: _Optional[float] = ..., seconds: _Optional[float] = ..., examples_per_second: _Optional[float] = ..., per_worker: _Optional[_Iterable[_Union[WorkerStats, _Mapping]]] = ..., created_at: _Optional[float] = ..., started_at: _Optional[float] = ..., finished_at: _Optional[float] = ..., num_classes: _Optional[int] = ..., num_features: _Optional[int] = ..., num_train: _Optional[int] = ..., num_val: _Optional[int] = ..., num_test: _Optional[int] = ..., loss_history: _Optional[_Iterable[float]] = ..., gradient_seconds_per_step: _Optional[float] = ..., analytic_seconds_per_step: _Optional[float] = ..., first_batch_check: _Optional[_Union[CheckSummary, _Mapping]] = ..., resumed_from: _Optional[int] = ..., restarts: _Optional[int] = ..., worker_restarts: _Optional[int] = ..., checkpoint_version: _Optional[int] = ..., checkpoint_at: _Optional[float] = ..., checkpoint_error: _Optional[str] = ..., staleness_histogram: _Optional[_Iterable[int]] = ..., staleness_p50: _Optional[int] = ..., staleness_p99: _Optional[int] = ..., staleness_max: _Optional[int] = ..., effective_lr: _Optional[float] = ..., curve: _Optional[_Iterable[_Union[CurvePoint, _Mapping]]] = ..., loss_evaluations: _Optional[int] = ..., refused_stale_pushes: _Optional[int] = ..., duplicate_pushes: _Optional[int] = ..., push_bytes: _Optional[int] = ..., current_workers: _Optional[int] = ..., membership: _Optional[_Iterable[_Union[MembershipChange, _Mapping]]] = ...) -> None: ...
+    parent: str
+    parent_steps: int
+    def __init__(self, job_id: _Optional[str] = ..., spec: _Optional[_Union[JobSpec, _Mapping]] = ..., state: _Optional[_Union[JobState, str]] = ..., message: _Optional[str] = ..., steps: _Optional[int] = ..., version: _Optional[int] = ..., loss: _Optional[float] = ..., train_accuracy: _Optional[float] = ..., val_accuracy: _Optional[float] = ..., test_accuracy: _Optional[float] = ..., seconds: _Optional[float] = ..., examples_per_second: _Optional[float] = ..., per_worker: _Optional[_Iterable[_Union[WorkerStats, _Mapping]]] = ..., created_at: _Optional[float] = ..., started_at: _Optional[float] = ..., finished_at: _Optional[float] = ..., num_classes: _Optional[int] = ..., num_features: _Optional[int] = ..., num_train: _Optional[int] = ..., num_val: _Optional[int] = ..., num_test: _Optional[int] = ..., loss_history: _Optional[_Iterable[float]] = ..., gradient_seconds_per_step: _Optional[float] = ..., analytic_seconds_per_step: _Optional[float] = ..., first_batch_check: _Optional[_Union[CheckSummary, _Mapping]] = ..., resumed_from: _Optional[int] = ..., restarts: _Optional[int] = ..., worker_restarts: _Optional[int] = ..., checkpoint_version: _Optional[int] = ..., checkpoint_at: _Optional[float] = ..., checkpoint_error: _Optional[str] = ..., staleness_histogram: _Optional[_Iterable[int]] = ..., staleness_p50: _Optional[int] = ..., staleness_p99: _Optional[int] = ..., staleness_max: _Optional[int] = ..., effective_lr: _Optional[float] = ..., curve: _Optional[_Iterable[_Union[CurvePoint, _Mapping]]] = ..., loss_evaluations: _Optional[int] = ..., refused_stale_pushes: _Optional[int] = ..., duplicate_pushes: _Optional[int] = ..., push_bytes: _Optional[int] = ..., current_workers: _Optional[int] = ..., membership: _Optional[_Iterable[_Union[MembershipChange, _Mapping]]] = ..., parent: _Optional[str] = ..., parent_steps: _Optional[int] = ...) -> None: ...
 
 class MembershipChange(_message.Message):
     __slots__ = ("time", "joined", "worker_id", "node_id", "reason", "workers")

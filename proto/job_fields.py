@@ -100,7 +100,7 @@ JOB_FIELDS: tuple[JobField, ...] = (
     JobField("beta2", 0.999, "Adam's second-moment decay / RMSprop's cache decay (rmsprop's default: 0.99).",
              low=0, high=1, high_open=True),
     JobField("eps", 1e-8, "adagrad, rmsprop, adam: added to the root of the cache.", low=0, high=1, low_open=True),
-    JobField("lr_schedule", "constant", "constant | step:EVERY,FACTOR | cosine | exp:RATE (lr * e^(-RATE * step)).",
+    JobField("lr_schedule", "constant", "constant | step:EVERY,FACTOR | cosine[:STEPS] | exp:RATE (lr * e^(-RATE * step)).",
              max_chars=64, metavar="SCHEDULE", gradient_only=True),
     JobField("strategy", "gradient",
              "The notes' strategy #3 (follow the gradient), #1 (keep the best random W) or #2 (step W + lr * randn, "
@@ -117,6 +117,9 @@ JOB_FIELDS: tuple[JobField, ...] = (
              low=1, high=MAX_WORKERS, via="workers"),
     JobField("max_worker_failures", 10, "Worker deaths after which the job ends FAILED, naming the workers and nodes.",
              low=1, high=1_000_000, metavar="N", gradient_only=True),
+    JobField("init_from", "",
+             "Continue this finished or cancelled job: its final W and, with the same optimizer, its update rule's "
+             "state and step count; unset fields are taken from its spec.", max_chars=64, metavar="JOB"),
 )
 
 BY_NAME: dict[str, JobField] = {field.name: field for field in JOB_FIELDS}

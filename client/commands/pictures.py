@@ -14,7 +14,7 @@ import click
 from client.commands.kit import configs, connection_options, open_connection, print_json, reports_errors
 from client.commands.notes import check_plot_path
 from client.errors import CommandError
-from client.output.notes_render import curve_json, curve_report
+from client.output.notes_render import chain_curve_json, curve_report
 from client.plots.notes_plot import save_curve_plot, save_templates_plot
 from client.plots.templates import template_tiles
 from formats.model import load_model
@@ -63,6 +63,18 @@ def templates(target, plot_path, server, state_dir, connect_timeout, as_json):
                    f"plot: {plot_path}")
 
 
+#: The most jobs of one chain a curve follows back.
+MAX_CHAIN = 1000
+
+
+def chain_of(api, job_id: str) -> list:
+    """The job and the jobs it continues (init_from), the first of the chain first."""
+    chain = [api.get(job_id, include_history=True)]
+    while chain[-1].parent and len(chain) < MAX_CHAIN:
+        chain.append(api.get(chain[-1].parent, include_history=True))
+    return chain[::-1]
+
+
 @click.command()
 @click.argument("job_ids", metavar="JOB [JOB...]", nargs=-1, required=True)
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="PNG to write.  [curve.png]")
@@ -73,12 +85,13 @@ def curve(job_ids, plot_path, server, state_dir, connect_timeout, as_json):
 
     Per-update batch loss (faint: raw, bold: smoothed) and the validation
     accuracy the server measured every steps/50 updates, against updates and
-    against wall time.
+    against wall time. A job continued from others (--init-from) is drawn
+    with them as one line.
     """
     connection, output = configs(server, state_dir, connect_timeout, as_json)
     plot_path = check_plot_path(plot_path, "curve.png")
     with open_connection(connection) as api:
-        jobs = [curve_json(api.get(job_id, include_history=True)) for job_id in job_ids]
+        jobs = [chain_curve_json(chain_of(api, job_id)) for job_id in job_ids]
     save_curve_plot(jobs, plot_path)
     result = {"jobs": jobs, "plot": plot_path}
     if output.json:

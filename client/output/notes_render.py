@@ -112,6 +112,22 @@ def curve_json(status: descent_pb2.JobStatus) -> dict[str, Any]:
     }
 
 
+def chain_curve_json(chain: list[descent_pb2.JobStatus]) -> dict[str, Any]:
+    """``curve --json`` of a job continued from others (``chain``: the root first): one line, its updates
+    and seconds counted from the root's start; ``chain`` names the jobs on it."""
+    parts = [curve_json(status) for status in chain]
+    last = dict(parts[-1])
+    block = min(part["history_block"] for part in parts)
+    losses, points, seconds = [], [], 0.0
+    for status, part in zip(chain, parts, strict=True):
+        losses += [x for x in part["loss_history"] for _ in range(part["history_block"] // block)]
+        points += [{**p, "step": p["step"] + status.parent_steps, "seconds": p["seconds"] + seconds} for p in part["curve"]]
+        seconds += part["seconds"]
+    last.update(chain=[status.job_id for status in chain], steps=chain[-1].parent_steps + chain[-1].steps,
+                seconds=seconds, history_block=block, loss_history=losses, loss_smoothed=smooth(losses), curve=points)
+    return last
+
+
 def curve_report(result: dict[str, Any]) -> str:
     """Per job: steps, first and last smoothed loss, validation accuracy at each tenth of the curve."""
     lines = []
@@ -119,6 +135,8 @@ def curve_report(result: dict[str, Any]) -> str:
         smoothed = job["loss_smoothed"]
         loss = f"smoothed loss {smoothed[0]:.4g} -> {smoothed[-1]:.4g}" if smoothed else "no loss history"
         lines.append(f"{job['job_id']} ({job['strategy']}, {job['dataset']}): {job['steps']:,} steps, {loss}")
+        if len(job.get("chain", ())) > 1:
+            lines.append(f"  continues {' -> '.join(job['chain'][:-1])}")
         points = job["curve"]
         shown = points[:: max(1, len(points) // 10)]
         for p in shown + ([points[-1]] if points and shown[-1] is not points[-1] else []):

@@ -110,6 +110,9 @@ def job_json(status: descent_pb2.JobStatus) -> dict[str, Any]:
         # gradient compression on the push path and the payload bytes pushed over gRPC
         "compress": _optional(spec, "compress"),
         "push_bytes": status.push_bytes,
+        # a job continued from another (init_from): its parent and the chain's updates before it
+        "parent": status.parent or None,
+        "parent_steps": status.parent_steps,
     }
     for field in JOB_FIELDS:  # any other hyperparameter (proto.job_fields) under its own name
         if field.name not in obj and field.name != "steps":

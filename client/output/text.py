@@ -75,6 +75,8 @@ def job_summary(job: dict[str, Any]) -> str:
     rule = _update_rule(job)
     if rule:
         pairs.append(("update", rule))
+    if job.get("parent"):
+        pairs.append(("continues", f"{job['parent']} (after {job['parent_steps']:,} updates of its chain)"))
     durability = _durability(job)
     if durability:
         pairs.append(("durability", durability))

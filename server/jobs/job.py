@@ -92,6 +92,8 @@ class Job:
         # and the message that says so (shown again once the job leaves QUEUED).
         self.resume_state = None
         self.resume_note = ""
+        # A job continued from another (init_from): where it starts (server.params.snapshots.StartPoint).
+        self.start = None
         # Reentrant: on_terminal reads status() while the transition holds the lock.
         self.changed = threading.Condition(threading.RLock())
         # Gradient payload bytes pushed over gRPC (after compression), counted by the servicer.
@@ -162,8 +164,9 @@ class Job:
         """The job's status message, computed from the live store when there is one."""
         with self.changed:  # a terminal state is visible only once it has been persisted
             status = self._status(include_history)
-        rule = self.config.rule_spec()
-        status.effective_lr = rule.lr_at(min(status.version, max(rule.total_steps - 1, 0)))
+        first = self.start.rule_offset(self.config.optimizer) if self.start is not None else 0
+        rule = self.config.rule_spec(first)
+        status.effective_lr = rule.lr_at(first + min(status.version, max(self.config.steps - 1, 0)))
         return status
 
     def _status(self, include_history: bool) -> descent_pb2.JobStatus:
@@ -182,6 +185,8 @@ class Job:
             checkpoint_at=self.checkpoint_at,
             checkpoint_error=self.checkpoint_error,
             push_bytes=self.push_bytes,
+            parent=self.config.init_from,
+            parent_steps=self.start.steps if self.start is not None else 0,
         )
         if self.data_shape is not None:
             shape = self.data_shape

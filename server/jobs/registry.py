@@ -31,8 +31,10 @@ from google.protobuf import json_format
 from proto import descent_pb2
 from server.errors import JobNotActive, JobNotFound, StorageUnavailable
 from server.jobs.job import TERMINAL, Job
+from server.jobs.lineage import end_point
 from server.jobs.spec import JobConfig, resolve
 from server.observe import events
+from server.params.snapshots import StartPoint
 from server.state.database import JobDatabase, Row
 from server.state.files import CheckpointUnreadable, JobFiles
 
@@ -73,9 +75,11 @@ class JobRegistry:
 
     # -- this server's jobs -----------------------------------------------------------
 
-    def create(self, config: JobConfig) -> Job:
-        """Register a new PENDING job, owned by this server, and write it (StorageUnavailable if it cannot)."""
+    def create(self, config: JobConfig, start: StartPoint | None = None) -> Job:
+        """Register a new PENDING job (continuing from ``start``), owned by this server, and write it
+        (StorageUnavailable if it cannot)."""
         job = Job(f"job-{uuid.uuid4().hex[:12]}", config, on_change=self.save)
+        job.start = start
         try:
             self._db.insert(job.status(), self.instance_id)
         except (sqlite3.Error, OSError) as exc:
@@ -95,8 +99,10 @@ class JobRegistry:
         try:
             status = job.status(include_history=job.terminal)
             if job.terminal and job.store is not None:
-                weights, version = job.store.weights()
-                self.files.write_result(job.job_id, weights, list(status.loss_history), version)
+                state = job.store.capture()
+                rule = job.config.optimizer if job.config.strategy == "gradient" else ""
+                end = end_point(job.job_id, rule, job.start, state)
+                self.files.write_result(job.job_id, state.weights, list(status.loss_history), state.version, end)
             if not self._db.update(status, self.instance_id):
                 if not job.suspended.is_set():
                     log.warning("job %s is owned by another server now; stopping it here", job.job_id)
@@ -169,6 +175,7 @@ class JobRegistry:
         if not self._db.claim(row.job_id, row.owner, self.instance_id):
             return None
         stored = row.status
+        reason = f"the result of the job it continues ({stored.spec.init_from}) is gone"
         try:
             config = resolve(stored.spec)
         except ValueError as exc:
@@ -186,6 +193,10 @@ class JobRegistry:
                 job.resume_state = self.files.read_checkpoint(job.job_id)
             except CheckpointUnreadable as exc:
                 log.error("job %s: %s; it starts again from the beginning", job.job_id, exc)
+            try:  # a continued job goes on counting from its parent's end
+                job.start = self.files.read_end(config.init_from) if config.init_from else None
+            except CheckpointUnreadable as exc:
+                reason = f"its parent's result is unreadable: {exc}"
             job.resumed_from = job.resume_state.version if job.resume_state is not None else 0
             job.message = job.resume_note = (
                 f"resumed from version {job.resumed_from} of {config.steps} after its server stopped "
@@ -193,7 +204,7 @@ class JobRegistry:
             )
         with self._lock:
             self._jobs[job.job_id] = job
-        if config is None:
+        if config is None or (config.init_from and job.start is None):
             job.transition(State.FAILED, reason)
             return None
         job.persist()

@@ -53,10 +53,11 @@ class _Parsed:
         """(fewest, most) workers: (MIN, MAX) of an elastic job, (workers, workers) of a rigid one."""
         return (self.min_workers, self.max_workers) if self.elastic else (self.workers, self.workers)
 
-    def rule_spec(self) -> RuleSpec:
-        """The update rule this job applies at the parameter store."""
+    def rule_spec(self, first_step: int = 0) -> RuleSpec:
+        """The update rule this job applies at the parameter store (numbering its first update ``first_step``:
+        a job continuing another's rule; its schedule then runs over the chain's updates)."""
         given = {name: getattr(self, name) for name in RuleSpec.__dataclass_fields__ if name in BY_NAME}
-        return RuleSpec(**given, schedule=self.schedule, total_steps=self.steps)
+        return RuleSpec(**given, schedule=self.schedule, total_steps=first_step + self.steps)
 
     def to_proto(self) -> descent_pb2.JobSpec:
         """The spec with every field set."""

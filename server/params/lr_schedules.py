@@ -5,10 +5,12 @@ A schedule is written as text on the command line and in a JobSpec:
 - ``constant``          lr at every step
 - ``step:EVERY,FACTOR`` lr * FACTOR ** (step // EVERY)   (step decay, e.g. ``step:500,0.5``)
 - ``cosine``            lr * (1 + cos(pi * step / steps)) / 2 over the job's ``steps``
+- ``cosine:STEPS``      the same over STEPS updates (a horizon of its own: a job continued with
+                        ``init_from`` goes on along the same curve), lr * 0 after them
 - ``exp:RATE``          lr * exp(-RATE * step)            (exponential decay, the notes' e^{-kt})
 
 ``step`` counts updates from 0 (the version of W the update is applied to), so a resumed
-job continues the same schedule.
+job continues the same schedule; a job continued from another counts on from its steps.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import math
 from dataclasses import dataclass
 
 KINDS = ("constant", "step", "cosine", "exp")
-SYNTAX = "constant | step:EVERY,FACTOR | cosine | exp:RATE"
+SYNTAX = "constant | step:EVERY,FACTOR | cosine[:STEPS] | exp:RATE"
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,7 @@ class Schedule:
     every: int = 1
     factor: float = 1.0
     rate: float = 0.0
+    horizon: int = 0  # cosine: the updates it decays over (0: the job's own length)
 
     def lr_at(self, base_lr: float, step: int, total_steps: int) -> float:
         """The step size of update number ``step`` (0-based) of a ``total_steps``-update job."""
@@ -36,6 +39,7 @@ class Schedule:
         if self.kind == "step":
             return base_lr * self.factor ** (step // self.every)
         if self.kind == "cosine":
+            total_steps = self.horizon or total_steps
             fraction = min(max(step, 0), total_steps) / max(total_steps, 1)
             return base_lr * 0.5 * (1.0 + math.cos(math.pi * fraction))
         return base_lr * math.exp(-self.rate * step)
@@ -54,6 +58,11 @@ def _number(text: str, what: str, schedule: str) -> float:
 def parse_schedule(text: str) -> Schedule:
     """Parse ``text`` (see the module docstring); raise ValueError saying what is malformed."""
     kind, _, args = text.strip().partition(":")
+    if kind == "cosine" and args:
+        horizon = _number(args, "STEPS", text)
+        if horizon != int(horizon) or not 1 <= horizon <= 10**12:
+            raise ValueError(f"STEPS of {text!r} must be a whole number of steps >= 1")
+        return Schedule("cosine", horizon=int(horizon))
     if kind in ("constant", "cosine"):
         if args:
             raise ValueError(f"lr schedule {kind!r} takes no arguments, got {text!r}")

@@ -75,3 +75,23 @@ class VersionAlarm:
         """Wake the watcher now (the store stopped, or the watcher is leaving)."""
         self._at = float("inf")
         self.event.set()
+
+
+@dataclass(frozen=True)
+class StartPoint:
+    """Where a job continued from another (``init_from``) starts: the parent's final W, its update rule's
+    name, state and update count, the updates of the whole chain so far, and the batches each worker
+    slot of the chain drew."""
+
+    parent: str
+    weights: np.ndarray
+    steps: int
+    optimizer_name: str = ""
+    optimizer: dict[str, np.ndarray] = field(default_factory=dict)
+    rule_steps: int = 0
+    batches: tuple[int, ...] = ()
+
+    def rule_offset(self, optimizer: str) -> int:
+        """The number a continuing rule gives its first update: the parent rule's count if it is the same
+        optimizer (its state goes on), else 0 (a fresh rule from the parent's W)."""
+        return self.rule_steps if optimizer == self.optimizer_name else 0

@@ -42,9 +42,11 @@ class ParameterStore:
     def __init__(
         self, weights: np.ndarray, lr: float, target_steps: int, consistency: Consistency = ASYNC, workers: int = 1,
         push_every: int = 1, rule: UpdateRule | None = None, observer: StoreObserver | None = None,
+        first_step: int = 0,
     ):
         """``workers``: how many gradients a sync step waits for (0: the members of an elastic job at the time)."""
         self._w = np.array(weights, copy=True, order="C")
+        self._first_step = int(first_step)  # the rule's number of update 0 (a continued job counts on)
         if rule is None:  # plain SGD at a constant lr
             rule = make_rule(RuleSpec(lr=float(lr), total_steps=int(target_steps)), self._w.shape, self._w.dtype)
         self._rule = rule
@@ -101,13 +103,8 @@ class ParameterStore:
         """Whether the store accepts no more updates (target reached or stopped)."""
         return self._done()
 
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return self._w.shape
-
-    @property
-    def dtype(self) -> np.dtype:
-        return self._w.dtype
+    shape = property(lambda self: self._w.shape)
+    dtype = property(lambda self: self._w.dtype)
 
     @property
     def max_clock_spread(self) -> int:
@@ -157,7 +154,7 @@ class ParameterStore:
 
     def _apply(self, grad: np.ndarray, updates: int) -> None:
         """The one place W changes: the update rule in place (``grad`` may be a read-only view)."""
-        self._rule.apply(self._w, grad, self._version)
+        self._rule.apply(self._w, grad, self._first_step + self._version)
         self._version += updates
         if self._observer is not None:
             self._observer.applied(updates)

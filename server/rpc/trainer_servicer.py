@@ -17,6 +17,7 @@ from server.analyses.sweep import SWEEP
 from server.cluster.launcher import RayLauncher
 from server.errors import JobNotActive
 from server.jobs.job import TERMINAL, Job
+from server.jobs.lineage import check_shape, continuation
 from server.jobs.registry import JobRegistry
 from server.jobs.spec import resolve
 from server.rpc import cluster_view
@@ -47,10 +48,13 @@ class TrainerServicer(descent_pb2_grpc.TrainerServicer):
 
     @grpc_errors
     def SubmitJob(self, request, context):
+        spec, parent, start = continuation(request.spec, self._registry.status, self._registry.files)
         with self._admission.submission:
-            config = self._admission.admit_job(resolve(request.spec))
+            config = self._admission.admit_job(resolve(spec))
+            if parent is not None:
+                check_shape(parent, config.dataset)
             self._launcher.check_capacity(config.bounds[0])  # an elastic job needs only its MIN to start
-            job = self._registry.create(config)
+            job = self._registry.create(config, start)
         self._start_job(job)
         return job.status()
 

@@ -3,7 +3,9 @@
 ``checkpoints/<job>.npz`` is the newest checkpoint of a running job (W, its version,
 per-worker counts and nodes, the loss sums, the update rule's state arrays as
 ``optimizer_<name>``: none in checkpoints written before update rules);
-``results/<job>.npz`` is a finished job's W and loss history. Every write goes to a
+``results/<job>.npz`` is a finished job's W and loss history, and where a job continued
+from it starts (``end_*``: the update rule's name, state arrays and count, the chain's
+updates, each worker slot's batches drawn; server.jobs.lineage). Every write goes to a
 temporary file in the same directory, is fsync'ed and moved into place with
 ``os.replace``, so a reader (or a server that starts after a ``kill -9``) never
 sees half a file. All arrays are plain numpy
@@ -20,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from formats.atomic_file import write_atomically
-from server.params.snapshots import StoreState
+from server.params.snapshots import StartPoint, StoreState
 
 CHECKPOINT_FORMAT = 1
 
@@ -102,11 +104,39 @@ class JobFiles:
     def remove_checkpoint(self, job_id: str) -> None:
         self.checkpoint_path(job_id).unlink(missing_ok=True)
 
-    def write_result(self, job_id: str, weights: np.ndarray, loss_history: list[float], version: int) -> None:
+    def write_result(
+        self, job_id: str, weights: np.ndarray, loss_history: list[float], version: int, end: StartPoint | None = None
+    ) -> None:
+        extra = {}
+        if end is not None:
+            names = sorted(end.optimizer)
+            meta = {"optimizer": end.optimizer_name, "arrays": names, "steps": end.steps, "rule_steps": end.rule_steps}
+            extra = dict(end_meta=np.array(json.dumps(meta)), end_batches=np.array(end.batches, dtype=np.int64),
+                         **{f"end_optimizer_{name}": end.optimizer[name] for name in names})
         atomic_write(
             self.results / f"{job_id}.npz",
-            _npz(weights=weights, loss_history=np.asarray(loss_history, dtype=np.float64), version=np.int64(version)),
+            _npz(weights=weights, loss_history=np.asarray(loss_history, dtype=np.float64), version=np.int64(version),
+                 **extra),
         )
+
+    def read_end(self, job_id: str) -> StartPoint | None:
+        """Where a job continued from this finished one starts (None without a result file; a result
+        written before descent kept one gives W and its version only)."""
+        try:
+            with np.load(self.results / f"{job_id}.npz", allow_pickle=False) as f:
+                weights, version = np.ascontiguousarray(f["weights"]), int(f["version"])
+                if "end_meta" not in f.files:
+                    return StartPoint(job_id, weights, steps=version)
+                meta = json.loads(str(f["end_meta"]))
+                return StartPoint(
+                    job_id, weights, steps=int(meta["steps"]), optimizer_name=str(meta["optimizer"]),
+                    optimizer={str(n): np.ascontiguousarray(f[f"end_optimizer_{n}"]) for n in meta["arrays"]},
+                    rule_steps=int(meta["rule_steps"]), batches=tuple(int(b) for b in f["end_batches"]),
+                )
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
+            raise CheckpointUnreadable(f"result of job {job_id} cannot be read: {type(exc).__name__}: {exc}") from exc
 
     def read_result(self, job_id: str) -> tuple[np.ndarray, list[float]] | None:
         """A finished job's W and loss history (None if it has no result file)."""

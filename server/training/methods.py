@@ -63,14 +63,18 @@ class TrainingMethod(ABC):
     """Makes a job's store, then trains the job until the store says stop."""
 
     def store(self, job: Job, weights: np.ndarray, observer: StoreObserver | None) -> Store:
-        """The job's store: from its checkpoint when it resumes, else new around ``weights``."""
-        cfg = job.config
-        mode = dict(
-            consistency=cfg.mode, workers=0 if cfg.elastic else cfg.workers, push_every=cfg.push_every,
-            rule=make_rule(cfg.rule_spec(), weights.shape, weights.dtype), observer=observer,
-        )
+        """The job's store: from its checkpoint when it resumes, else new around ``weights`` (a job
+        continued from another's W: with that job's update rule state and count when the rule is the same)."""
+        cfg, start = job.config, job.start
+        same_rule = start is not None and start.optimizer_name == cfg.optimizer
+        first = start.rule_offset(cfg.optimizer) if start is not None else 0
+        rule = make_rule(cfg.rule_spec(first), weights.shape, weights.dtype)
+        mode = dict(consistency=cfg.mode, workers=0 if cfg.elastic else cfg.workers, push_every=cfg.push_every,
+                    rule=rule, observer=observer, first_step=first)
         if job.resume_state is not None:
             return ParameterStore.resume(job.resume_state, cfg.lr, cfg.steps, **mode)
+        if same_rule:
+            rule.load_state({name: array.astype(weights.dtype) for name, array in start.optimizer.items()})
         return ParameterStore(weights, cfg.lr, cfg.steps, **mode)
 
     @abstractmethod
@@ -127,11 +131,13 @@ class GradientWorkers(TrainingMethod):
         def make_config(slot: int, incarnation: int) -> LoopConfig:
             fresh = incarnation == 0 and slot < len(seeds)
             seed = seeds[slot] if fresh else replacement_seed(cfg.seed, job.restarts, slot, incarnation)
+            drawn = job.start.batches if job.start is not None and incarnation == job.restarts == 0 else ()
             worker_id = f"{job.job_id}-w{slot}"
             return LoopConfig(
                 server_address=endpoint.address, job_id=job.job_id, worker_id=worker_id,
                 node_id="", batch_size=cfg.batch_size, reg=cfg.reg, seed=int(seed), lr=cfg.lr,
                 push_every=cfg.push_every, overlap=cfg.overlap and cfg.mode.kind != "sync",
+                skip_batches=drawn[slot] if slot < len(drawn) else 0,
                 token=endpoint.token, tls_ca=endpoint.tls_ca, secret=job.store.enroll(worker_id, incarnation),
                 epoch=incarnation, compress=str(cfg.codec),
             )

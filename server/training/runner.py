@@ -134,9 +134,15 @@ class JobRunner:
             num_val=len(data.y_val),
             num_test=len(data.y_test),
         )
-        # A resumed job's workers draw fresh batches: the same seed, another stream per restart.
+        # A resumed job's workers draw fresh batches: the same seed, another stream per restart; a
+        # continued job's workers go on with its parent's streams (GradientWorkers skips what they drew).
         seeds = worker_seeds(cfg.seed, cfg.workers, job.restarts)
         weights = initial_weights(cfg.seed, cfg.init_scale, (data.num_classes, num_features), cfg.dtype)
+        if job.start is not None:  # continued from another job: its W (the data set's shape was checked at submit)
+            if job.start.weights.shape != weights.shape:
+                raise ValueError(f"init_from: job {cfg.init_from}'s W {job.start.weights.shape} does not fit "
+                                 f"the data set ({weights.shape})")
+            weights = job.start.weights.astype(cfg.dtype)
         if job.resume_state is not None and (
             job.resume_state.weights.shape != weights.shape or job.resume_state.weights.dtype != weights.dtype
         ):

@@ -45,3 +45,21 @@ def test_curve_of_two_jobs_and_status_history(trained, tmp_path):
     assert plot.read_bytes().startswith(PNG)
     status = as_json(descent("status", job_ids[0], "--json", *server.cli_args))
     assert len(status["loss_history"]) == 500 and status["curve"] == result["jobs"][0]["curve"]
+
+
+def test_a_continued_job_names_its_parent_and_its_curve_draws_the_chain_as_one_line(trained, tmp_path):
+    server, (job_id, _) = trained
+    child = as_json(descent("train", "--init-from", job_id, "--steps", "300", "--json", *server.cli_args))
+    assert child["parent"] == job_id and child["parent_steps"] == 500 and child["init_from"] == job_id
+    assert child["lr"] == 0.005 and child["state"] == "SUCCEEDED"  # the rest of the spec is the parent's
+    text = descent("status", child["job_id"], *server.cli_args)
+    assert text.returncode == 0 and f"continues {job_id} (after 500 updates" in " ".join(text.stdout.split())
+    result = as_json(descent("curve", child["job_id"], "--plot", str(tmp_path / "c.png"), "--json", *server.cli_args))
+    (line,) = result["jobs"]
+    parent = as_json(descent("status", job_id, "--json", *server.cli_args))
+    assert line["chain"] == [job_id, child["job_id"]] and line["steps"] == 800
+    assert len(line["loss_history"]) == 800 and line["loss_history"][:500] == parent["loss_history"]
+    steps = [p["step"] for p in line["curve"]]
+    assert steps == sorted(steps) and steps[-1] == 800 and any(s <= 500 for s in steps)
+    missing = descent("train", "--init-from", "job-000000000000", *server.cli_args)
+    assert missing.returncode != 0 and "error: NOT_FOUND: init_from" in missing.stderr

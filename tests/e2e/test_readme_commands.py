@@ -58,7 +58,7 @@ NOT_RUN = {
     "descent export JOB --out model.npz --test-split test.npz": NEEDS_JOB,
     "descent predict model.npz test.npz": "needs the model file the export above writes (covered by tests/e2e/test_model_e2e.py)",
     "descent evaluate JOB": NEEDS_JOB,
-    "descent tune --dataset digits --trials 16 --halving": "31 training jobs, about a minute (covered by tests/e2e/test_tune_e2e.py)",
+    "descent tune --dataset digits --trials 16": "31 training jobs, about a minute (covered by tests/e2e/test_tune_e2e.py)",
     "descent serve --port 50051 --data-root ./data": "a long-running server: it does not exit",
     "descent cluster --server localhost:50051": NEEDS_SERVER,
     "docker version": "needs a Docker engine",

@@ -137,7 +137,7 @@ def test_a_closed_session_says_so(server):
 
 
 def test_a_grid_search_ranks_its_trials(session):
-    search = session.tune("digits", lr=[1e-3, 1e-2], reg=[1e-5], search="grid", budget=100, parallel=2)
+    search = session.tune("digits", lr=[1e-3, 1e-2], reg=[1e-5], sampler="grid", pruner="none", budget=100, parallel=2)
     assert search.jobs == 2 and len(search.trials) == 2
     accuracies = [t["val_accuracy"] for t in search.trials]
     assert search.best["val_accuracy"] == max(accuracies) and accuracies == sorted(accuracies, reverse=True)

@@ -103,6 +103,9 @@ def test_schedules_by_hand():
     assert cosine.lr_at(2.0, 0, 100) == 2.0
     assert cosine.lr_at(2.0, 50, 100) == pytest.approx(1.0)
     assert cosine.lr_at(2.0, 100, 100) == pytest.approx(0.0)
+    horizon = parse_schedule("cosine:200")  # its own horizon, whatever the job's length
+    assert horizon.lr_at(2.0, 100, 100) == horizon.lr_at(2.0, 100, 7) == pytest.approx(1.0)
+    assert horizon.lr_at(2.0, 250, 100) == pytest.approx(0.0)
     assert parse_schedule("exp:0.01").lr_at(3.0, 200, 1000) == pytest.approx(3.0 * math.exp(-2.0))
 
 
@@ -139,7 +142,10 @@ def test_warmup_reaches_the_rule_from_the_jobspec(optimizer):
         ("exp:", "exp:RATE"),
         ("exp:-1", "RATE"),
         ("exp:nan", "finite"),
-        ("cosine:3", "no arguments"),
+        ("constant:3", "no arguments"),
+        ("cosine:0", "STEPS"),
+        ("cosine:2.5", "STEPS"),
+        ("cosine:x", "not a number"),
     ],
 )
 def test_malformed_schedules_are_refused(text, words):

@@ -127,3 +127,10 @@ def sample_batch(X, y, batch_size, rng):
         idx.sort()  # gathered block by block in order (a batch is a set of rows: its gradient sums over them)
         return X.take_sorted(idx), y[idx]
     return X[idx], y[idx]
+
+
+def skip_batches(rng, num_rows: int, batch_size: int, batches: int) -> None:
+    """Advance ``rng`` past ``batches`` draws of ``sample_batch`` over ``num_rows`` rows, gathering nothing
+    (a job continued from another goes on with the batch stream its parent's worker drew)."""
+    for _ in range(batches):
+        rng.integers(0, num_rows, size=batch_size)

@@ -36,7 +36,7 @@ from proto import descent_pb2, lifted
 from proto.limits import GRPC_OPTIONS
 from proto.wire import passthrough
 from worker.compress import ErrorFeedback, parse_compress
-from worker.data.rows import sample_batch
+from worker.data.rows import sample_batch, skip_batches
 from worker.kernel import svm_loss_grad
 from worker.task.malloc import keep_freed_memory
 from worker.task.wire import LaneWire, Update, Weights, open_wire
@@ -65,6 +65,7 @@ class LoopConfig:
     shared_memory: bool = True  # offer the server a shared-memory lane (used if the server is on this host)
     epoch: int = 0  # this worker's start in its slot (a replacement has the next): older epochs are fenced
     compress: str = "none"  # the job's gradient compression (worker.compress); any but none: no lane
+    skip_batches: int = 0  # batches of this seed's stream drawn before (a job continued from another)
 
 
 def _requests(outbox: queue.SimpleQueue) -> Iterator[bytes]:
@@ -108,6 +109,7 @@ class TrainLoop:
         cfg = self.config
         keep_freed_memory()
         rng = np.random.default_rng(cfg.seed)
+        skip_batches(rng, len(y), cfg.batch_size, cfg.skip_batches)
         outbox: queue.SimpleQueue = queue.SimpleQueue()
         pushes, compute = 0, 0.0
         started, cpu_started = time.perf_counter(), time.process_time()
