@@ -338,7 +338,8 @@ def test_the_issues_hostile_requests_are_refused_or_answered_finite(server, tiny
         counts["failures"] += 1
     print(f"{len(cases)} hostile requests: {counts}")
     assert not failures, failures
-    assert server.proc.poll() is None and cpus(server)[0] == 2
+    assert server.proc.poll() is None
+    wait_cpus(server, busy=False, timeout=FREE_S)  # the last accepted request's task may still be returning its CPU
 
 
 def test_one_client_runs_at_most_its_share_of_analyses(server):
