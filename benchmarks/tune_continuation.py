@@ -4,13 +4,13 @@
 
 Every run is ``descent tune --json`` through the real CLI against one real server subprocess
 with local Ray (1 worker per trial, ``--parallel`` trials at a time). A mode names the CLI's
-arguments; ``--cli-root`` runs a mode's CLI from another checkout (descent 0.3's, say, whose
-``--halving`` is the restarting one: the protocol is the same). Reports, per data set, mode and
-seed: the updates all trial jobs applied, the jobs, the best trial's validation and test
+arguments; ``--baseline-root`` runs the ``halving`` mode's CLI from another checkout (descent
+0.3's, whose ``--halving`` is the restarting one: the protocol is the same). Reports, per data set, mode and
+seed (the modes alternate within a seed): the updates all trial jobs applied, the jobs, the best trial's validation and test
 accuracy, and wall seconds; and per data set the mean updates of each mode over the first.
 
-    python benchmarks/tune_continuation.py --modes halving --cli-root ../main-checkout
-    python benchmarks/tune_continuation.py --modes tpe-halving,random-halving,tpe-hyperband
+    python benchmarks/tune_continuation.py --modes halving,tpe-halving --baseline-root ../descent-0.3
+    python benchmarks/tune_continuation.py --modes tpe-halving,random-halving,tpe-asha,tpe-hyperband
 
 Prints one JSON object.
 """
@@ -64,7 +64,9 @@ def tune(server: ServerProcess, cli_root: Path, mode: str, dataset: str, args: a
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--modes", default="halving,tpe-halving")
-    parser.add_argument("--cli-root", type=Path, default=ROOT, help="checkout whose CLI runs the modes")
+    parser.add_argument("--cli-root", type=Path, default=ROOT, help="checkout whose CLI runs the Optuna modes")
+    parser.add_argument("--baseline-root", type=Path, default=ROOT,
+                        help="checkout whose CLI runs the halving mode (descent 0.3's: the restarting --halving)")
     parser.add_argument("--datasets", default=DEFAULT_DATASETS, help="';'-separated data set specs")
     parser.add_argument("--trials", type=int, default=16)
     parser.add_argument("--budget", type=int, default=2000)
@@ -81,7 +83,11 @@ def main() -> None:
         server = ServerProcess(Path(state) / "state", num_cpus=max(2, args.parallel), data_roots=roots)
         try:
             for dataset in datasets:
-                runs = {mode: [tune(server, args.cli_root.resolve(), mode, dataset, args, s) for s in seeds] for mode in modes}
+                roots = {mode: (args.baseline_root if mode == "halving" else args.cli_root).resolve() for mode in modes}
+                runs: dict = {mode: [] for mode in modes}
+                for seed in seeds:  # the modes alternate, so a change in the machine's load touches them alike
+                    for mode in modes:
+                        runs[mode].append(tune(server, roots[mode], mode, dataset, args, seed))
                 mean = {mode: sum(r["updates"] for r in rows) / len(rows) for mode, rows in runs.items()}
                 report["runs"][dataset] = {
                     "modes": runs,

@@ -53,7 +53,14 @@ def make_sampler(optuna, name: str, dimensions: list[Dimension], seed: int):
     samplers = optuna.samplers
     if name == "grid":
         grid_size(dimensions)
-        return samplers.GridSampler({d.name: list(d.values) for d in dimensions}, seed=seed)
+        class AskAndTellGrid(samplers.GridSampler):
+            """Optuna's grid, less its ``study.stop()`` once the grid is done (allowed only inside ``optimize``):
+            the runner asks for exactly the grid's size."""
+
+            def after_trial(self, study, trial, state, values) -> None:
+                pass
+
+        return AskAndTellGrid({d.name: list(d.values) for d in dimensions}, seed=seed)
     if name == "random":
         return samplers.RandomSampler(seed=seed)
     if name == "cmaes":
