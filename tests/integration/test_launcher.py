@@ -40,7 +40,7 @@ def test_cpus_of_a_group_just_placed_are_not_free_while_rays_figure_lags():
     assert result["released"] == 2.0
 
 
-# Runs a task stuck in one long BLAS call (about 25 s on one core), asks it to stop after 2 s, and times how long
+# Runs a task stuck in one long BLAS call (30 s or more on one core), asks it to stop after 2 s, and times how long
 # until Ray sees its CPU free; a plain ray.cancel would leave it running until the call returned.
 STUCK = r"""
 import json, time
@@ -57,10 +57,10 @@ def one_long_call(n):
 launcher.run_task(one_long_call, 1000)  # a warm worker process for the timing below
 start = time.monotonic()
 launcher.run_task(one_long_call, 1000)
-uncancelled = (time.monotonic() - start) * 5**3  # n = 5000 takes 125 times as long (the task's start aside)
+uncancelled = (time.monotonic() - start) * 8**3  # n = 8000 takes 512 times as long (the task's start aside)
 start = time.monotonic()
 try:
-    launcher.run_task(one_long_call, 5000, should_stop=lambda: time.monotonic() - start > 2)
+    launcher.run_task(one_long_call, 8000, should_stop=lambda: time.monotonic() - start > 2)
 except Cancelled:
     pass
 stopped = time.monotonic()
