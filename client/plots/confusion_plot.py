@@ -6,22 +6,13 @@ plot is asked for, and written atomically.
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 import numpy as np
 
 from client.output.atomic_file import write_atomically
+from client.plots.notes_plot import png_bytes
 from formats.extras import import_extra
-
-
-def confusion_figure_png(result: dict[str, Any]) -> bytes:
-    """The plot of an ``evaluate --json`` object as PNG bytes."""
-    fig = confusion_figure(result)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    return buffer.getvalue()
 
 
 def confusion_figure(result: dict[str, Any]):
@@ -55,4 +46,4 @@ def confusion_figure(result: dict[str, Any]):
 
 def save_confusion_plot(result: dict[str, Any], path: str) -> None:
     """Write the confusion matrix plot to ``path`` (PNG) atomically; CommandError("IO_ERROR") if it cannot."""
-    write_atomically(path, confusion_figure_png(result))
+    write_atomically(path, png_bytes(confusion_figure(result)))

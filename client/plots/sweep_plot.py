@@ -7,21 +7,12 @@ commands never load matplotlib. The file is written atomically.
 
 from __future__ import annotations
 
-import io
 import math
 from typing import Any
 
 from client.output.atomic_file import write_atomically
+from client.plots.notes_plot import png_bytes
 from formats.extras import import_extra
-
-
-def sweep_figure_png(sweep: dict[str, Any]) -> bytes:
-    """The plot of a ``sweep --json`` object as PNG bytes."""
-    fig = sweep_figure(sweep)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    return buffer.getvalue()
 
 
 def sweep_figure(sweep: dict[str, Any]):
@@ -61,4 +52,4 @@ def sweep_figure(sweep: dict[str, Any]):
 
 def save_sweep_plot(sweep: dict[str, Any], path: str) -> None:
     """Write the sweep's plot to ``path`` (PNG) atomically; CommandError("IO_ERROR") if it cannot."""
-    write_atomically(path, sweep_figure_png(sweep))
+    write_atomically(path, png_bytes(sweep_figure(sweep)))
