@@ -72,6 +72,15 @@ class Job:
         with translated():
             return Status.of(self._api.cancel(self.id))
 
+    def scale(self, workers: int | None = None, *, bounds: tuple[int, int] | None = None) -> Status:
+        """Resize a running elastic job (``--workers MIN:MAX``): a new target and/or new (MIN, MAX) bounds.
+
+        Example: ``job.scale(2)``. A rigid, finished or unknown job raises the server's error
+        (``descent.FailedPrecondition``, ``descent.NotFound``, ``descent.InvalidArgument``).
+        """
+        with translated():
+            return Status.of(self._api.scale(self.id, workers, bounds))
+
     def curve(self) -> Curve:
         """The batch loss per update and validation accuracy at the curve's points, as numpy arrays."""
         with translated():

@@ -144,3 +144,16 @@ def test_a_grid_search_ranks_its_trials(session):
     assert {t["params"]["lr"] for t in search.trials} == {1e-3, 1e-2}
     assert all(session.job(t["job_id"]).status().steps == 100 for t in search.trials)
     assert type(search.plot()).__name__ == "Figure" and is_png(search._repr_png_())
+
+
+def test_scale_resizes_an_elastic_job_and_refuses_a_finished_one(session, job):
+    with pytest.raises(descent.DescentError) as refused:
+        job.scale(2)  # the module's job is rigid and finished
+    assert refused.value.code in ("FAILED_PRECONDITION", "INVALID_ARGUMENT") and job.id in refused.value.details
+    elastic = session.train(dataset="digits", steps=200_000, lr=1e-4, min_workers=1, max_workers=2)
+    try:
+        status = elastic.scale(1)
+        assert status.state in ("PENDING", "QUEUED", "RUNNING")
+        assert session.job(elastic.id).status().spec["workers"] == 1  # the new target, persisted
+    finally:
+        elastic.cancel()
