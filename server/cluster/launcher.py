@@ -201,7 +201,11 @@ class RayLauncher:
 
     def cancel(self, refs: Sequence[Any]) -> None:
         """Stop tasks now, queued or running, killing a running one's process (``force``: numpy ignores a plain cancel)."""
+        finished, _ = ray.wait(list(refs), num_returns=len(refs), timeout=0) if refs else ([], [])
+        done = set(finished)  # a force-cancel racing a task's own reply can crash the driver (Ray's task manager)
         for ref in refs:
+            if ref in done:
+                continue
             try:
                 ray.cancel(ref, force=True)
             except Exception as exc:  # Ray shutting down, or the task is finished already
